@@ -1,0 +1,169 @@
+// Command portal runs the Portal account service.
+//
+//	portal [serve] [flags]   start the server (default)
+//	portal migrate [flags]   apply database migrations and exit
+//	portal version           print the version
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // time zones on machines without tzdata
+
+	"portal/internal/app"
+	"portal/internal/authn"
+	"portal/internal/config"
+	"portal/internal/mail"
+	"portal/internal/server"
+	"portal/internal/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "portal:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program; ctx ends it (SIGINT/SIGTERM in main).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "portal", version)
+		return nil
+	case "serve", "migrate":
+	default:
+		return fmt.Errorf("unknown command %q (use serve, migrate or version)", cmd)
+	}
+	cfg, err := config.Load(args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	dbURL := cfg.DatabaseURL
+	if !cfg.Postgres() {
+		dbURL = cfg.SQLitePath()
+	}
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if cmd == "migrate" {
+		v, err := db.MigrationVersion(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "database at version %d\n", v)
+		return nil
+	}
+	if _, err := secretKey(cfg); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, db, logger, stdout)
+}
+
+// secretKey returns PORTAL_SECRET_KEY, or with SQLite a key generated once
+// into the data directory.
+func secretKey(cfg *config.Config) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		return authn.ParseKey(cfg.SecretKey)
+	}
+	path := filepath.Join(cfg.DataDir, "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return authn.ParseKey(string(b))
+	}
+	key := make([]byte, authn.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write generated secret key: %w", err)
+	}
+	return key, nil
+}
+
+func serve(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog.Logger, stdout io.Writer) error {
+	sender, err := mail.NewSender(cfg.SMTPURL, cfg.MailFrom, logger)
+	if err != nil {
+		return fmt.Errorf("PORTAL_SMTP_URL: %w", err)
+	}
+	metrics := server.NewMetrics(nil)
+	worker := mail.NewWorker(store.Outbox{DB: db}, sender, logger, time.Now, mail.WorkerOptions{
+		OnSent:   func() { metrics.Mails.WithLabelValues("sent").Inc() },
+		OnFailed: func() { metrics.Mails.WithLabelValues("failed").Inc() },
+	})
+	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake,
+		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }})
+	handler, err := server.NewServer(server.Options{Service: svc, Logger: logger, SecureCookies: cfg.SecureCookies(),
+		Ready: db.Ping, Metrics: metrics, Version: version})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); worker.Run(workerCtx) }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "Portal %s listening on http://%s (public URL %s, database %s)\n", version, ln.Addr(), cfg.BaseURL, db.Dialect())
+	logger.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "database", string(db.Dialect()))
+
+	select {
+	case err := <-errc:
+		stopWorker()
+		<-workerDone
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing in-flight requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	stopWorker()
+	<-workerDone
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

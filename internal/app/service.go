@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"portal"
+	"portal/internal/authn"
+	"portal/internal/mail"
+	"portal/internal/store"
+)
+
+// Options configure a Service.
+type Options struct {
+	DB      *store.DB
+	Hasher  *authn.Hasher
+	BaseURL string // public URL for links in mail, without trailing slash
+	Logger  *slog.Logger
+	Now     func() time.Time // injected clock; time.Now when nil
+	// MailQueued is called after a transaction that queued mail commits, so
+	// the worker can send at once.
+	MailQueued func()
+	// OnLogin observes login outcomes ("success", "failure", "throttled").
+	OnLogin func(outcome string)
+}
+
+// Service is the service layer.
+type Service struct {
+	db      *store.DB
+	hasher  *authn.Hasher
+	baseURL string
+	log     *slog.Logger
+	now     func() time.Time
+	queued  func()
+	onLogin func(string)
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{db: o.DB, hasher: o.Hasher, baseURL: o.BaseURL, log: o.Logger, now: o.Now, queued: o.MailQueued, onLogin: o.OnLogin}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.hasher == nil {
+		s.hasher = authn.DefaultHasher()
+	}
+	if s.queued == nil {
+		s.queued = func() {}
+	}
+	if s.onLogin == nil {
+		s.onLogin = func(string) {}
+	}
+	return s
+}
+
+// Actor is who makes a request: the signed-in user and where from.
+type Actor struct {
+	User    *portal.User
+	Session *portal.Session // nil for API-token requests (later issue)
+	IP      string
+}
+
+// Client describes the origin of an unauthenticated request.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC() }
+
+func newID() string { return uuid.NewString() }
+
+// write runs fn in a write transaction and wakes the mail worker afterwards
+// when fn queued mail.
+func (s *Service) write(ctx context.Context, fn func(tx *store.Tx, w *writer) error) error {
+	w := &writer{s: s}
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		w.tx = tx
+		w.mails = 0
+		return fn(tx, w)
+	})
+	if err == nil && w.mails > 0 {
+		s.queued()
+	}
+	return err
+}
+
+// writer carries the helpers used inside one write transaction.
+type writer struct {
+	s     *Service
+	tx    *store.Tx
+	mails int
+}
+
+// audit records one audit entry in the transaction.
+func (w *writer) audit(ctx context.Context, who *portal.User, ip, orgID, siteID, message string, before, after map[string]any) error {
+	if orgID == "" {
+		orgID = portal.NilID
+	}
+	if siteID == "" {
+		siteID = portal.NilID
+	}
+	return w.tx.InsertAudit(ctx, &portal.AuditEntry{
+		ID: newID(), Timestamp: w.s.clock(), AdminID: who.ID, AdminName: who.Name(),
+		OrgID: orgID, SiteID: siteID, Message: message, Before: before, After: after, SrcIP: ip,
+	})
+}
+
+// mail renders a template and queues the message in the transaction.
+func (w *writer) mail(ctx context.Context, to, template string, data any) error {
+	subject, text, html, err := mail.Render(template, data)
+	if err != nil {
+		return err
+	}
+	w.mails++
+	return w.tx.EnqueueMail(ctx, &portal.OutboxMessage{ID: newID(), To: to, Subject: subject, Text: text, HTML: html, CreatedTime: w.s.clock()})
+}
+
+// link returns an absolute URL for path.
+func (s *Service) link(path string) string { return s.baseURL + path }

@@ -1,0 +1,111 @@
+// Package config loads Portal's configuration from flags and PORTAL_*
+// environment variables (a flag wins over its variable).
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+)
+
+// Config is the whole configuration of one portal process.
+type Config struct {
+	Addr               string
+	BaseURL            string
+	DataDir            string
+	DatabaseURL        string
+	SMTPURL            string
+	MailFrom           string
+	SecretKey          string
+	GoogleClientID     string
+	GoogleClientSecret string
+	GoogleIssuer       string
+}
+
+// Postgres reports whether the database URL selects PostgreSQL.
+func (c *Config) Postgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// SQLitePath is the SQLite database file used when no PostgreSQL URL is set.
+func (c *Config) SQLitePath() string {
+	if c.DatabaseURL != "" && !c.Postgres() {
+		return strings.TrimPrefix(c.DatabaseURL, "sqlite://")
+	}
+	return filepath.Join(c.DataDir, "portal.db")
+}
+
+type option struct {
+	flag, env, def, usage string
+	dst                   *string
+}
+
+func (c *Config) options() []option {
+	return []option{
+		{"addr", "PORTAL_ADDR", "127.0.0.1:8080", "listen address", &c.Addr},
+		{"base-url", "PORTAL_BASE_URL", "", "public URL used in e-mailed links and OAuth redirects (default http:// + addr)", &c.BaseURL},
+		{"data-dir", "PORTAL_DATA_DIR", "./data", "SQLite database and generated key material", &c.DataDir},
+		{"database-url", "PORTAL_DATABASE_URL", "", "postgres://… selects PostgreSQL (default: SQLite file in the data dir)", &c.DatabaseURL},
+		{"smtp-url", "PORTAL_SMTP_URL", "", "smtp://[user:pass@]host:port or smtps://… (default: log mail, do not send)", &c.SMTPURL},
+		{"mail-from", "PORTAL_MAIL_FROM", "Portal <no-reply@localhost>", "sender address", &c.MailFrom},
+		{"secret-key", "PORTAL_SECRET_KEY", "", "32 random bytes, base64 or hex, for secrets at rest (generated in the data dir with SQLite; required with PostgreSQL)", &c.SecretKey},
+		{"google-client-id", "PORTAL_GOOGLE_CLIENT_ID", "", "Google sign-in client id (unset: feature hidden)", &c.GoogleClientID},
+		{"google-client-secret", "PORTAL_GOOGLE_CLIENT_SECRET", "", "Google sign-in client secret", &c.GoogleClientSecret},
+		{"google-issuer", "PORTAL_GOOGLE_ISSUER", "https://accounts.google.com", "OpenID issuer for Google sign-in", &c.GoogleIssuer},
+	}
+}
+
+// Load parses args (without the program name and subcommand) over the
+// environment read through getenv.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("portal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, o := range c.options() {
+		def := o.def
+		if v := getenv(o.env); v != "" {
+			def = v
+		}
+		fs.StringVar(o.dst, o.flag, def, o.usage+" ($"+o.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Addr
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	return c, c.Validate()
+}
+
+// Validate checks the configuration for mistakes a user can fix.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("PORTAL_ADDR %q: %v", c.Addr, err)
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("PORTAL_BASE_URL %q must be an absolute http:// or https:// URL", c.BaseURL)
+	}
+	if c.DataDir == "" {
+		return errors.New("PORTAL_DATA_DIR must not be empty")
+	}
+	if c.Postgres() && c.SecretKey == "" {
+		return errors.New("PORTAL_SECRET_KEY is required with PostgreSQL so that all instances share it")
+	}
+	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
+		return errors.New("PORTAL_GOOGLE_CLIENT_ID and PORTAL_GOOGLE_CLIENT_SECRET must be set together")
+	}
+	return nil
+}
+
+// SecureCookies reports whether cookies must carry the Secure attribute.
+func (c *Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }

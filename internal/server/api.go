@@ -1,0 +1,183 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"portal"
+	"portal/internal/app"
+)
+
+// apiHandler is a JSON API handler that returns its error.
+type apiHandler func(w http.ResponseWriter, r *http.Request) error
+
+// authedHandler is an API handler for a signed-in caller.
+type authedHandler func(w http.ResponseWriter, r *http.Request, a *app.Actor) error
+
+// api adapts a handler, writing its error as {"detail": …}.
+func (s *server) api(h apiHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.apiError(w, r, err)
+		}
+	}
+}
+
+// authed requires a session, with CSRF checks on unsafe methods.
+func (s *server) authed(h authedHandler) http.HandlerFunc {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		a, err := s.authenticate(r)
+		if err != nil {
+			return err
+		}
+		return h(w, r, a)
+	})
+}
+
+func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logError(r, err)
+	st := errorStatus(err)
+	body := map[string]any{}
+	var e *portal.Error
+	if errors.As(err, &e) {
+		for k, v := range e.Fields {
+			body[k] = v
+		}
+	}
+	switch {
+	case st == http.StatusRequestEntityTooLarge:
+		body["detail"] = fmt.Sprintf("request body too large: at most %d bytes", maxBody)
+	case st >= 500:
+		body["detail"] = "internal error (request id " + requestID(r.Context()) + ")"
+	default:
+		body["detail"] = portal.ErrorMessage(err)
+	}
+	retryAfter(w, err)
+	writeJSON(w, st, body)
+}
+
+func detail(msg string) map[string]any { return map[string]any{"detail": msg} }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func ok(w http.ResponseWriter, v any) error {
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// decodeJSON reads one JSON object into v, with clear messages for the
+// mistakes clients make.
+func decodeJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return portal.Errorf(portal.EINVALID, "Content-Type must be application/json")
+	}
+	return decodeJSONBody(r.Body, v)
+}
+
+func decodeJSONBody(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return err
+		case errors.Is(err, io.EOF):
+			return portal.Errorf(portal.EINVALID, "request body must be a JSON object")
+		case errors.As(err, &syn):
+			return portal.Errorf(portal.EINVALID, "JSON parse error at offset %d: %v", syn.Offset, syn)
+		case errors.As(err, &typ):
+			if typ.Field == "" {
+				return portal.Errorf(portal.EINVALID, "request body must be a JSON object")
+			}
+			return portal.Errorf(portal.EINVALID, "field %q must be of type %s", typ.Field, jsonType(typ.Type.Kind().String()))
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return portal.Errorf(portal.EINVALID, "JSON parse error: unexpected end of input")
+		default:
+			return portal.Errorf(portal.EINVALID, "JSON parse error: %v", err)
+		}
+	}
+	if dec.More() {
+		return portal.Errorf(portal.EINVALID, "request body must hold a single JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return portal.Errorf(portal.EINVALID, "request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int64", "int32", "float64", "uint":
+		return "number"
+	case "slice":
+		return "array"
+	default:
+		return "object"
+	}
+}
+
+// pathID reads a UUID path parameter; anything else is not found.
+func pathID(r *http.Request, name, what string) (string, error) {
+	v := r.PathValue(name)
+	id, err := uuid.Parse(v)
+	if err != nil || len(v) != 36 {
+		return "", portal.Errorf(portal.ENOTFOUND, "%s not found", what)
+	}
+	return id.String(), nil
+}
+
+// queryInt reads an optional non-negative integer query parameter.
+func queryInt(r *http.Request, name string) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, portal.Errorf(portal.EINVALID, "query parameter %s must be a non-negative integer", name)
+	}
+	return n, nil
+}
+
+func queryPage(r *http.Request) (portal.Page, error) {
+	limit, err := queryInt(r, "limit")
+	if err != nil {
+		return portal.Page{}, err
+	}
+	page, err := queryInt(r, "page")
+	if err != nil {
+		return portal.Page{}, err
+	}
+	if limit > 1000 || page > 1_000_000 {
+		return app.CheckPage(portal.Page{Limit: 1001})
+	}
+	return app.CheckPage(portal.Page{Limit: int(limit), Page: int(page)})
+}
+
+func setPageHeaders(w http.ResponseWriter, p portal.Page, total int) {
+	w.Header().Set("X-Page-Total", strconv.Itoa(total))
+	w.Header().Set("X-Page-Limit", strconv.Itoa(p.Limit))
+	w.Header().Set("X-Page-Page", strconv.Itoa(p.Page))
+}

@@ -1,0 +1,187 @@
+package server
+
+import (
+	"net/http"
+
+	"portal"
+	"portal/internal/app"
+)
+
+type registerRequest struct {
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Password  string `json:"password"`
+	OrgName   string `json:"org_name"`
+}
+
+func (s *server) apiRegister(w http.ResponseWriter, r *http.Request) error {
+	var in registerRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	err := s.svc.Register(r.Context(), app.RegisterInput{Email: in.Email, FirstName: in.FirstName, LastName: in.LastName, Password: in.Password, OrgName: in.OrgName}, client(r))
+	if err != nil {
+		return err
+	}
+	return ok(w, detail("check your e-mail: we sent a link to verify your address"))
+}
+
+func (s *server) apiVerifyRegister(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.svc.VerifyRegistration(r.Context(), r.PathValue("token"), client(r)); err != nil {
+		return err
+	}
+	return ok(w, detail("your e-mail address is verified; you can log in now"))
+}
+
+type emailRequest struct {
+	Email string `json:"email"`
+}
+
+// apiResendVerification is our own: POST /api/v1/register/resend {email}.
+func (s *server) apiResendVerification(w http.ResponseWriter, r *http.Request) error {
+	var in emailRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := s.svc.ResendVerification(r.Context(), in.Email, client(r)); err != nil {
+		return err
+	}
+	return ok(w, detail("if that address has an account waiting for verification, we sent a new link"))
+}
+
+type loginRequest struct {
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	TwoFactor string `json:"two_factor"`
+}
+
+type loginResponse struct {
+	Email             string `json:"email"`
+	TwoFactorRequired bool   `json:"two_factor_required"`
+	TwoFactorPassed   bool   `json:"two_factor_passed"`
+}
+
+func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) error {
+	var in loginRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	res, err := s.svc.Login(r.Context(), in.Email, in.Password, client(r))
+	if err != nil {
+		return err
+	}
+	s.setSessionCookies(w, res)
+	return ok(w, loginResponse{Email: res.User.Email})
+}
+
+func (s *server) apiLogout(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	if err := s.svc.Logout(r.Context(), a); err != nil {
+		return err
+	}
+	s.clearSessionCookies(w)
+	return ok(w, map[string]any{})
+}
+
+// privilegeJSON is the Mist admin_privilege object.
+type privilegeJSON struct {
+	Scope   string `json:"scope"`
+	Role    string `json:"role"`
+	OrgID   string `json:"org_id"`
+	OrgName string `json:"org_name"`
+	SiteID  string `json:"site_id,omitempty"`
+	Name    string `json:"name"`
+}
+
+// selfJSON is the Mist admin object with the login-state keys.
+type selfJSON struct {
+	AdminID              string          `json:"admin_id"`
+	Email                string          `json:"email"`
+	FirstName            string          `json:"first_name"`
+	LastName             string          `json:"last_name"`
+	Phone                string          `json:"phone"`
+	EnableTwoFactor      bool            `json:"enable_two_factor"`
+	TwoFactorVerified    bool            `json:"two_factor_verified"`
+	OAuthGoogle          bool            `json:"oauth_google"`
+	ViaSSO               bool            `json:"via_sso"`
+	PasswordModifiedTime int64           `json:"password_modified_time"`
+	SessionExpiry        int             `json:"session_expiry"`
+	Tags                 []string        `json:"tags"`
+	Privileges           []privilegeJSON `json:"privileges"`
+	TwoFactorRequired    bool            `json:"two_factor_required"`
+	TwoFactorPassed      bool            `json:"two_factor_passed"`
+}
+
+func toSelfJSON(me *app.Self) selfJSON {
+	u := me.User
+	out := selfJSON{AdminID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Phone: u.Phone,
+		PasswordModifiedTime: u.PasswordModifiedTime.Unix(), SessionExpiry: me.SessionExpiry, Tags: []string{}, Privileges: []privilegeJSON{}}
+	for _, p := range me.Privileges {
+		pj := privilegeJSON{Scope: p.Scope, Role: p.Role, OrgID: p.OrgID, OrgName: p.OrgName, SiteID: p.SiteID, Name: p.OrgName}
+		if p.Scope == portal.ScopeSite {
+			pj.Name = p.SiteName
+		}
+		out.Privileges = append(out.Privileges, pj)
+	}
+	return out
+}
+
+func (s *server) apiSelf(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	me, err := s.svc.GetSelf(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	return ok(w, toSelfJSON(me))
+}
+
+type auditJSON struct {
+	ID        string         `json:"id"`
+	Timestamp float64        `json:"timestamp"`
+	AdminID   string         `json:"admin_id"`
+	AdminName string         `json:"admin_name"`
+	OrgID     string         `json:"org_id"`
+	SiteID    string         `json:"site_id"`
+	Message   string         `json:"message"`
+	Before    map[string]any `json:"before,omitempty"`
+	After     map[string]any `json:"after,omitempty"`
+	SrcIP     string         `json:"src_ip,omitempty"`
+}
+
+func (s *server) apiSelfLogs(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	q, err := logQuery(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.svc.SelfLogs(r.Context(), a, q)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Start   int64       `json:"start"`
+		End     int64       `json:"end"`
+		Limit   int         `json:"limit"`
+		Page    int         `json:"page"`
+		Total   int         `json:"total"`
+		Results []auditJSON `json:"results"`
+	}{Start: res.Start.Unix(), End: res.End.Unix(), Limit: res.Page.Limit, Page: res.Page.Page, Total: res.Total, Results: []auditJSON{}}
+	for _, e := range res.Results {
+		out.Results = append(out.Results, auditJSON{ID: e.ID, Timestamp: float64(e.Timestamp.UnixMilli()) / 1000, AdminID: e.AdminID, AdminName: e.AdminName,
+			OrgID: e.OrgID, SiteID: e.SiteID, Message: e.Message, Before: e.Before, After: e.After, SrcIP: e.SrcIP})
+	}
+	setPageHeaders(w, res.Page, res.Total)
+	return ok(w, out)
+}
+
+func logQuery(r *http.Request) (app.LogQuery, error) {
+	var q app.LogQuery
+	var err error
+	if q.Start, err = queryInt(r, "start"); err != nil {
+		return q, err
+	}
+	if q.End, err = queryInt(r, "end"); err != nil {
+		return q, err
+	}
+	q.Duration = r.URL.Query().Get("duration")
+	q.Page, err = queryPage(r)
+	return q, err
+}

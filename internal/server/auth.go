@@ -1,0 +1,65 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"portal"
+	"portal/internal/app"
+	"portal/internal/authn"
+)
+
+const (
+	sessionCookie = "sessionid"
+	csrfCookie    = "csrftoken"
+	csrfHeader    = "X-CSRFToken"
+	csrfField     = "csrf_token"
+)
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// authenticate resolves the session cookie. For an unsafe method it also
+// requires the CSRF token (header for the API, form field for the GUI) to
+// equal the session's; a mismatch is a 403.
+func (s *server) authenticate(r *http.Request) (*app.Actor, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil, portal.Errorf(portal.EUNAUTHORIZED, "authentication required")
+	}
+	a, err := s.svc.Authenticate(r.Context(), c.Value, clientIP(r))
+	if err != nil {
+		return nil, err
+	}
+	if !safeMethod(r.Method) {
+		got := r.Header.Get(csrfHeader)
+		if got == "" {
+			got = r.PostFormValue(csrfField)
+		}
+		if got == "" || !authn.EqualConstantTime(got, a.Session.CSRFToken) {
+			return nil, portal.Errorf(portal.EFORBIDDEN, "CSRF token missing or incorrect: send header X-CSRFToken with the value of the csrftoken cookie")
+		}
+	}
+	return a, nil
+}
+
+// setSessionCookies starts a browser session after login.
+func (s *server) setSessionCookies(w http.ResponseWriter, res *app.LoginResult) {
+	exp := res.Session.ExpiresTime
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: res.Token, Path: "/", HttpOnly: true, Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, Expires: exp})
+	// The CSRF cookie is readable by scripts on purpose (double submit).
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: res.Session.CSRFToken, Path: "/", Secure: s.secure,
+		SameSite: http.SameSiteLaxMode, Expires: exp})
+}
+
+func (s *server) clearSessionCookies(w http.ResponseWriter) {
+	for _, name := range []string{sessionCookie, csrfCookie} {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0), Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	}
+}
+
+func client(r *http.Request) app.Client {
+	return app.Client{IP: clientIP(r), UserAgent: r.UserAgent()}
+}

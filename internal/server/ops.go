@@ -1,0 +1,37 @@
+package server
+
+import (
+	"context"
+	_ "embed"
+	"net/http"
+	"time"
+
+	"portal"
+)
+
+//go:embed openapi.json
+var openapiDoc []byte
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": s.version})
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, detail("database unreachable"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+}
+
+func (s *server) openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openapiDoc)
+}
+
+func (s *server) apiNotFound(w http.ResponseWriter, r *http.Request) error {
+	return portal.Errorf(portal.ENOTFOUND, "no such API endpoint: %s %s", r.Method, r.URL.Path)
+}

@@ -1,0 +1,50 @@
+package server
+
+import "net/http"
+
+// routes is the whole HTTP surface of Portal, in one place.
+func (s *server) routes(mux *http.ServeMux) {
+	// Operations.
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.HandleFunc("GET /api/v1/openapi.json", s.openapi)
+
+	// JSON API (Mist paths and shapes).
+	mux.HandleFunc("POST /api/v1/register", s.api(s.apiRegister))
+	mux.HandleFunc("POST /api/v1/register/verify/{token}", s.api(s.apiVerifyRegister))
+	mux.HandleFunc("POST /api/v1/register/resend", s.api(s.apiResendVerification)) // ours
+	mux.HandleFunc("POST /api/v1/login", s.api(s.apiLogin))
+	mux.HandleFunc("POST /api/v1/logout", s.authed(s.apiLogout))
+	mux.HandleFunc("GET /api/v1/self", s.authed(s.apiSelf))
+	mux.HandleFunc("GET /api/v1/self/logs", s.authed(s.apiSelfLogs))
+	mux.HandleFunc("POST /api/v1/orgs", s.authed(s.apiCreateOrg))
+	mux.HandleFunc("GET /api/v1/orgs/{org_id}", s.authed(s.apiGetOrg))
+	mux.HandleFunc("PUT /api/v1/orgs/{org_id}", s.authed(s.apiUpdateOrg))
+	mux.HandleFunc("DELETE /api/v1/orgs/{org_id}", s.authed(s.apiDeleteOrg))
+	mux.HandleFunc("GET /api/v1/orgs/{org_id}/sites", s.authed(s.apiListSites))
+	mux.HandleFunc("POST /api/v1/orgs/{org_id}/sites", s.authed(s.apiCreateSite))
+	mux.HandleFunc("GET /api/v1/sites/{site_id}", s.authed(s.apiGetSite))
+	mux.HandleFunc("PUT /api/v1/sites/{site_id}", s.authed(s.apiUpdateSite))
+	mux.HandleFunc("DELETE /api/v1/sites/{site_id}", s.authed(s.apiDeleteSite))
+	mux.HandleFunc("/api/", s.api(s.apiNotFound))
+
+	// HTML GUI.
+	mux.Handle("GET /static/", staticHandler())
+	mux.HandleFunc("GET /{$}", s.page(s.webHome))
+	mux.HandleFunc("GET /login", s.public(s.webLoginForm))
+	mux.HandleFunc("POST /login", s.public(s.webLogin))
+	mux.HandleFunc("GET /signup", s.public(s.webSignupForm))
+	mux.HandleFunc("POST /signup", s.public(s.webSignup))
+	mux.HandleFunc("GET /verify/register", s.public(s.webVerifyForm))
+	mux.HandleFunc("POST /verify/register", s.public(s.webVerify))
+	mux.HandleFunc("POST /verify/resend", s.public(s.webResend))
+	mux.HandleFunc("POST /logout", s.page(s.webLogout))
+	mux.HandleFunc("GET /account", s.page(s.webAccount))
+	mux.HandleFunc("GET /orgs/new", s.page(s.webCreateOrgForm))
+	mux.HandleFunc("POST /orgs", s.page(s.webCreateOrg))
+	mux.HandleFunc("GET /orgs/{org_id}", s.page(s.webOrg))
+	mux.HandleFunc("POST /orgs/{org_id}/sites", s.page(s.webCreateSite))
+	mux.HandleFunc("POST /sites/{site_id}/rename", s.page(s.webRenameSite))
+	mux.HandleFunc("POST /sites/{site_id}/delete", s.page(s.webDeleteSite))
+}

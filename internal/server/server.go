@@ -1,0 +1,98 @@
+// Package server is Portal's HTTP transport: the Mist-compatible JSON API
+// and the HTML GUI, both thin layers over the app service.
+package server
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"portal"
+	"portal/internal/app"
+)
+
+// Options configure the HTTP server.
+type Options struct {
+	Service       *app.Service
+	Logger        *slog.Logger
+	SecureCookies bool
+	Ready         func(ctx context.Context) error // readiness check (database reachable)
+	Metrics       *Metrics                        // nil: a private registry
+	Version       string
+}
+
+type server struct {
+	svc     *app.Service
+	log     *slog.Logger
+	secure  bool
+	ready   func(ctx context.Context) error
+	metrics *Metrics
+	pages   map[string]*template.Template
+	version string
+}
+
+// NewServer returns the whole HTTP surface of Portal.
+func NewServer(o Options) (http.Handler, error) {
+	s := &server{svc: o.Service, log: o.Logger, secure: o.SecureCookies, ready: o.Ready, metrics: o.Metrics, version: o.Version}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(nil)
+	}
+	if s.ready == nil {
+		s.ready = func(context.Context) error { return nil }
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s.pages = pages
+	mux := http.NewServeMux()
+	s.routes(mux)
+	var h http.Handler = mux
+	h = http.NewCrossOriginProtection().Handler(h)
+	h = s.common(h)
+	return h, nil
+}
+
+// status maps error codes to HTTP statuses, in one place.
+var status = map[string]int{
+	portal.EINVALID:      http.StatusBadRequest,
+	portal.EUNAUTHORIZED: http.StatusUnauthorized,
+	portal.EFORBIDDEN:    http.StatusForbidden,
+	portal.ENOTFOUND:     http.StatusNotFound,
+	portal.ECONFLICT:     http.StatusConflict,
+	portal.ETOOMANY:      http.StatusTooManyRequests,
+	portal.EINTERNAL:     http.StatusInternalServerError,
+}
+
+func errorStatus(err error) int {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	if st, ok := status[portal.ErrorCode(err)]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// logError logs internal errors with the request id; clients see only a
+// generic message for them.
+func (s *server) logError(r *http.Request, err error) {
+	if errorStatus(err) >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
+	}
+}
+
+func retryAfter(w http.ResponseWriter, err error) {
+	var e *portal.Error
+	if errors.As(err, &e) && e.Code == portal.ETOOMANY {
+		secs := int(e.RetryAfter / time.Second)
+		w.Header().Set("Retry-After", itoa(max(1, secs)))
+	}
+}

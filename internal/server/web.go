@@ -1,0 +1,233 @@
+package server
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"portal"
+	"portal/internal/app"
+)
+
+//go:embed web/templates/*.html
+var templateFS embed.FS
+
+//go:embed web/static
+var staticFS embed.FS
+
+func staticHandler() http.Handler {
+	sub, _ := fs.Sub(staticFS, "web")
+	fsrv := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	})
+}
+
+var funcs = template.FuncMap{
+	"roleName": func(role string) string { return portal.RoleNames[role] },
+	"initials": func(u *portal.User) string {
+		var b strings.Builder
+		for _, s := range []string{u.FirstName, u.LastName} {
+			if r := []rune(strings.TrimSpace(s)); len(r) > 0 {
+				b.WriteString(strings.ToUpper(string(r[0])))
+			}
+		}
+		if b.Len() == 0 {
+			return "?"
+		}
+		return b.String()
+	},
+}
+
+// parsePages parses each page template together with the layout.
+func parsePages() (map[string]*template.Template, error) {
+	files, err := fs.Glob(templateFS, "web/templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "web/templates/layout.html", f)
+		if err != nil {
+			return nil, err
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// orgLink is one organization in the switcher.
+type orgLink struct {
+	ID, Name, Role string
+}
+
+// view is what every page template receives.
+type view struct {
+	Title      string
+	User       *portal.User
+	CSRF       string
+	Orgs       []orgLink
+	CurrentOrg string // id of the organization in view
+	Flash      string
+	Error      string
+	Form       url.Values
+	Data       any
+}
+
+// render writes a page with the layout.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+	if v.Form == nil {
+		v.Form = url.Values{}
+	}
+	if v.Flash == "" {
+		v.Flash = s.takeFlash(w, r)
+	}
+	var buf bytes.Buffer
+	t, ok := s.pages[name]
+	if !ok {
+		s.log.ErrorContext(r.Context(), "no such page template", "name", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.ErrorContext(r.Context(), "render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// pageHandler serves a page for a signed-in user.
+type pageHandler func(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error
+
+// page requires a session: without one, the browser goes to the login
+// page and comes back afterwards.
+func (s *server) page(h pageHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a, err := s.authenticate(r)
+		if err != nil {
+			if portal.ErrorCode(err) == portal.EUNAUTHORIZED {
+				next := r.URL.RequestURI()
+				if r.Method != http.MethodGet {
+					next = "/"
+				}
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
+				return
+			}
+			s.webError(w, r, &view{}, err)
+			return
+		}
+		v := &view{User: a.User, CSRF: a.Session.CSRFToken}
+		if me, err := s.svc.GetSelf(r.Context(), a); err == nil {
+			seen := map[string]bool{}
+			for _, p := range me.Privileges {
+				if !seen[p.OrgID] {
+					seen[p.OrgID] = true
+					v.Orgs = append(v.Orgs, orgLink{ID: p.OrgID, Name: p.OrgName, Role: p.Role})
+				}
+			}
+		}
+		if err := h(w, r, v, a); err != nil {
+			s.webError(w, r, v, err)
+		}
+	}
+}
+
+// publicHandler serves a page that needs no session.
+type publicHandler func(w http.ResponseWriter, r *http.Request, v *view) error
+
+func (s *server) public(h publicHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v := &view{}
+		if err := h(w, r, v); err != nil {
+			s.webError(w, r, v, err)
+		}
+	}
+}
+
+// webError shows an error page with a readable message.
+func (s *server) webError(w http.ResponseWriter, r *http.Request, v *view, err error) {
+	s.logError(r, err)
+	st := errorStatus(err)
+	v.Title = "Something went wrong"
+	switch {
+	case st == http.StatusRequestEntityTooLarge:
+		v.Error = "The form you sent is too large."
+	case st >= 500:
+		v.Error = "Something went wrong on our side. Please try again. (request id " + requestID(r.Context()) + ")"
+	default:
+		v.Error = sentence(portal.ErrorMessage(err))
+	}
+	retryAfter(w, err)
+	s.render(w, r, st, "error", v)
+}
+
+// sentence capitalises a service message for display.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
+}
+
+const flashCookie = "flash"
+
+// flash stores a confirmation to show on the next page.
+func (s *server) flash(w http.ResponseWriter, msg string) {
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode, MaxAge: 60})
+}
+
+func (s *server) takeFlash(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	msg, _ := url.QueryUnescape(c.Value)
+	return msg
+}
+
+// localPath accepts only a path on this site as a redirect target.
+func localPath(p string) string {
+	if p == "" || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+		return "/"
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return "/"
+	}
+	return p
+}
+
+// formError re-renders a form page with the message and what was typed.
+func (s *server) formError(w http.ResponseWriter, r *http.Request, v *view, page string, err error) error {
+	if errorStatus(err) >= 500 {
+		return err
+	}
+	v.Error = sentence(portal.ErrorMessage(err))
+	v.Form = r.PostForm
+	v.Form.Del("password")
+	v.Form.Del(csrfField)
+	retryAfter(w, err)
+	s.render(w, r, errorStatus(err), page, v)
+	return nil
+}
+
+func urlQuery(s string) string { return url.QueryEscape(s) }

@@ -1,0 +1,261 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"portal"
+	"portal/internal/app"
+)
+
+func (s *server) webLoginForm(w http.ResponseWriter, r *http.Request, v *view) error {
+	v.Title = "Log in"
+	v.Form = r.URL.Query()
+	s.render(w, r, http.StatusOK, "login", v)
+	return nil
+}
+
+func (s *server) webLogin(w http.ResponseWriter, r *http.Request, v *view) error {
+	v.Title = "Log in"
+	if err := r.ParseForm(); err != nil {
+		return portal.Errorf(portal.EINVALID, "the form could not be read")
+	}
+	res, err := s.svc.Login(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), client(r))
+	if err != nil {
+		var e *portal.Error
+		if errors.As(err, &e) && e.Fields["email_not_verified"] == true {
+			v.Data = map[string]any{"Unverified": true}
+		}
+		return s.formError(w, r, v, "login", err)
+	}
+	s.setSessionCookies(w, res)
+	http.Redirect(w, r, localPath(r.PostForm.Get("next")), http.StatusSeeOther)
+	return nil
+}
+
+func (s *server) webSignupForm(w http.ResponseWriter, r *http.Request, v *view) error {
+	v.Title = "Sign up"
+	s.render(w, r, http.StatusOK, "signup", v)
+	return nil
+}
+
+func (s *server) webSignup(w http.ResponseWriter, r *http.Request, v *view) error {
+	v.Title = "Sign up"
+	if err := r.ParseForm(); err != nil {
+		return portal.Errorf(portal.EINVALID, "the form could not be read")
+	}
+	f := r.PostForm
+	if f.Get("password") != f.Get("password_confirm") {
+		return s.formError(w, r, v, "signup", portal.Errorf(portal.EINVALID, "the two passwords do not match"))
+	}
+	err := s.svc.Register(r.Context(), app.RegisterInput{Email: f.Get("email"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
+		Password: f.Get("password"), OrgName: f.Get("org_name")}, client(r))
+	if err != nil {
+		return s.formError(w, r, v, "signup", err)
+	}
+	v.Title = "Check your e-mail"
+	v.Data = map[string]any{"Email": f.Get("email")}
+	s.render(w, r, http.StatusOK, "signup_done", v)
+	return nil
+}
+
+func (s *server) webVerifyForm(w http.ResponseWriter, r *http.Request, v *view) error {
+	v.Title = "Verify your e-mail address"
+	v.Form = r.URL.Query()
+	s.render(w, r, http.StatusOK, "verify", v)
+	return nil
+}
+
+func (s *server) webVerify(w http.ResponseWriter, r *http.Request, v *view) error {
+	v.Title = "Verify your e-mail address"
+	if err := r.ParseForm(); err != nil {
+		return portal.Errorf(portal.EINVALID, "the form could not be read")
+	}
+	u, err := s.svc.VerifyRegistration(r.Context(), r.PostForm.Get("token"), client(r))
+	if err != nil {
+		return s.formError(w, r, v, "verify", err)
+	}
+	s.flash(w, "Your e-mail address "+u.Email+" is verified. You can log in now.")
+	http.Redirect(w, r, "/login?email="+urlQuery(u.Email), http.StatusSeeOther)
+	return nil
+}
+
+func (s *server) webResend(w http.ResponseWriter, r *http.Request, v *view) error {
+	v.Title = "Log in"
+	if err := r.ParseForm(); err != nil {
+		return portal.Errorf(portal.EINVALID, "the form could not be read")
+	}
+	email := r.PostForm.Get("email")
+	if err := s.svc.ResendVerification(r.Context(), email, client(r)); err != nil {
+		return s.formError(w, r, v, "login", err)
+	}
+	s.flash(w, "If "+email+" has an account waiting for verification, a new link is on its way.")
+	http.Redirect(w, r, "/login?email="+urlQuery(email), http.StatusSeeOther)
+	return nil
+}
+
+func (s *server) webLogout(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	if err := s.svc.Logout(r.Context(), a); err != nil {
+		return err
+	}
+	s.clearSessionCookies(w)
+	s.flash(w, "You have been logged out.")
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+// webHome opens the user's first organization, or invites them to create one.
+func (s *server) webHome(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	if len(v.Orgs) > 0 {
+		http.Redirect(w, r, "/orgs/"+v.Orgs[0].ID, http.StatusSeeOther)
+		return nil
+	}
+	v.Title = "Welcome"
+	s.render(w, r, http.StatusOK, "home", v)
+	return nil
+}
+
+func (s *server) webAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	me, err := s.svc.GetSelf(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	v.Title = "My Account"
+	v.Data = me
+	s.render(w, r, http.StatusOK, "account", v)
+	return nil
+}
+
+func (s *server) webCreateOrgForm(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	v.Title = "Create Organization"
+	s.render(w, r, http.StatusOK, "create_org", v)
+	return nil
+}
+
+func (s *server) webCreateOrg(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	v.Title = "Create Organization"
+	name := r.PostForm.Get("name")
+	o, err := s.svc.CreateOrg(r.Context(), a, app.OrgInput{Name: &name})
+	if err != nil {
+		return s.formError(w, r, v, "create_org", err)
+	}
+	s.flash(w, "Organization "+o.Name+" created.")
+	http.Redirect(w, r, "/orgs/"+o.ID, http.StatusSeeOther)
+	return nil
+}
+
+// orgView is the data of the organization page.
+type orgView struct {
+	Org     *portal.Org
+	Role    string
+	IsAdmin bool
+	Sites   []*portal.Site
+	Total   int
+}
+
+func (s *server) webOrg(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	id, err := pathID(r, "org_id", "organization")
+	if err != nil {
+		return err
+	}
+	o, err := s.svc.GetOrg(r.Context(), a, id)
+	if err != nil {
+		return err
+	}
+	sites, total, err := s.svc.ListSites(r.Context(), a, id, portal.Page{Limit: 1000, Page: 1})
+	if err != nil {
+		return err
+	}
+	ov := &orgView{Org: o, Sites: sites, Total: total}
+	for _, l := range v.Orgs {
+		if l.ID == id {
+			ov.Role = l.Role
+		}
+	}
+	ov.IsAdmin = ov.Role == portal.RoleAdmin
+	v.Title, v.CurrentOrg, v.Data = o.Name, o.ID, ov
+	s.render(w, r, http.StatusOK, "org", v)
+	return nil
+}
+
+// orgFormError re-renders the organization page with a form's error.
+func (s *server) orgFormError(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, orgID string, ferr error) error {
+	if errorStatus(ferr) >= 500 || portal.ErrorCode(ferr) == portal.ENOTFOUND {
+		return ferr
+	}
+	r.SetPathValue("org_id", orgID)
+	v.Error = sentence(portal.ErrorMessage(ferr))
+	v.Form = r.PostForm
+	v.Form.Del(csrfField)
+	rec := &statusOverride{ResponseWriter: w, status: errorStatus(ferr)}
+	return s.webOrg(rec, r, v, a)
+}
+
+// statusOverride replaces the status of the next WriteHeader.
+type statusOverride struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusOverride) WriteHeader(int) { w.ResponseWriter.WriteHeader(w.status) }
+
+func (s *server) webCreateSite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	id, err := pathID(r, "org_id", "organization")
+	if err != nil {
+		return err
+	}
+	in := app.SiteInput{}
+	for field, dst := range map[string]**string{"name": &in.Name, "timezone": &in.Timezone, "country_code": &in.CountryCode, "address": &in.Address} {
+		if r.PostForm.Has(field) {
+			val := r.PostForm.Get(field)
+			*dst = &val
+		}
+	}
+	if in.Name == nil {
+		empty := ""
+		in.Name = &empty
+	}
+	site, err := s.svc.CreateSite(r.Context(), a, id, in)
+	if err != nil {
+		return s.orgFormError(w, r, v, a, id, err)
+	}
+	s.flash(w, "Site "+site.Name+" created.")
+	http.Redirect(w, r, "/orgs/"+id, http.StatusSeeOther)
+	return nil
+}
+
+func (s *server) webRenameSite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	id, err := pathID(r, "site_id", "site")
+	if err != nil {
+		return err
+	}
+	site, err := s.svc.GetSite(r.Context(), a, id)
+	if err != nil {
+		return err
+	}
+	name := r.PostForm.Get("name")
+	updated, err := s.svc.UpdateSite(r.Context(), a, id, app.SiteInput{Name: &name})
+	if err != nil {
+		return s.orgFormError(w, r, v, a, site.OrgID, err)
+	}
+	s.flash(w, "Site "+site.Name+" renamed to "+updated.Name+".")
+	http.Redirect(w, r, "/orgs/"+site.OrgID, http.StatusSeeOther)
+	return nil
+}
+
+func (s *server) webDeleteSite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	id, err := pathID(r, "site_id", "site")
+	if err != nil {
+		return err
+	}
+	site, err := s.svc.GetSite(r.Context(), a, id)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteSite(r.Context(), a, id); err != nil {
+		return s.orgFormError(w, r, v, a, site.OrgID, err)
+	}
+	s.flash(w, "Site "+site.Name+" deleted.")
+	http.Redirect(w, r, "/orgs/"+site.OrgID, http.StatusSeeOther)
+	return nil
+}

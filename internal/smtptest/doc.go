@@ -1,0 +1,14 @@
+// Package smtptest runs a real SMTP server in-process for tests.
+//
+// The server is built on github.com/emersion/go-smtp, listens on 127.0.0.1
+// on a free port and keeps every message it accepts, parsed into a Message
+// (headers decoded, quoted-printable and base64 bodies decoded, the text and
+// HTML alternatives of a multipart mail separated). Tests send mail through
+// the application's real sender to Server.URL and read it back with
+// Server.Messages or Server.WaitFor:
+//
+//	srv := smtptest.Start(t)
+//	// ... configure the application with srv.URL() and make it send mail ...
+//	m := srv.WaitFor(t, smtptest.To("ann@example.com"), 10*time.Second)
+//	link := smtptest.FindLink(m.Text, baseURL+"/verify")
+package smtptest

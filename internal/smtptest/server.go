@@ -1,0 +1,296 @@
+package smtptest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Option configures a Server started by Start.
+type Option func(*config)
+
+type config struct {
+	user, pass string
+	auth       bool
+}
+
+// WithAuth makes the server require SMTP AUTH PLAIN with the given
+// credentials before it accepts MAIL, RCPT or DATA. Authentication is allowed
+// without TLS (the server never offers TLS). URL then carries the credentials.
+func WithAuth(user, pass string) Option {
+	return func(c *config) {
+		c.user, c.pass, c.auth = user, pass, true
+	}
+}
+
+// Server is a running in-process SMTP server. It is safe for concurrent use.
+type Server struct {
+	cfg  config
+	srv  *smtp.Server
+	addr *net.TCPAddr
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	msgs   []Message
+	resets int // incremented by Reset, so WaitFor rescans from the start
+	closed bool
+}
+
+// Start starts a server on 127.0.0.1 on a free port. It is shut down by
+// t.Cleanup when the test ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s := &Server{}
+	s.cond = sync.NewCond(&s.mu)
+	for _, o := range opts {
+		o(&s.cfg)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("smtptest: listen: %v", err)
+	}
+	s.addr = ln.Addr().(*net.TCPAddr)
+
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{s: s}, nil
+	}))
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout = 30 * time.Second
+	srv.WriteTimeout = 30 * time.Second
+	srv.MaxMessageBytes = 10 << 20
+	srv.MaxRecipients = 100
+	// The server may log after the test has finished, when t.Log panics.
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	s.srv = srv
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+		s.mu.Lock()
+		s.closed = true
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	return s
+}
+
+// Addr returns the server's address, 127.0.0.1:PORT.
+func (s *Server) Addr() string { return s.addr.String() }
+
+// Port returns the port the server listens on.
+func (s *Server) Port() int { return s.addr.Port }
+
+// URL returns smtp://127.0.0.1:PORT, with user:pass@ when the server was
+// started WithAuth.
+func (s *Server) URL() string {
+	u := url.URL{Scheme: "smtp", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(s.addr.Port))}
+	if s.cfg.auth {
+		u.User = url.UserPassword(s.cfg.user, s.cfg.pass)
+	}
+	return u.String()
+}
+
+// Messages returns a copy of the messages received so far, oldest first.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, len(s.msgs))
+	copy(out, s.msgs)
+	return out
+}
+
+// Reset forgets the messages received so far.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs = nil
+	s.resets++
+	s.cond.Broadcast()
+}
+
+// WaitFor returns the first received message (already received or arriving
+// later) for which match returns true. A nil match matches any message. If
+// none arrives within timeout, WaitFor fails the test with t.Fatalf, listing
+// what was received. It must be called from the test's goroutine.
+func (s *Server) WaitFor(t testing.TB, match func(Message) bool, timeout time.Duration) Message {
+	t.Helper()
+	if match == nil {
+		match = func(Message) bool { return true }
+	}
+	deadline := time.Now().Add(timeout)
+	expired := false
+	timer := time.AfterFunc(timeout, func() {
+		s.mu.Lock()
+		expired = true
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer timer.Stop()
+
+	s.mu.Lock()
+	checked, resets := 0, s.resets
+	for {
+		for ; checked < len(s.msgs); checked++ {
+			if match(s.msgs[checked]) {
+				m := s.msgs[checked]
+				s.mu.Unlock()
+				return m
+			}
+		}
+		if expired || s.closed || !time.Now().Before(deadline) {
+			break
+		}
+		s.cond.Wait()
+		if s.resets != resets {
+			checked, resets = 0, s.resets
+		}
+	}
+	summary := summarize(s.msgs)
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		t.Fatalf("smtptest: server closed before a matching message arrived; received %s", summary)
+	} else {
+		t.Fatalf("smtptest: no matching message within %v; received %s", timeout, summary)
+	}
+	return Message{}
+}
+
+func summarize(msgs []Message) string {
+	if len(msgs) == 0 {
+		return "no messages"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d message(s):", len(msgs))
+	for _, m := range msgs {
+		fmt.Fprintf(&b, " [to %s, subject %q]", strings.Join(m.To, ","), m.Subject)
+	}
+	return b.String()
+}
+
+func (s *Server) add(m Message) {
+	s.mu.Lock()
+	s.msgs = append(s.msgs, m)
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// To returns a WaitFor condition matching messages with addr among the
+// envelope recipients (compared case-insensitively).
+func To(addr string) func(Message) bool {
+	return func(m Message) bool {
+		for _, r := range m.To {
+			if strings.EqualFold(r, addr) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// session implements smtp.Session and smtp.AuthSession.
+type session struct {
+	s        *Server
+	authed   bool
+	mailFrom string
+	rcpts    []string
+}
+
+var _ smtp.AuthSession = (*session)(nil)
+
+func (ss *session) AuthMechanisms() []string {
+	if !ss.s.cfg.auth {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if !ss.s.cfg.auth {
+		return nil, smtp.ErrAuthUnsupported
+	}
+	if mech != sasl.Plain {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if identity != "" && identity != username {
+			return errors.New("identity differs from username")
+		}
+		if username != ss.s.cfg.user || password != ss.s.cfg.pass {
+			return smtp.ErrAuthFailed
+		}
+		ss.authed = true
+		return nil
+	}), nil
+}
+
+func (ss *session) checkAuth() error {
+	if ss.s.cfg.auth && !ss.authed {
+		return smtp.ErrAuthRequired
+	}
+	return nil
+}
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if err := ss.checkAuth(); err != nil {
+		return err
+	}
+	ss.mailFrom = from
+	ss.rcpts = nil
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if err := ss.checkAuth(); err != nil {
+		return err
+	}
+	ss.rcpts = append(ss.rcpts, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	if err := ss.checkAuth(); err != nil {
+		return err
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	m, err := ParseMessage(raw)
+	if err != nil {
+		return &smtp.SMTPError{
+			Code:         554,
+			EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+			Message:      "smtptest: cannot parse message: " + err.Error(),
+		}
+	}
+	m.MailFrom = ss.mailFrom
+	m.To = append([]string(nil), ss.rcpts...)
+	ss.s.add(m)
+	return nil
+}
+
+func (ss *session) Reset() {
+	ss.mailFrom = ""
+	ss.rcpts = nil
+}
+
+func (ss *session) Logout() error { return nil }

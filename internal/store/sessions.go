@@ -1,0 +1,54 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"portal"
+)
+
+const sessionCols = `id, token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, auth_at, two_factor_passed, ip, user_agent`
+
+func (tx *Tx) CreateSession(ctx context.Context, s *portal.Session) error {
+	_, err := tx.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		s.ID, s.TokenHash, s.UserID, s.CSRFToken, ms(s.CreatedTime), ms(s.LastSeenTime), ms(s.ExpiresTime), ms(s.AuthTime), s.TwoFactorPassed, s.IP, s.UserAgent)
+	return err
+}
+
+// GetSessionByTokenHash returns the session whose token hashes to hash.
+func (c conn) GetSessionByTokenHash(ctx context.Context, hash string) (*portal.Session, error) {
+	var s portal.Session
+	var created, seen, expires, auth int64
+	err := c.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, hash).Scan(
+		&s.ID, &s.TokenHash, &s.UserID, &s.CSRFToken, &created, &seen, &expires, &auth, &s.TwoFactorPassed, &s.IP, &s.UserAgent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("session")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.CreatedTime, s.LastSeenTime, s.ExpiresTime, s.AuthTime = fromMS(created), fromMS(seen), fromMS(expires), fromMS(auth)
+	return &s, nil
+}
+
+// TouchSession slides a session's expiry.
+func (tx *Tx) TouchSession(ctx context.Context, id string, seen, expires time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, ms(seen), ms(expires), id)
+	return err
+}
+
+func (tx *Tx) DeleteSession(ctx context.Context, id string) error {
+	_, err := tx.exec(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+	return err
+}
+
+// DeleteExpiredSessions removes sessions that expired before now.
+func (tx *Tx) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	res, err := tx.exec(ctx, `DELETE FROM sessions WHERE expires_at < ?`, ms(now))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

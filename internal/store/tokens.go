@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// EmailToken is a single-use link token mailed to an address; only its hash is stored.
+type EmailToken struct {
+	ID        string
+	TokenHash string
+	UserID    string
+	Purpose   string
+	Email     string
+	Created   time.Time
+	Expires   time.Time
+	Used      time.Time
+}
+
+// CreateEmailToken stores a token, replacing the user's pending tokens of the same purpose.
+func (tx *Tx) CreateEmailToken(ctx context.Context, t *EmailToken) error {
+	if _, err := tx.exec(ctx, `DELETE FROM email_tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL`, t.UserID, t.Purpose); err != nil {
+		return err
+	}
+	_, err := tx.exec(ctx, `INSERT INTO email_tokens (id, token_hash, user_id, purpose, email, created_at, expires_at) VALUES (?,?,?,?,?,?,?)`,
+		t.ID, t.TokenHash, t.UserID, t.Purpose, t.Email, ms(t.Created), ms(t.Expires))
+	return err
+}
+
+// GetEmailToken finds a token by hash and purpose.
+func (c conn) GetEmailToken(ctx context.Context, hash, purpose string) (*EmailToken, error) {
+	var t EmailToken
+	var created, expires int64
+	var used sql.NullInt64
+	err := c.queryRow(ctx, `SELECT id, token_hash, user_id, purpose, email, created_at, expires_at, used_at FROM email_tokens WHERE token_hash = ? AND purpose = ?`, hash, purpose).
+		Scan(&t.ID, &t.TokenHash, &t.UserID, &t.Purpose, &t.Email, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("link")
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.Created, t.Expires, t.Used = fromMS(created), fromMS(expires), fromMS(used.Int64)
+	return &t, nil
+}
+
+// ErrTokenSpent is returned when a token was used or expired meanwhile.
+var ErrTokenSpent = errors.New("store: token already used or expired")
+
+// UseEmailToken marks a token used, only if it is still unused and unexpired:
+// of two concurrent uses exactly one succeeds.
+func (tx *Tx) UseEmailToken(ctx context.Context, id string, now time.Time) error {
+	return tx.execOne(ctx, ErrTokenSpent, `UPDATE email_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?`, ms(now), id, ms(now))
+}

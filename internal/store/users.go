@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"portal"
+)
+
+const userCols = `id, email, first_name, last_name, phone, password_hash, email_verified, password_modified_at, created_at, modified_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
+	var u portal.User
+	var pwAt, created, modified int64
+	err := row.Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.Phone, &u.PasswordHash, &u.EmailVerified, &pwAt, &created, &modified)
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordModifiedTime, u.CreatedTime, u.ModifiedTime = fromMS(pwAt), fromMS(created), fromMS(modified)
+	return &u, nil
+}
+
+// CreateUser inserts u; an e-mail already taken (case-insensitively) gives ErrDuplicate.
+func (tx *Tx) CreateUser(ctx context.Context, u *portal.User) error {
+	_, err := tx.exec(ctx, `INSERT INTO users (`+userCols+`, email_lower) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		u.ID, u.Email, u.FirstName, u.LastName, u.Phone, u.PasswordHash, u.EmailVerified,
+		ms(u.PasswordModifiedTime), ms(u.CreatedTime), ms(u.ModifiedTime), strings.ToLower(u.Email))
+	return err
+}
+
+// GetUser returns the user with id, or a not-found error.
+func (c conn) GetUser(ctx context.Context, id string) (*portal.User, error) {
+	u, err := scanUser(c.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("user")
+	}
+	return u, err
+}
+
+// GetUserByEmail finds a user by e-mail, case-insensitively.
+func (c conn) GetUserByEmail(ctx context.Context, email string) (*portal.User, error) {
+	u, err := scanUser(c.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE email_lower = ?`, strings.ToLower(email)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("user")
+	}
+	return u, err
+}
+
+// SetEmailVerified marks the user's address as verified.
+func (tx *Tx) SetEmailVerified(ctx context.Context, userID string, now time.Time) error {
+	return tx.execOne(ctx, notFound("user"), `UPDATE users SET email_verified = ?, modified_at = ? WHERE id = ?`, true, ms(now), userID)
+}
+
+// SetPasswordHash replaces the stored hash. When changed is true the
+// password itself changed (not just its parameters) and its time moves.
+func (tx *Tx) SetPasswordHash(ctx context.Context, userID, hash string, changed bool, now time.Time) error {
+	if changed {
+		return tx.execOne(ctx, notFound("user"), `UPDATE users SET password_hash = ?, password_modified_at = ?, modified_at = ? WHERE id = ?`, hash, ms(now), ms(now), userID)
+	}
+	return tx.execOne(ctx, notFound("user"), `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+}

@@ -1,0 +1,197 @@
+// Package portal holds Portal's domain types: users, organizations, sites,
+// privileges, sessions, audit entries and the error type shared by every layer.
+package portal
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// NilID is the nil UUID Mist uses where an id does not apply.
+const NilID = "00000000-0000-0000-0000-000000000000"
+
+// Error codes. Each maps to one HTTP status in the server package.
+const (
+	EINVALID      = "invalid"      // 400
+	EUNAUTHORIZED = "unauthorized" // 401
+	EFORBIDDEN    = "forbidden"    // 403
+	ENOTFOUND     = "not_found"    // 404
+	ECONFLICT     = "conflict"     // 409
+	ETOOMANY      = "too_many"     // 429
+	EINTERNAL     = "internal"     // 500
+)
+
+// Error is an application error whose Message is safe to show to the client.
+type Error struct {
+	Code       string
+	Message    string
+	RetryAfter time.Duration  // for ETOOMANY
+	Fields     map[string]any // extra fields for the JSON body (Mist allows them)
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("portal: %s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err if it is (or wraps) an *Error, else EINTERNAL.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if err == nil {
+		return ""
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the client-safe message of err.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// Roles, with the names the GUI shows.
+const (
+	RoleAdmin     = "admin"
+	RoleWrite     = "write"
+	RoleRead      = "read"
+	RoleHelpdesk  = "helpdesk"
+	RoleInstaller = "installer"
+
+	ScopeOrg  = "org"
+	ScopeSite = "site"
+)
+
+// RoleNames maps Mist role values to the names shown in the GUI.
+var RoleNames = map[string]string{
+	RoleAdmin:     "Super User",
+	RoleWrite:     "Network Admin",
+	RoleRead:      "Observer",
+	RoleHelpdesk:  "Helpdesk",
+	RoleInstaller: "Installer",
+}
+
+// Limits on user input, documented in the README and the OpenAPI document.
+const (
+	MaxNameLen           = 64  // first/last name
+	MaxOrgNameLen        = 64  // organization name
+	MaxSiteNameLen       = 64  // site name
+	MaxEmailLen          = 254 // RFC 5321 path limit
+	MaxPasswordLen       = 32  // the product's limit (characters)
+	MinPasswordLen       = 8   // when no policy is stricter
+	MaxNotesLen          = 1000
+	DefaultSessionExpiry = 1440 // minutes
+)
+
+type User struct {
+	ID                   string
+	Email                string
+	FirstName            string
+	LastName             string
+	Phone                string
+	PasswordHash         string
+	EmailVerified        bool
+	PasswordModifiedTime time.Time
+	CreatedTime          time.Time
+	ModifiedTime         time.Time
+}
+
+// Name is the display name used in audit entries.
+func (u *User) Name() string {
+	n := u.FirstName
+	if u.LastName != "" {
+		if n != "" {
+			n += " "
+		}
+		n += u.LastName
+	}
+	if n == "" {
+		return u.Email
+	}
+	return n
+}
+
+type Org struct {
+	ID            string
+	Name          string
+	SessionExpiry int // minutes
+	CreatedTime   time.Time
+	ModifiedTime  time.Time
+}
+
+type Site struct {
+	ID           string
+	OrgID        string
+	Name         string
+	Timezone     string
+	CountryCode  string
+	Address      string
+	Notes        string
+	CreatedTime  time.Time
+	ModifiedTime time.Time
+}
+
+// Privilege is one role of a user in an organization, or in one site of it.
+type Privilege struct {
+	ID       string
+	UserID   string
+	OrgID    string
+	SiteID   string // empty for org scope
+	Scope    string
+	Role     string
+	OrgName  string // filled on read
+	SiteName string // filled on read for site scope
+}
+
+type Session struct {
+	ID              string
+	TokenHash       string
+	UserID          string
+	CSRFToken       string
+	CreatedTime     time.Time
+	LastSeenTime    time.Time
+	ExpiresTime     time.Time
+	AuthTime        time.Time // when the password was last given
+	TwoFactorPassed bool
+	IP              string
+	UserAgent       string
+}
+
+// AuditEntry is one audit log row in the Mist audit_log shape.
+type AuditEntry struct {
+	ID        string
+	Timestamp time.Time
+	AdminID   string
+	AdminName string
+	OrgID     string // NilID when not org-related
+	SiteID    string // NilID when not site-related
+	Message   string
+	Before    map[string]any
+	After     map[string]any
+	SrcIP     string
+}
+
+// OutboxMessage is one e-mail waiting in the outbox.
+type OutboxMessage struct {
+	ID          string
+	To          string
+	Subject     string
+	Text        string
+	HTML        string
+	Attempts    int
+	CreatedTime time.Time
+}
+
+// Page is a Mist-style page request (page counts from 1).
+type Page struct {
+	Limit int
+	Page  int
+}
