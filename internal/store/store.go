@@ -268,3 +268,10 @@ func nullable(s string) any {
 }
 
 func notFound(what string) error { return portal.Errorf(portal.ENOTFOUND, "%s not found", what) }
+
+// Exec runs a statement outside any transaction on the write pool (for
+// administration such as test schemas).
+func (db *DB) Exec(ctx context.Context, query string) error {
+	_, err := db.write.ExecContext(ctx, query)
+	return err
+}
