@@ -2,8 +2,14 @@ package server
 
 import "net/http"
 
+// routeRegistrar is what routes needs of an http.ServeMux.
+type routeRegistrar interface {
+	Handle(pattern string, h http.Handler)
+	HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request))
+}
+
 // routes is the whole HTTP surface of Portal, in one place.
-func (s *server) routes(mux *http.ServeMux) {
+func (s *server) routes(mux routeRegistrar) {
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
