@@ -52,4 +52,6 @@ func (p *patternRecorder) HandleFunc(pattern string, _ func(http.ResponseWriter,
 	p.patterns = append(p.patterns, pattern)
 }
 
-func (p *patternRecorder) Handle(pattern string, _ http.Handler) { p.patterns = append(p.patterns, pattern) }
+func (p *patternRecorder) Handle(pattern string, _ http.Handler) {
+	p.patterns = append(p.patterns, pattern)
+}
