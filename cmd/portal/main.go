@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog.L
 	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake,
 		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }})
 	handler, err := server.NewServer(server.Options{Service: svc, Logger: logger, SecureCookies: cfg.SecureCookies(),
-		Ready: db.Ping, Metrics: metrics, Version: version})
+		Ready: db.Ping, Metrics: metrics, Version: version, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}

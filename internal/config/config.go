@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,9 @@ type Config struct {
 	GoogleClientID     string
 	GoogleClientSecret string
 	GoogleIssuer       string
+	TrustedProxiesRaw  string
+	// TrustedProxies is TrustedProxiesRaw parsed by Validate.
+	TrustedProxies []netip.Prefix
 }
 
 // Postgres reports whether the database URL selects PostgreSQL.
@@ -56,6 +60,7 @@ func (c *Config) options() []option {
 		{"secret-key", "PORTAL_SECRET_KEY", "", "32 random bytes, base64 or hex, for secrets at rest (generated in the data dir with SQLite; required with PostgreSQL)", &c.SecretKey},
 		{"google-client-id", "PORTAL_GOOGLE_CLIENT_ID", "", "Google sign-in client id (unset: feature hidden)", &c.GoogleClientID},
 		{"google-client-secret", "PORTAL_GOOGLE_CLIENT_SECRET", "", "Google sign-in client secret", &c.GoogleClientSecret},
+		{"trusted-proxies", "PORTAL_TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is trusted", &c.TrustedProxiesRaw},
 		{"google-issuer", "PORTAL_GOOGLE_ISSUER", "https://accounts.google.com", "OpenID issuer for Google sign-in", &c.GoogleIssuer},
 	}
 }
@@ -100,6 +105,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Postgres() && c.SecretKey == "" {
 		return errors.New("PORTAL_SECRET_KEY is required with PostgreSQL so that all instances share it")
+	}
+	c.TrustedProxies = nil
+	for _, f := range strings.Split(c.TrustedProxiesRaw, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return fmt.Errorf("PORTAL_TRUSTED_PROXIES: %q is neither an IP address nor a CIDR range", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
 	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
 		return errors.New("PORTAL_GOOGLE_CLIENT_ID and PORTAL_GOOGLE_CLIENT_SECRET must be set together")

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"portal"
@@ -22,6 +23,8 @@ type Options struct {
 	Ready         func(ctx context.Context) error // readiness check (database reachable)
 	Metrics       *Metrics                        // nil: a private registry
 	Version       string
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 type server struct {
@@ -32,11 +35,12 @@ type server struct {
 	metrics *Metrics
 	pages   map[string]*template.Template
 	version string
+	proxies []netip.Prefix
 }
 
 // NewServer returns the whole HTTP surface of Portal.
 func NewServer(o Options) (http.Handler, error) {
-	s := &server{svc: o.Service, log: o.Logger, secure: o.SecureCookies, ready: o.Ready, metrics: o.Metrics, version: o.Version}
+	s := &server{svc: o.Service, log: o.Logger, secure: o.SecureCookies, ready: o.Ready, metrics: o.Metrics, version: o.Version, proxies: o.TrustedProxies}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -1,0 +1,58 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.BaseURL != "http://127.0.0.1:8080" || c.DataDir != "./data" || c.Postgres() ||
+		c.SQLitePath() != "data/portal.db" || c.MailFrom != "Portal <no-reply@localhost>" || c.SecureCookies() {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestFlagWinsOverEnv(t *testing.T) {
+	c, err := Load([]string{"-addr", "127.0.0.1:9000"}, env(map[string]string{"PORTAL_ADDR": "127.0.0.1:7000", "PORTAL_BASE_URL": "https://portal.example.com/"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.BaseURL != "https://portal.example.com" || !c.SecureCookies() {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"PORTAL_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "10.0.0.0/8" || c.TrustedProxies[1].String() != "192.168.1.7/32" {
+		t.Fatalf("got %v", c.TrustedProxies)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	for name, e := range map[string]map[string]string{
+		"PORTAL_ADDR":            {"PORTAL_ADDR": "nonsense"},
+		"PORTAL_BASE_URL":        {"PORTAL_BASE_URL": "ftp://x"},
+		"PORTAL_SECRET_KEY":      {"PORTAL_DATABASE_URL": "postgres://db/portal"},
+		"PORTAL_TRUSTED_PROXIES": {"PORTAL_TRUSTED_PROXIES": "not-an-ip"},
+		"PORTAL_GOOGLE_CLIENT":   {"PORTAL_GOOGLE_CLIENT_ID": "id"},
+	} {
+		_, err := Load(nil, env(e), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: got error %v, want one naming %s", name, err, name)
+		}
+	}
+	if _, err := Load([]string{"extra"}, env(nil), io.Discard); err == nil {
+		t.Error("a stray argument was accepted")
+	}
+}
