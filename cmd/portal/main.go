@@ -142,6 +142,7 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog.L
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); worker.Run(workerCtx) }()
+	go svc.RunCleanup(workerCtx, time.Hour)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

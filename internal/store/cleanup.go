@@ -1,0 +1,34 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Purge deletes what is no longer needed: expired sessions, old throttle
+// counters, spent or expired link tokens, and sent mail older than keep.
+// It is idempotent, so several instances may run it at once.
+func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (int64, error) {
+	old := ms(now.Add(-keep))
+	var total int64
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM sessions WHERE expires_at < ?`, []any{ms(now)}},
+		{`DELETE FROM login_throttle WHERE window_start < ? AND locked_until < ?`, []any{old, ms(now)}},
+		{`DELETE FROM email_tokens WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)`, []any{old, old}},
+		{`DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?`, []any{old}},
+	} {
+		res, err := tx.exec(ctx, q.sql, q.args...)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
