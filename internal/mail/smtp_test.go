@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -164,13 +165,20 @@ func TestSMTPSendErrors(t *testing.T) {
 	if err := s.Send(context.Background(), portal.OutboxMessage{ID: "b", To: "not an address", Subject: "s", Text: "t"}); err == nil {
 		t.Error("invalid recipient: want error")
 	}
-	// Nothing listens on this port once the server is closed.
-	closed := smtptest.Start(t)
-	s2, err := NewSender(closed.URL(), defaultFrom, nil)
+	// Nothing listens on this port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = s2
+	addr := ln.Addr().String()
+	ln.Close()
+	s2, err := NewSender("smtp://"+addr, defaultFrom, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Send(context.Background(), portal.OutboxMessage{ID: "c", To: "c@example.com", Subject: "s", Text: "t"}); err == nil {
+		t.Error("connection refused: want error")
+	}
 }
 
 // The worker delivers a queued message through a real SMTP server.

@@ -83,6 +83,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
+		// Serve may not have registered ln yet, in which case Close missed it.
+		_ = ln.Close()
 		<-done
 		s.mu.Lock()
 		s.closed = true

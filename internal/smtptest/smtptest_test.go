@@ -1,0 +1,219 @@
+package smtptest
+
+import (
+	"fmt"
+	"net/smtp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const waitTimeout = 10 * time.Second
+
+// send delivers raw with the standard library's SMTP client, independent of
+// the go-mail client the application uses.
+func send(addr string, auth smtp.Auth, from string, to []string, raw string) error {
+	return smtp.SendMail(addr, auth, from, to, []byte(strings.ReplaceAll(raw, "\n", "\r\n")))
+}
+
+const plainMsg = `From: Portal <no-reply@localhost>
+To: ann@example.com
+Subject: =?UTF-8?q?Gr=C3=BC=C3=9Fe?= from Portal
+Content-Type: text/plain; charset=utf-8
+
+Hello, follow http://127.0.0.1:8080/verify?token=abc.
+`
+
+func TestServerReceives(t *testing.T) {
+	s := Start(t)
+	if !strings.HasPrefix(s.URL(), "smtp://127.0.0.1:") || strings.Contains(s.URL(), "@") {
+		t.Errorf("URL = %q", s.URL())
+	}
+	if err := send(s.Addr(), nil, "bounce@localhost", []string{"ann@example.com", "bob@example.com"}, plainMsg); err != nil {
+		t.Fatal(err)
+	}
+	m := s.WaitFor(t, To("BOB@example.com"), waitTimeout)
+	if m.MailFrom != "bounce@localhost" {
+		t.Errorf("MailFrom = %q", m.MailFrom)
+	}
+	if strings.Join(m.To, ",") != "ann@example.com,bob@example.com" {
+		t.Errorf("To = %v", m.To)
+	}
+	if m.From != "Portal <no-reply@localhost>" {
+		t.Errorf("From = %q", m.From)
+	}
+	if m.Subject != "Grüße from Portal" {
+		t.Errorf("Subject = %q", m.Subject)
+	}
+	if got := FindLink(m.Text, "http://127.0.0.1:8080/verify"); got != "http://127.0.0.1:8080/verify?token=abc" {
+		t.Errorf("FindLink = %q in %q", got, m.Text)
+	}
+	if m.HTML != "" {
+		t.Errorf("HTML = %q", m.HTML)
+	}
+	if !strings.Contains(string(m.Raw), "Subject: =?UTF-8?q?") {
+		t.Errorf("Raw is not the message as received:\n%s", m.Raw)
+	}
+	if n := len(s.Messages()); n != 1 {
+		t.Errorf("Messages: %d, want 1", n)
+	}
+	s.Reset()
+	if n := len(s.Messages()); n != 0 {
+		t.Errorf("after Reset: %d messages", n)
+	}
+}
+
+func TestServerAuth(t *testing.T) {
+	s := Start(t, WithAuth("mailer", "s3cr:t@"))
+	if !strings.HasPrefix(s.URL(), "smtp://mailer:s3cr%3At%40@127.0.0.1:") {
+		t.Errorf("URL = %q", s.URL())
+	}
+	if err := send(s.Addr(), nil, "a@localhost", []string{"x@example.com"}, plainMsg); err == nil {
+		t.Error("accepted mail without authentication")
+	}
+	if err := send(s.Addr(), smtp.PlainAuth("", "mailer", "wrong", "127.0.0.1"), "a@localhost", []string{"x@example.com"}, plainMsg); err == nil {
+		t.Error("accepted a wrong password")
+	}
+	if err := send(s.Addr(), smtp.PlainAuth("", "mailer", "s3cr:t@", "127.0.0.1"), "a@localhost", []string{"x@example.com"}, plainMsg); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Messages()); n != 1 {
+		t.Errorf("%d messages, want 1", n)
+	}
+}
+
+func TestServerConcurrent(t *testing.T) {
+	s := Start(t)
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			to := fmt.Sprintf("u%d@example.com", i)
+			errs <- send(s.Addr(), nil, "a@localhost", []string{to}, "Subject: m\n\nbody\n")
+		}()
+	}
+	// Waits for a message that may not have arrived yet.
+	s.WaitFor(t, To("u7@example.com"), waitTimeout)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(s.Messages()); got != n {
+		t.Errorf("%d messages, want %d", got, n)
+	}
+}
+
+// fatalTB records Fatalf instead of failing the real test.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func TestWaitForFailsWithoutMatch(t *testing.T) {
+	s := Start(t)
+	if err := send(s.Addr(), nil, "a@localhost", []string{"ann@example.com"}, "Subject: hi\n\nbody\n"); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitFor(t, nil, waitTimeout)
+
+	ft := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.WaitFor(ft, To("nobody@example.com"), 50*time.Millisecond)
+	}()
+	<-done
+	if !strings.Contains(ft.msg, "no matching message") || !strings.Contains(ft.msg, `subject "hi"`) {
+		t.Errorf("Fatalf message = %q", ft.msg)
+	}
+}
+
+func TestParseMessageMultipart(t *testing.T) {
+	raw := `From: =?utf-8?q?Port=C3=A4l?= <no-reply@localhost>
+To: ann@example.com
+Subject: Verify
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="outer"
+
+--outer
+Content-Type: multipart/alternative; boundary="inner"
+
+--inner
+Content-Type: text/plain; charset=UTF-8
+Content-Transfer-Encoding: quoted-printable
+
+Hello L=C3=A9e, open http://127.0.0.1:8080/verify?token=3Dabc&a=3Db and a ve=
+ry long line.
+--inner
+Content-Type: text/html; charset=UTF-8
+Content-Transfer-Encoding: base64
+
+PHA+SGVsbG8gPGEgaHJlZj0iaHR0cDovLzEyNy4wLjAuMTo4MDgwL3ZlcmlmeSI+dmVyaWZ5PC9h
+PjwvcD4=
+--inner--
+--outer
+Content-Type: application/octet-stream
+Content-Transfer-Encoding: base64
+
+AAEC
+--outer--
+`
+	m, err := ParseMessage([]byte(strings.ReplaceAll(raw, "\n", "\r\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.From != "Portäl <no-reply@localhost>" {
+		t.Errorf("From = %q", m.From)
+	}
+	if m.Subject != "Verify" {
+		t.Errorf("Subject = %q", m.Subject)
+	}
+	wantText := "Hello Lée, open http://127.0.0.1:8080/verify?token=abc&a=b and a very long line."
+	if strings.TrimSpace(m.Text) != wantText {
+		t.Errorf("Text = %q, want %q", m.Text, wantText)
+	}
+	if m.HTML != `<p>Hello <a href="http://127.0.0.1:8080/verify">verify</a></p>` {
+		t.Errorf("HTML = %q", m.HTML)
+	}
+	if got := FindLink(m.Text, "http://127.0.0.1:8080/verify?"); got != "http://127.0.0.1:8080/verify?token=abc&a=b" {
+		t.Errorf("FindLink = %q", got)
+	}
+
+	if _, err := ParseMessage([]byte("Subject: x\r\nContent-Type: multipart/alternative\r\n\r\nbody")); err == nil {
+		t.Error("multipart without boundary: want error")
+	}
+	if _, err := ParseMessage([]byte("Subject: x\r\nContent-Transfer-Encoding: x-unknown\r\n\r\nbody")); err == nil {
+		t.Error("unknown transfer encoding: want error")
+	}
+}
+
+func TestFindLink(t *testing.T) {
+	text := `See <https://a.example/x>, then "http://127.0.0.1:8080/verify?token=abc".
+Or http://127.0.0.1:8080/reset?t=1). And https://b.example/path.`
+	tests := []struct{ prefix, want string }{
+		{"", "https://a.example/x"},
+		{"http://127.0.0.1:8080/", "http://127.0.0.1:8080/verify?token=abc"},
+		{"http://127.0.0.1:8080/reset", "http://127.0.0.1:8080/reset?t=1"},
+		{"https://b.example", "https://b.example/path"},
+		{"https://c.example", ""},
+	}
+	for _, tt := range tests {
+		if got := FindLink(text, tt.prefix); got != tt.want {
+			t.Errorf("FindLink(%q) = %q, want %q", tt.prefix, got, tt.want)
+		}
+	}
+}
