@@ -96,11 +96,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // into the data directory.
 func secretKey(cfg *config.Config) ([]byte, error) {
 	if cfg.SecretKey != "" {
-		return authn.ParseKey(cfg.SecretKey)
+		key, err := authn.ParseKey(cfg.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("PORTAL_SECRET_KEY: %w", err)
+		}
+		return key, nil
 	}
 	path := filepath.Join(cfg.DataDir, "secret.key")
 	if b, err := os.ReadFile(path); err == nil {
-		return authn.ParseKey(string(b))
+		key, err := authn.ParseKey(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return key, nil
 	}
 	key := make([]byte, authn.KeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -118,7 +126,7 @@ func secretKey(cfg *config.Config) ([]byte, error) {
 func serve(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog.Logger, stdout io.Writer) error {
 	sender, err := mail.NewSender(cfg.SMTPURL, cfg.MailFrom, logger)
 	if err != nil {
-		return fmt.Errorf("PORTAL_SMTP_URL: %w", err)
+		return fmt.Errorf("mail settings (PORTAL_SMTP_URL, PORTAL_MAIL_FROM): %w", err)
 	}
 	metrics := server.NewMetrics(nil)
 	worker := mail.NewWorker(store.Outbox{DB: db}, sender, logger, time.Now, mail.WorkerOptions{

@@ -105,11 +105,13 @@ func (tx *Tx) CreatePrivilege(ctx context.Context, p *portal.Privilege, createdM
 }
 
 // ListPrivileges returns a user's privileges with organization and site
-// names, ordered by organization name.
+// names, ordered by organization name, then the org-scoped privilege before
+// the site-scoped ones by site name. (NULL site ids must not decide the
+// order: SQLite sorts NULLs first, PostgreSQL last.)
 func (c conn) ListPrivileges(ctx context.Context, userID string) ([]*portal.Privilege, error) {
 	rows, err := c.query(ctx, `SELECT p.id, p.user_id, p.org_id, COALESCE(p.site_id, ''), p.scope, p.role, o.name, COALESCE(s.name, '')
 		FROM privileges p JOIN orgs o ON o.id = p.org_id LEFT JOIN sites s ON s.id = p.site_id
-		WHERE p.user_id = ? ORDER BY o.name, o.id, s.name`, userID)
+		WHERE p.user_id = ? ORDER BY o.name, o.id, CASE WHEN p.site_id IS NULL THEN 0 ELSE 1 END, s.name, s.id, p.id`, userID)
 	if err != nil {
 		return nil, err
 	}

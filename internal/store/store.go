@@ -154,14 +154,44 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	tx := &Tx{conn: conn{q: sqlTx, d: db.dialect}, tx: sqlTx}
+	committed := false
+	defer func() {
+		// Roll back when fn returns an error and also when it panics: an
+		// open transaction would otherwise keep SQLite's only write
+		// connection, blocking every later write of the process.
+		if !committed {
+			_ = sqlTx.Rollback()
+		}
+	}()
 	if err := fn(tx); err != nil {
-		_ = sqlTx.Rollback()
 		return err
 	}
+	committed = true
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// savepoint runs fn so that its failure undoes only fn's statements and
+// leaves the transaction usable, as SQLite does for a failed statement.
+// PostgreSQL otherwise aborts the whole transaction on any error, so a
+// caller that handles ErrDuplicate and goes on would fail at commit.
+func (tx *Tx) savepoint(ctx context.Context, fn func() error) error {
+	if tx.d != Postgres {
+		return fn()
+	}
+	if _, err := tx.tx.ExecContext(ctx, "SAVEPOINT portal_stmt"); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		if _, rbErr := tx.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT portal_stmt"); rbErr != nil {
+			return errors.Join(err, rbErr)
+		}
+		return err
+	}
+	_, err := tx.tx.ExecContext(ctx, "RELEASE SAVEPOINT portal_stmt")
+	return err
 }
 
 type querier interface {

@@ -23,12 +23,16 @@ func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
 	return &u, nil
 }
 
-// CreateUser inserts u; an e-mail already taken (case-insensitively) gives ErrDuplicate.
+// CreateUser inserts u; an e-mail already taken (case-insensitively) gives
+// ErrDuplicate, after which the transaction can go on (a concurrent sign-up
+// is an expected outcome, not a failure of the transaction).
 func (tx *Tx) CreateUser(ctx context.Context, u *portal.User) error {
-	_, err := tx.exec(ctx, `INSERT INTO users (`+userCols+`, email_lower) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-		u.ID, u.Email, u.FirstName, u.LastName, u.Phone, u.PasswordHash, u.EmailVerified,
-		ms(u.PasswordModifiedTime), ms(u.CreatedTime), ms(u.ModifiedTime), strings.ToLower(u.Email))
-	return err
+	return tx.savepoint(ctx, func() error {
+		_, err := tx.exec(ctx, `INSERT INTO users (`+userCols+`, email_lower) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+			u.ID, u.Email, u.FirstName, u.LastName, u.Phone, u.PasswordHash, u.EmailVerified,
+			ms(u.PasswordModifiedTime), ms(u.CreatedTime), ms(u.ModifiedTime), strings.ToLower(u.Email))
+		return err
+	})
 }
 
 // GetUser returns the user with id, or a not-found error.

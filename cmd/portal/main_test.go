@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"portal/internal/authn"
+	"portal/internal/store"
+	"portal/internal/testenv"
+)
+
+// env returns a getenv reading only m, never the real environment.
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runCmd runs run with a bounded context (a guard against a hang, not a
+// timed assertion) and returns its error and outputs.
+func runCmd(t *testing.T, args []string, vars map[string]string) (err error, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errb syncBuffer
+	err = run(ctx, args, env(vars), &out, &errb)
+	return err, out.String(), errb.String()
+}
+
+func TestVersion(t *testing.T) {
+	err, out, _ := runCmd(t, []string{"version"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "portal " + version + "\n"; out != want {
+		t.Fatalf("version printed %q, want %q", out, want)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	err, out, _ := runCmd(t, []string{"frobnicate"}, nil)
+	if err == nil || !strings.Contains(err.Error(), `unknown command "frobnicate"`) {
+		t.Fatalf("error = %v, want unknown command", err)
+	}
+	if out != "" {
+		t.Fatalf("stdout = %q, want nothing", out)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	if err, _, _ := runCmd(t, []string{"migrate", "--no-such-flag"}, map[string]string{"PORTAL_DATA_DIR": dir}); err == nil {
+		t.Error("unknown flag accepted")
+	}
+	if err, _, _ := runCmd(t, []string{"migrate", "extra"}, map[string]string{"PORTAL_DATA_DIR": dir}); err == nil || !strings.Contains(err.Error(), `unexpected argument "extra"`) {
+		t.Errorf("extra argument: %v", err)
+	}
+	// -h prints the usage and is not an error.
+	err, _, stderr := runCmd(t, []string{"serve", "-h"}, nil)
+	if err != nil {
+		t.Errorf("-h: %v", err)
+	}
+	if !strings.Contains(stderr, "PORTAL_DATABASE_URL") {
+		t.Errorf("-h printed %q, want the flags with their variables", stderr)
+	}
+}
+
+var versionLine = regexp.MustCompile(`^database at version (\d+)\n$`)
+
+func TestMigrateSQLite(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data") // created by migrate
+	for range 2 {                             // migrating again is fine
+		err, out, _ := runCmd(t, []string{"migrate", "--data-dir", dir}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := versionLine.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("migrate printed %q", out)
+		}
+		if v, _ := strconv.Atoi(m[1]); v < 1 {
+			t.Fatalf("version %d", v)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "portal.db")); err != nil {
+		t.Fatalf("no SQLite database in the data dir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "secret.key")); !os.IsNotExist(err) {
+		t.Fatalf("migrate generated a secret key (%v); only serve needs one", err)
+	}
+}
+
+func TestMigrateFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "custom.db")
+	err, out, _ := runCmd(t, []string{"migrate"}, map[string]string{"PORTAL_DATA_DIR": dir, "PORTAL_DATABASE_URL": "sqlite://" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !versionLine.MatchString(out) {
+		t.Fatalf("migrate printed %q", out)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("PORTAL_DATABASE_URL not used: %v", err)
+	}
+	// A flag wins over its variable.
+	other := filepath.Join(dir, "flag.db")
+	if err, _, _ := runCmd(t, []string{"migrate", "--database-url", other}, map[string]string{"PORTAL_DATA_DIR": dir, "PORTAL_DATABASE_URL": path}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("--database-url not used: %v", err)
+	}
+}
+
+func TestMigratePostgres(t *testing.T) {
+	for _, d := range testenv.Dialects(t) {
+		if d != store.Postgres {
+			continue
+		}
+		url := testenv.PostgresURL(t)
+		vars := map[string]string{"PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": strings.Repeat("ab", authn.KeySize), "PORTAL_DATA_DIR": t.TempDir()}
+		err, out, _ := runCmd(t, []string{"migrate"}, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !versionLine.MatchString(out) {
+			t.Fatalf("migrate printed %q", out)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		vars map[string]string
+		want string
+	}{
+		{"address without port", nil, map[string]string{"PORTAL_ADDR": "localhost"}, "PORTAL_ADDR"},
+		{"address flag", []string{"--addr", "::1::"}, nil, "PORTAL_ADDR"},
+		{"base URL scheme", nil, map[string]string{"PORTAL_BASE_URL": "ftp://portal.example.com"}, "PORTAL_BASE_URL"},
+		{"base URL relative", nil, map[string]string{"PORTAL_BASE_URL": "/portal"}, "PORTAL_BASE_URL"},
+		{"PostgreSQL without secret key", nil, map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@127.0.0.1:1/portal"}, "PORTAL_SECRET_KEY is required with PostgreSQL"},
+		{"PostgreSQL without secret key (migrate)", []string{"migrate"}, map[string]string{"PORTAL_DATABASE_URL": "postgresql://portal@127.0.0.1:1/portal"}, "PORTAL_SECRET_KEY is required with PostgreSQL"},
+		{"Google id without secret", nil, map[string]string{"PORTAL_GOOGLE_CLIENT_ID": "id"}, "PORTAL_GOOGLE_CLIENT_SECRET"},
+		{"empty data dir", []string{"--data-dir", ""}, nil, "PORTAL_DATA_DIR"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			vars := map[string]string{"PORTAL_DATA_DIR": dir}
+			for k, v := range tc.vars {
+				vars[k] = v
+			}
+			err, out, _ := runCmd(t, tc.args, vars)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want one mentioning %q", err, tc.want)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q", out)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("a configuration error left files behind")
+			}
+		})
+	}
+}
+
+// TestServeErrors covers mistakes found after the configuration is read:
+// nothing is served.
+func TestServeErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"SMTP scheme", map[string]string{"PORTAL_SMTP_URL": "http://mail.example.com"}, `PORTAL_SMTP_URL, PORTAL_MAIL_FROM): mail: invalid SMTP URL: unsupported scheme "http"`},
+		{"SMTP port", map[string]string{"PORTAL_SMTP_URL": "smtp://mail.example.com:99999"}, "PORTAL_SMTP_URL"},
+		{"SMTP parameter", map[string]string{"PORTAL_SMTP_URL": "smtp://mail.example.com?tls=no"}, "PORTAL_SMTP_URL"},
+		// The key is checked before anything listens, and never echoed.
+		{"secret key", map[string]string{"PORTAL_SECRET_KEY": "secret-key-that-must-not-leak"}, "neither valid hex nor base64"},
+		{"mail from", map[string]string{"PORTAL_MAIL_FROM": "not an address"}, `invalid from address "not an address"`},
+		{"address in use", nil, "address already in use"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{"PORTAL_DATA_DIR": t.TempDir(), "PORTAL_ADDR": "127.0.0.1:0"}
+			for k, v := range tc.vars {
+				vars[k] = v
+			}
+			if tc.name == "address in use" {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				vars["PORTAL_ADDR"] = ln.Addr().String()
+			}
+			err, out, _ := runCmd(t, []string{"serve"}, vars)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want one mentioning %q", err, tc.want)
+			}
+			if strings.Contains(out, "listening") {
+				t.Errorf("stdout = %q, want nothing served", out)
+			}
+			if strings.Contains(err.Error(), "secret-key-that-must-not-leak") {
+				t.Errorf("error repeats the secret key: %v", err)
+			}
+		})
+	}
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+func TestServe(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	vars := map[string]string{"PORTAL_ADDR": addr, "PORTAL_DATA_DIR": dir}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env(vars), &stdout, &stderr) }() // serve is the default command
+
+	base := "http://" + addr
+	client := &http.Client{Timeout: 5 * time.Second}
+	up := false
+	for range 500 { // bounded: about 10s
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before serving: %v\nstderr:\n%s", err, stderr.String())
+		default:
+		}
+		res, err := client.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				up = true
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !up {
+		cancel()
+		t.Fatalf("GET /healthz never answered 200\nstderr:\n%s", stderr.String())
+	}
+	if code, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, `"version":"`+version+`"`) {
+		t.Errorf("/healthz = %d %s", code, body)
+	}
+	if code, body := get(t, base+"/readyz"); code != 200 {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "portal_http_requests_total") {
+		t.Errorf("/metrics = %d, without portal_http_requests_total:\n%s", code, body)
+	}
+	if !strings.Contains(stdout.String(), "listening on http://"+addr) {
+		t.Errorf("stdout = %q, want the listening address", stdout.String())
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run after cancel = %v, want nil (graceful shutdown)\nstderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopped") {
+		t.Errorf("no shutdown log line:\n%s", stderr.String())
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("still serving after run returned")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "secret.key"))
+	if err != nil {
+		t.Fatalf("secret key not generated: %v", err)
+	}
+	key, err := authn.ParseKey(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != authn.KeySize {
+		t.Fatalf("generated secret key %q: %v", b, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "secret.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret.key mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "portal.db")); err != nil {
+		t.Errorf("no SQLite database: %v", err)
+	}
+
+	// A restart keeps the generated key.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	vars["PORTAL_ADDR"] = "127.0.0.1:0"
+	var out2 syncBuffer
+	go func() { done2 <- run(ctx2, []string{"serve"}, env(vars), &out2, io.Discard) }()
+	for range 500 {
+		if strings.Contains(out2.String(), "listening") {
+			break
+		}
+		select {
+		case err := <-done2:
+			t.Fatalf("second run returned: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	b2, err := os.ReadFile(filepath.Join(dir, "secret.key"))
+	if err != nil || !bytes.Equal(b, b2) {
+		t.Fatalf("secret key changed on restart (%v)", err)
+	}
+}
