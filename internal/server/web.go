@@ -78,8 +78,10 @@ type view struct {
 	CSRF       string
 	Orgs       []orgLink
 	CurrentOrg string // id of the organization in view
+	Path       string // path of the request, to mark the current navigation link
 	Flash      string
 	Error      string
+	ErrorPage  bool // the error is the page's content, not a banner
 	Form       url.Values
 	Data       any
 }
@@ -89,6 +91,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if v.Form == nil {
 		v.Form = url.Values{}
 	}
+	v.Path = r.URL.Path
 	if v.Flash == "" {
 		v.Flash = s.takeFlash(w, r)
 	}
@@ -127,6 +130,11 @@ func (s *server) page(h pageHandler) http.HandlerFunc {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 				return
 			}
+			if portal.ErrorCode(err) == portal.EFORBIDDEN {
+				// The form's CSRF token belongs to an older session: the
+				// page was loaded before a logout or a new login.
+				err = portal.Errorf(portal.EFORBIDDEN, "this page is out of date, probably because you logged out or in again in another tab; reload it and try again")
+			}
 			s.webError(w, r, &view{}, err)
 			return
 		}
@@ -162,7 +170,7 @@ func (s *server) public(h publicHandler) http.HandlerFunc {
 func (s *server) webError(w http.ResponseWriter, r *http.Request, v *view, err error) {
 	s.logError(r, err)
 	st := errorStatus(err)
-	v.Title = "Something went wrong"
+	v.Title, v.ErrorPage = "Something went wrong", true
 	switch {
 	case st == http.StatusRequestEntityTooLarge:
 		v.Error = "The form you sent is too large."

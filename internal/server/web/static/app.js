@@ -1,11 +1,15 @@
 // Small progressive enhancements; every page works without them.
+"use strict";
+
+const openMenus = () => document.querySelectorAll("details.menu[open]");
+
 document.addEventListener("click", (ev) => {
   const opener = ev.target.closest("[data-dialog]");
   if (opener) {
     const dlg = document.getElementById(opener.dataset.dialog);
     if (dlg && dlg.showModal) {
       ev.preventDefault();
-      document.querySelectorAll("details.menu[open]").forEach((d) => d.removeAttribute("open"));
+      openMenus().forEach((d) => d.removeAttribute("open"));
       dlg.showModal();
       const input = dlg.querySelector("input:not([type=hidden])");
       if (input) input.focus();
@@ -18,10 +22,25 @@ document.addEventListener("click", (ev) => {
     return;
   }
   // Close open menus when clicking elsewhere.
-  document.querySelectorAll("details.menu[open]").forEach((d) => {
+  openMenus().forEach((d) => {
     if (!d.contains(ev.target)) d.removeAttribute("open");
   });
 });
+
+// One menu at a time.
+document.addEventListener("toggle", (ev) => {
+  const menu = ev.target;
+  if (menu.matches && menu.matches("details.menu") && menu.open) {
+    openMenus().forEach((d) => { if (d !== menu) d.removeAttribute("open"); });
+  }
+}, true);
+
+// A dialog's form is empty again when the dialog opens the next time.
+document.addEventListener("close", (ev) => {
+  if (ev.target.matches && ev.target.matches("dialog")) {
+    ev.target.querySelectorAll("form").forEach((f) => f.reset());
+  }
+}, true);
 
 document.addEventListener("submit", (ev) => {
   const form = ev.target;
@@ -31,12 +50,15 @@ document.addEventListener("submit", (ev) => {
   }
   // The Create Organization dialog posts into a new tab; close it here.
   if (form.id === "create-org-form") {
-    setTimeout(() => { form.reset(); form.closest("dialog").close(); }, 0);
+    setTimeout(() => form.closest("dialog").close(), 0);
   }
 });
 
+// Escape closes an open menu and gives the focus back to its button.
 document.addEventListener("keydown", (ev) => {
-  if (ev.key === "Escape") {
-    document.querySelectorAll("details.menu[open]").forEach((d) => d.removeAttribute("open"));
-  }
+  if (ev.key !== "Escape") return;
+  openMenus().forEach((d) => {
+    d.removeAttribute("open");
+    if (d.contains(document.activeElement)) d.querySelector("summary").focus();
+  });
 });
