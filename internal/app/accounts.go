@@ -417,7 +417,9 @@ func (s *Service) logRange(q LogQuery) (time.Time, time.Time, error) {
 			return time.Time{}, time.Time{}, err
 		}
 	}
-	if q.Start < 0 || q.End < 0 {
+	// Beyond the year 9999 the time arithmetic below would overflow.
+	const maxEpoch = 253402300799
+	if q.Start < 0 || q.End < 0 || q.Start > maxEpoch || q.End > maxEpoch {
 		return time.Time{}, time.Time{}, portal.Errorf(portal.EINVALID, "start and end must be epoch seconds")
 	}
 	var start, end time.Time

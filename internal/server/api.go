@@ -1,13 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -80,35 +81,25 @@ func ok(w http.ResponseWriter, v any) error {
 // decodeJSON reads one JSON object into v, with clear messages for the
 // mistakes clients make.
 func decodeJSON(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return portal.Errorf(portal.EINVALID, "Content-Type must be application/json")
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return portal.Errorf(portal.EINVALID, "Content-Type must be application/json")
+		}
 	}
 	return decodeJSONBody(r.Body, v)
 }
 
+// decodeJSONBody reads exactly one JSON object (not null, an array or a
+// scalar) from body into v. It returns nil, an EINVALID *portal.Error, or
+// the *http.MaxBytesError of a body over the size cap.
 func decodeJSONBody(body io.Reader, v any) error {
 	dec := json.NewDecoder(body)
-	if err := dec.Decode(v); err != nil {
-		var syn *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			return err
-		case errors.Is(err, io.EOF):
-			return portal.Errorf(portal.EINVALID, "request body must be a JSON object")
-		case errors.As(err, &syn):
-			return portal.Errorf(portal.EINVALID, "JSON parse error at offset %d: %v", syn.Offset, syn)
-		case errors.As(err, &typ):
-			if typ.Field == "" {
-				return portal.Errorf(portal.EINVALID, "request body must be a JSON object")
-			}
-			return portal.Errorf(portal.EINVALID, "field %q must be of type %s", typ.Field, jsonType(typ.Type.Kind().String()))
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return portal.Errorf(portal.EINVALID, "JSON parse error: unexpected end of input")
-		default:
-			return portal.Errorf(portal.EINVALID, "JSON parse error: %v", err)
-		}
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return jsonError(err)
+	}
+	if raw = bytes.TrimLeft(raw, " \t\r\n"); len(raw) == 0 || raw[0] != '{' {
+		return portal.Errorf(portal.EINVALID, "request body must be a JSON object")
 	}
 	if dec.More() {
 		return portal.Errorf(portal.EINVALID, "request body must hold a single JSON object")
@@ -120,7 +111,35 @@ func decodeJSONBody(body io.Reader, v any) error {
 		}
 		return portal.Errorf(portal.EINVALID, "request body must hold a single JSON object")
 	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return jsonError(err)
+	}
 	return nil
+}
+
+// jsonError turns a decoding error into a client-safe EINVALID error; a
+// body over the size cap stays a *http.MaxBytesError (413).
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return err
+	case errors.Is(err, io.EOF):
+		return portal.Errorf(portal.EINVALID, "request body must be a JSON object")
+	case errors.As(err, &syn):
+		return portal.Errorf(portal.EINVALID, "JSON parse error at offset %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return portal.Errorf(portal.EINVALID, "request body must be a JSON object")
+		}
+		return portal.Errorf(portal.EINVALID, "field %q must be of type %s", typ.Field, jsonType(typ.Type.Kind().String()))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return portal.Errorf(portal.EINVALID, "JSON parse error: unexpected end of input")
+	default:
+		return portal.Errorf(portal.EINVALID, "JSON parse error: %v", err)
+	}
 }
 
 func jsonType(kind string) string {
@@ -170,10 +189,16 @@ func queryPage(r *http.Request) (portal.Page, error) {
 	if err != nil {
 		return portal.Page{}, err
 	}
-	if limit > 1000 || page > 1_000_000 {
-		return app.CheckPage(portal.Page{Limit: 1001})
+	// Out-of-range values stay out of range for CheckPage; only an absent
+	// parameter (0 here) takes the default, an explicit 0 is refused.
+	p := portal.Page{Limit: int(min(limit, 1001)), Page: int(min(page, 1_000_001))}
+	if limit == 0 && r.URL.Query().Get("limit") != "" {
+		p.Limit = -1
 	}
-	return app.CheckPage(portal.Page{Limit: int(limit), Page: int(page)})
+	if page == 0 && r.URL.Query().Get("page") != "" {
+		p.Page = -1
+	}
+	return app.CheckPage(p)
 }
 
 func setPageHeaders(w http.ResponseWriter, p portal.Page, total int) {

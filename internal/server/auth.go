@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"portal"
@@ -62,4 +63,16 @@ func (s *server) clearSessionCookies(w http.ResponseWriter) {
 
 func client(r *http.Request) app.Client {
 	return app.Client{IP: clientIP(r), UserAgent: r.UserAgent()}
+}
+
+// crossOriginDenied answers an unsafe request that a browser sent from
+// another site (refused by http.CrossOriginProtection): {"detail": …} on the
+// API, an error page in the GUI.
+func (s *server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	err := portal.Errorf(portal.EFORBIDDEN, "cross-origin request refused: this request came from another site")
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		s.apiError(w, r, err)
+		return
+	}
+	s.webError(w, r, &view{}, err)
 }

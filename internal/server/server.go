@@ -58,7 +58,9 @@ func NewServer(o Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	s.routes(mux)
 	var h http.Handler = mux
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+	h = cop.Handler(h)
 	h = s.common(h)
 	return h, nil
 }
