@@ -13,19 +13,18 @@ import (
 )
 
 const (
-	purposeRegister = "register"
-	registerTTL     = 24 * time.Hour
+	registerTTL = 24 * time.Hour
 
 	// Failed logins: an account locks after acctLimit failures within the
 	// window, for acctLock doubling per further failure (capped at maxLock);
 	// a client address locks after ipLimit failures.
-	throttleWindow = 15 * time.Minute
-	acctLimit      = 5
-	acctLock       = time.Minute
-	ipLimit        = 50
-	ipLock         = 15 * time.Minute
-	maxLock        = time.Hour
-	resendLimit    = 5 // verification mails per address per window
+	throttleWindow  = 15 * time.Minute
+	acctLimit       = 5
+	acctLock        = time.Minute
+	ipLimit         = 50
+	ipLock          = 15 * time.Minute
+	maxLock         = time.Hour
+	signupMailLimit = 5 // sign-up mails per address per hour
 )
 
 // RegisterInput is a sign-up request.
@@ -37,8 +36,11 @@ type RegisterInput struct {
 	OrgName   string // optional: creates an organization with the user as Super User
 }
 
-// Register creates an unverified account and mails a verification link. If
-// the address already has an account, the owner is mailed instead and the
+// Register records a pending sign-up and mails its verification link. The
+// account is created only when that link is followed, with this sign-up's
+// password: a stranger who signs up first with someone else's address
+// cannot plant a password on the account the owner later verifies. If the
+// address already has an account, the owner is mailed instead and the
 // answer is the same, so the request reveals nothing.
 func (s *Service) Register(ctx context.Context, in RegisterInput, c Client) error {
 	email, err := cleanEmail(in.Email)
@@ -65,123 +67,131 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, c Client) erro
 	if err != nil {
 		return err
 	}
-	now := s.clock()
-	return s.write(ctx, func(tx *store.Tx, w *writer) error {
-		existing, err := tx.GetUserByEmail(ctx, email)
-		if err == nil {
-			if !existing.EmailVerified {
-				return s.sendVerification(ctx, w, existing)
-			}
-			return w.mail(ctx, existing.Email, "account_exists", mail.LinkData{Name: existing.FirstName, Email: existing.Email, Link: s.link("/login"), BaseURL: s.baseURL})
-		}
-		if portal.ErrorCode(err) != portal.ENOTFOUND {
-			return err
-		}
-		u := &portal.User{ID: newID(), Email: email, FirstName: first, LastName: last, PasswordHash: hash,
-			PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
-		if err := tx.CreateUser(ctx, u); err != nil {
-			if errors.Is(err, store.ErrDuplicate) { // a concurrent sign-up won
-				return nil
-			}
-			return err
-		}
-		orgID := ""
-		if orgName != "" {
-			o, err := s.createOrg(ctx, w, u, c.IP, orgName, portal.DefaultSessionExpiry)
-			if err != nil {
-				return err
-			}
-			orgID = o.ID
-		}
-		if err := w.audit(ctx, u, c.IP, orgID, "", "Signed up", nil, map[string]any{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName}); err != nil {
-			return err
-		}
-		return s.sendVerification(ctx, w, u)
-	})
-}
-
-// sendVerification creates a fresh registration link (replacing older ones) and mails it.
-func (s *Service) sendVerification(ctx context.Context, w *writer, u *portal.User) error {
 	token, err := authn.NewToken()
 	if err != nil {
 		return err
 	}
 	now := s.clock()
-	if err := w.tx.CreateEmailToken(ctx, &store.EmailToken{ID: newID(), TokenHash: authn.HashToken(token), UserID: u.ID,
-		Purpose: purposeRegister, Email: u.Email, Created: now, Expires: now.Add(registerTTL)}); err != nil {
-		return err
-	}
-	return w.mail(ctx, u.Email, "verify_register", mail.LinkData{Name: u.FirstName, Email: u.Email,
+	return s.write(ctx, func(tx *store.Tx, w *writer) error {
+		// Mail to one address is capped, whoever asks for it.
+		n, err := tx.RecordFailure(ctx, "signupmail:"+lower(email), now, time.Hour)
+		if err != nil || n > signupMailLimit {
+			return err // over the limit: answer the same, send nothing more this hour
+		}
+		existing, err := tx.GetUserByEmail(ctx, email)
+		if err == nil {
+			return w.mail(ctx, existing.Email, "account_exists", mail.LinkData{Name: existing.FirstName, Email: existing.Email, Link: s.link("/login"), BaseURL: s.baseURL})
+		}
+		if portal.ErrorCode(err) != portal.ENOTFOUND {
+			return err
+		}
+		r := &store.Registration{ID: newID(), TokenHash: authn.HashToken(token), Email: email, FirstName: first, LastName: last,
+			PasswordHash: hash, OrgName: orgName, Created: now, Expires: now.Add(registerTTL)}
+		if err := tx.CreateRegistration(ctx, r); err != nil {
+			return err
+		}
+		return s.mailVerification(ctx, w, r, token)
+	})
+}
+
+func (s *Service) mailVerification(ctx context.Context, w *writer, r *store.Registration, token string) error {
+	return w.mail(ctx, r.Email, "verify_register", mail.LinkData{Name: r.FirstName, Email: r.Email,
 		Link: s.link("/verify/register?token=" + token), BaseURL: s.baseURL, ExpiresIn: "24 hours"})
 }
 
-// ResendVerification mails a new verification link when the address has an
-// unverified account. It answers the same in every case.
+// ResendVerification mails a new link for the newest pending sign-up of an
+// address (its previous link stops working). It answers the same in every case.
 func (s *Service) ResendVerification(ctx context.Context, email string, c Client) error {
 	email, err := cleanEmail(email)
 	if err != nil {
 		return err
 	}
+	token, err := authn.NewToken()
+	if err != nil {
+		return err
+	}
+	now := s.clock()
 	return s.write(ctx, func(tx *store.Tx, w *writer) error {
-		u, err := tx.GetUserByEmail(ctx, email)
+		r, err := tx.LatestRegistration(ctx, email)
 		if portal.ErrorCode(err) == portal.ENOTFOUND {
 			return nil
 		}
-		if err != nil || u.EmailVerified {
+		if err != nil {
 			return err
 		}
-		n, err := tx.RecordFailure(ctx, "resend:"+u.ID, s.clock(), time.Hour)
-		if err != nil || n > resendLimit {
+		n, err := tx.RecordFailure(ctx, "signupmail:"+lower(email), now, time.Hour)
+		if err != nil || n > signupMailLimit {
 			return err // over the limit: silently send nothing more this hour
 		}
-		return s.sendVerification(ctx, w, u)
+		if err := tx.RenewRegistration(ctx, r.ID, authn.HashToken(token), now.Add(registerTTL)); err != nil {
+			return err
+		}
+		return s.mailVerification(ctx, w, r, token)
 	})
 }
 
-// checkLink finds a mailed link's token and says clearly why it cannot be used.
-func (s *Service) checkLink(ctx context.Context, token, purpose string) (*store.EmailToken, error) {
-	if token == "" || len(token) > 128 {
-		return nil, portal.Errorf(portal.ENOTFOUND, "this link is invalid")
+// checkLink says clearly why a link cannot be used, or returns nil.
+func (s *Service) checkLink(used, expires time.Time) error {
+	if !used.IsZero() {
+		return portal.Errorf(portal.EINVALID, "this link has already been used")
 	}
-	t, err := s.db.GetEmailToken(ctx, authn.HashToken(token), purpose)
-	if portal.ErrorCode(err) == portal.ENOTFOUND {
-		return nil, portal.Errorf(portal.ENOTFOUND, "this link is invalid or was replaced by a newer one")
+	if !s.clock().Before(expires) {
+		return portal.Errorf(portal.EINVALID, "this link has expired; ask for a new one")
 	}
-	if err != nil {
-		return nil, err
-	}
-	if !t.Used.IsZero() {
-		return nil, portal.Errorf(portal.EINVALID, "this link has already been used")
-	}
-	if !s.clock().Before(t.Expires) {
-		return nil, portal.Errorf(portal.EINVALID, "this link has expired; ask for a new one")
-	}
-	return t, nil
+	return nil
 }
 
-// VerifyRegistration follows a registration link: the account's address is verified.
+func invalidLink() error {
+	return portal.Errorf(portal.ENOTFOUND, "this link is invalid or was replaced by a newer one")
+}
+
+// VerifyRegistration follows a registration link: the account is created
+// from that sign-up, verified, with its organization if one was named.
 func (s *Service) VerifyRegistration(ctx context.Context, token string, c Client) (*portal.User, error) {
-	t, err := s.checkLink(ctx, token, purposeRegister)
+	if token == "" || len(token) > 128 {
+		return nil, invalidLink()
+	}
+	r, err := s.db.GetRegistration(ctx, authn.HashToken(token))
+	if portal.ErrorCode(err) == portal.ENOTFOUND {
+		return nil, invalidLink()
+	}
 	if err != nil {
 		return nil, err
 	}
-	var u *portal.User
+	if err := s.checkLink(r.Used, r.Expires); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	u := &portal.User{ID: newID(), Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, PasswordHash: r.PasswordHash,
+		EmailVerified: true, PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
-		if err := tx.UseEmailToken(ctx, t.ID, s.clock()); err != nil {
+		if err := tx.UseRegistration(ctx, r, now); err != nil {
 			if errors.Is(err, store.ErrTokenSpent) {
 				return portal.Errorf(portal.EINVALID, "this link has already been used")
 			}
 			return err
 		}
-		if err := tx.SetEmailVerified(ctx, t.UserID, s.clock()); err != nil {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			if errors.Is(err, store.ErrDuplicate) {
+				return portal.Errorf(portal.EINVALID, "this e-mail address is already registered: log in instead")
+			}
 			return err
 		}
-		if u, err = tx.GetUser(ctx, t.UserID); err != nil {
-			return err
+		orgID := ""
+		if r.OrgName != "" {
+			o, err := s.createOrg(ctx, w, u, c.IP, r.OrgName, portal.DefaultSessionExpiry)
+			if err != nil {
+				return err
+			}
+			orgID = o.ID
 		}
-		return w.audit(ctx, u, c.IP, "", "", "Verified e-mail address", nil, map[string]any{"email": u.Email})
+		return w.audit(ctx, u, c.IP, orgID, "", "Signed up and verified e-mail address", nil,
+			map[string]any{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName})
 	})
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // LoginResult is a new session; Token goes into the sessionid cookie.
@@ -218,7 +228,25 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	}
 	ok, rehash := false, false
 	if u == nil {
-		s.hasher.Dummy(ctx, password)
+		// No account: the password may belong to a sign-up still waiting
+		// for its link. Checking it costs what checking an account costs.
+		r, err := s.db.LatestRegistration(ctx, email)
+		switch {
+		case err == nil:
+			pending, _, err := s.hasher.Verify(ctx, r.PasswordHash, password)
+			if err != nil {
+				return nil, err
+			}
+			if pending {
+				s.onLogin("failure")
+				return nil, &portal.Error{Code: portal.EFORBIDDEN, Message: "your e-mail address is not verified yet: follow the link we mailed you, or ask for a new one",
+					Fields: map[string]any{"email_not_verified": true}}
+			}
+		case portal.ErrorCode(err) == portal.ENOTFOUND:
+			s.hasher.Dummy(ctx, password)
+		default:
+			return nil, err
+		}
 	} else if ok, rehash, err = s.hasher.Verify(ctx, u.PasswordHash, password); err != nil {
 		return nil, err
 	}
@@ -228,11 +256,6 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 			return nil, err
 		}
 		return nil, ErrBadCredentials
-	}
-	if !u.EmailVerified {
-		s.onLogin("failure")
-		return nil, &portal.Error{Code: portal.EFORBIDDEN, Message: "your e-mail address is not verified yet: follow the link we mailed you, or ask for a new one",
-			Fields: map[string]any{"email_not_verified": true}}
 	}
 	newHash := ""
 	if rehash {

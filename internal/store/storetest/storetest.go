@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Privileges/UserSessionExpiry", testUserSessionExpiry},
 		{"Sessions/CRUD", testSessions},
 		{"Sessions/DeleteExpired", testDeleteExpiredSessions},
+		{"Registrations", testRegistrations},
 		{"EmailTokens/CreateReplaces", testEmailTokenReplace},
 		{"EmailTokens/UseOnce", testUseEmailToken},
 		{"EmailTokens/UseExpiry", testUseEmailTokenExpiry},

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Registration is a pending sign-up, waiting for its mailed link.
+type Registration struct {
+	ID           string
+	TokenHash    string
+	Email        string
+	FirstName    string
+	LastName     string
+	PasswordHash string
+	OrgName      string
+	Created      time.Time
+	Expires      time.Time
+	Used         time.Time
+}
+
+const registrationCols = `id, token_hash, email, first_name, last_name, password_hash, org_name, created_at, expires_at, used_at`
+
+func scanRegistration(row interface{ Scan(...any) error }) (*Registration, error) {
+	var r Registration
+	var created, expires int64
+	var used sql.NullInt64
+	if err := row.Scan(&r.ID, &r.TokenHash, &r.Email, &r.FirstName, &r.LastName, &r.PasswordHash, &r.OrgName, &created, &expires, &used); err != nil {
+		return nil, err
+	}
+	r.Created, r.Expires, r.Used = fromMS(created), fromMS(expires), fromMS(used.Int64)
+	return &r, nil
+}
+
+// CreateRegistration stores a pending sign-up.
+func (tx *Tx) CreateRegistration(ctx context.Context, r *Registration) error {
+	_, err := tx.exec(ctx, `INSERT INTO registrations (`+registrationCols+`, email_lower) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		r.ID, r.TokenHash, r.Email, r.FirstName, r.LastName, r.PasswordHash, r.OrgName, ms(r.Created), ms(r.Expires), nil, strings.ToLower(r.Email))
+	return err
+}
+
+// GetRegistration finds a sign-up by the hash of its link token.
+func (c conn) GetRegistration(ctx context.Context, tokenHash string) (*Registration, error) {
+	r, err := scanRegistration(c.queryRow(ctx, `SELECT `+registrationCols+` FROM registrations WHERE token_hash = ?`, tokenHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("link")
+	}
+	return r, err
+}
+
+// LatestRegistration returns the newest unused sign-up for an address
+// (expired or not: a new link can be sent for it), or a not-found error.
+func (c conn) LatestRegistration(ctx context.Context, email string) (*Registration, error) {
+	r, err := scanRegistration(c.queryRow(ctx, `SELECT `+registrationCols+` FROM registrations
+		WHERE email_lower = ? AND used_at IS NULL ORDER BY created_at DESC, id LIMIT 1`, strings.ToLower(email)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("registration")
+	}
+	return r, err
+}
+
+// RenewRegistration gives a pending sign-up a new link token (the old
+// link stops working) and a new expiry.
+func (tx *Tx) RenewRegistration(ctx context.Context, id, tokenHash string, expires time.Time) error {
+	return tx.execOne(ctx, ErrTokenSpent, `UPDATE registrations SET token_hash = ?, expires_at = ? WHERE id = ? AND used_at IS NULL`, tokenHash, ms(expires), id)
+}
+
+// UseRegistration marks a sign-up used, only if it is still unused and
+// unexpired, and closes every other pending sign-up for the same address.
+// Of two concurrent uses exactly one succeeds.
+func (tx *Tx) UseRegistration(ctx context.Context, r *Registration, now time.Time) error {
+	if err := tx.execOne(ctx, ErrTokenSpent, `UPDATE registrations SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?`, ms(now), r.ID, ms(now)); err != nil {
+		return err
+	}
+	_, err := tx.exec(ctx, `UPDATE registrations SET used_at = ? WHERE email_lower = ? AND used_at IS NULL`, ms(now), strings.ToLower(r.Email))
+	return err
+}
