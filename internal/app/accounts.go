@@ -112,6 +112,9 @@ func (s *Service) ResendVerification(ctx context.Context, email string, c Client
 	}
 	now := s.clock()
 	return s.write(ctx, func(tx *store.Tx, w *writer) error {
+		if _, err := tx.GetUserByEmail(ctx, email); portal.ErrorCode(err) != portal.ENOTFOUND {
+			return err // the address has an account (or the lookup failed)
+		}
 		r, err := tx.LatestRegistration(ctx, email)
 		if portal.ErrorCode(err) == portal.ENOTFOUND {
 			return nil
@@ -190,6 +193,10 @@ func (s *Service) VerifyRegistration(ctx context.Context, token string, c Client
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The address has its account: its other pending sign-ups are void.
+	if err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.CloseRegistrations(ctx, u.Email, now) }); err != nil {
+		s.log.Warn("closing other sign-ups", "err", err)
 	}
 	return u, nil
 }

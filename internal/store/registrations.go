@@ -69,12 +69,16 @@ func (tx *Tx) RenewRegistration(ctx context.Context, id, tokenHash string, expir
 }
 
 // UseRegistration marks a sign-up used, only if it is still unused and
-// unexpired, and closes every other pending sign-up for the same address.
-// Of two concurrent uses exactly one succeeds.
+// unexpired: of two concurrent uses exactly one succeeds.
 func (tx *Tx) UseRegistration(ctx context.Context, r *Registration, now time.Time) error {
-	if err := tx.execOne(ctx, ErrTokenSpent, `UPDATE registrations SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?`, ms(now), r.ID, ms(now)); err != nil {
-		return err
-	}
-	_, err := tx.exec(ctx, `UPDATE registrations SET used_at = ? WHERE email_lower = ? AND used_at IS NULL`, ms(now), strings.ToLower(r.Email))
+	return tx.execOne(ctx, ErrTokenSpent, `UPDATE registrations SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?`, ms(now), r.ID, ms(now))
+}
+
+// CloseRegistrations marks every pending sign-up of an address used (once
+// the address has an account). It runs in its own transaction, after the
+// one that created the account, so that concurrent verifications never
+// lock each other's rows in opposite orders.
+func (tx *Tx) CloseRegistrations(ctx context.Context, email string, now time.Time) error {
+	_, err := tx.exec(ctx, `UPDATE registrations SET used_at = ? WHERE email_lower = ? AND used_at IS NULL`, ms(now), strings.ToLower(email))
 	return err
 }
