@@ -97,11 +97,21 @@ type User struct {
 	FirstName            string
 	LastName             string
 	Phone                string
+	Phone2               string
 	PasswordHash         string
 	EmailVerified        bool
 	PasswordModifiedTime time.Time
 	CreatedTime          time.Time
 	ModifiedTime         time.Time
+
+	// Display preferences.
+	MACFormat string // one of format.MACFormats
+	Hour24    bool
+	Timezone  string // IANA name, default UTC
+
+	// PasswordResetRequired is set after "this wasn't me": the account can
+	// be used again only after a new password is set by recovery.
+	PasswordResetRequired bool
 }
 
 // Name is the display name used in audit entries.
@@ -161,6 +171,7 @@ type Session struct {
 	ExpiresTime     time.Time
 	AuthTime        time.Time // when the password was last given
 	TwoFactorPassed bool
+	PasswordOnly    bool // opened by a recovery link: may only set a new password
 	IP              string
 	UserAgent       string
 }

@@ -9,11 +9,11 @@ import (
 	"portal"
 )
 
-const sessionCols = `id, token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, auth_at, two_factor_passed, ip, user_agent`
+const sessionCols = `id, token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, auth_at, two_factor_passed, ip, user_agent, password_only`
 
 func (tx *Tx) CreateSession(ctx context.Context, s *portal.Session) error {
-	_, err := tx.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-		s.ID, s.TokenHash, s.UserID, s.CSRFToken, ms(s.CreatedTime), ms(s.LastSeenTime), ms(s.ExpiresTime), ms(s.AuthTime), s.TwoFactorPassed, s.IP, s.UserAgent)
+	_, err := tx.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+		s.ID, s.TokenHash, s.UserID, s.CSRFToken, ms(s.CreatedTime), ms(s.LastSeenTime), ms(s.ExpiresTime), ms(s.AuthTime), s.TwoFactorPassed, s.IP, s.UserAgent, s.PasswordOnly)
 	return err
 }
 
@@ -22,7 +22,7 @@ func (c conn) GetSessionByTokenHash(ctx context.Context, hash string) (*portal.S
 	var s portal.Session
 	var created, seen, expires, auth int64
 	err := c.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, hash).Scan(
-		&s.ID, &s.TokenHash, &s.UserID, &s.CSRFToken, &created, &seen, &expires, &auth, &s.TwoFactorPassed, &s.IP, &s.UserAgent)
+		&s.ID, &s.TokenHash, &s.UserID, &s.CSRFToken, &created, &seen, &expires, &auth, &s.TwoFactorPassed, &s.IP, &s.UserAgent, &s.PasswordOnly)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("session")
 	}

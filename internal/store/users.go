@@ -10,12 +10,13 @@ import (
 	"portal"
 )
 
-const userCols = `id, email, first_name, last_name, phone, password_hash, email_verified, password_modified_at, created_at, modified_at`
+const userCols = `id, email, first_name, last_name, phone, password_hash, email_verified, password_modified_at, created_at, modified_at, phone2, mac_format, hour24, timezone, password_reset_required`
 
 func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
 	var u portal.User
 	var pwAt, created, modified int64
-	err := row.Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.Phone, &u.PasswordHash, &u.EmailVerified, &pwAt, &created, &modified)
+	err := row.Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.Phone, &u.PasswordHash, &u.EmailVerified, &pwAt, &created, &modified,
+		&u.Phone2, &u.MACFormat, &u.Hour24, &u.Timezone, &u.PasswordResetRequired)
 	if err != nil {
 		return nil, err
 	}
@@ -27,10 +28,17 @@ func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
 // ErrDuplicate, after which the transaction can go on (a concurrent sign-up
 // is an expected outcome, not a failure of the transaction).
 func (tx *Tx) CreateUser(ctx context.Context, u *portal.User) error {
+	if u.MACFormat == "" {
+		u.MACFormat = "xx:xx:xx:xx:xx:xx"
+	}
+	if u.Timezone == "" {
+		u.Timezone = "UTC"
+	}
 	return tx.savepoint(ctx, func() error {
-		_, err := tx.exec(ctx, `INSERT INTO users (`+userCols+`, email_lower) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		_, err := tx.exec(ctx, `INSERT INTO users (`+userCols+`, email_lower) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			u.ID, u.Email, u.FirstName, u.LastName, u.Phone, u.PasswordHash, u.EmailVerified,
-			ms(u.PasswordModifiedTime), ms(u.CreatedTime), ms(u.ModifiedTime), strings.ToLower(u.Email))
+			ms(u.PasswordModifiedTime), ms(u.CreatedTime), ms(u.ModifiedTime),
+			u.Phone2, u.MACFormat, u.Hour24, u.Timezone, u.PasswordResetRequired, strings.ToLower(u.Email))
 		return err
 	})
 }
@@ -65,4 +73,13 @@ func (tx *Tx) SetPasswordHash(ctx context.Context, userID, hash string, changed 
 		return tx.execOne(ctx, notFound("user"), `UPDATE users SET password_hash = ?, password_modified_at = ?, modified_at = ? WHERE id = ?`, hash, ms(now), ms(now), userID)
 	}
 	return tx.execOne(ctx, notFound("user"), `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+}
+
+// UpdateUser writes the user's e-mail, names, phones, preferences and
+// reset flag (not the password: see SetPasswordHash). A taken e-mail gives
+// ErrDuplicate.
+func (tx *Tx) UpdateUser(ctx context.Context, u *portal.User) error {
+	return tx.execOne(ctx, notFound("user"), `UPDATE users SET email = ?, email_lower = ?, first_name = ?, last_name = ?, phone = ?, phone2 = ?,
+		mac_format = ?, hour24 = ?, timezone = ?, password_reset_required = ?, modified_at = ? WHERE id = ?`,
+		u.Email, strings.ToLower(u.Email), u.FirstName, u.LastName, u.Phone, u.Phone2, u.MACFormat, u.Hour24, u.Timezone, u.PasswordResetRequired, ms(u.ModifiedTime), u.ID)
 }
