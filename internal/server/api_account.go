@@ -110,12 +110,18 @@ type selfJSON struct {
 	Privileges           []privilegeJSON `json:"privileges"`
 	TwoFactorRequired    bool            `json:"two_factor_required"`
 	TwoFactorPassed      bool            `json:"two_factor_passed"`
+	Phone2               string          `json:"phone2"`
+	// Portal extensions: display preferences.
+	MACFormat string `json:"mac_format"`
+	Hour24    bool   `json:"hour24"`
+	Timezone  string `json:"timezone"`
 }
 
 func toSelfJSON(me *app.Self) selfJSON {
 	u := me.User
 	out := selfJSON{AdminID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Phone: u.Phone,
-		PasswordModifiedTime: u.PasswordModifiedTime.Unix(), SessionExpiry: me.SessionExpiry, Tags: []string{}, Privileges: []privilegeJSON{}}
+		PasswordModifiedTime: u.PasswordModifiedTime.Unix(), SessionExpiry: me.SessionExpiry, Tags: []string{}, Privileges: []privilegeJSON{},
+		Phone2: u.Phone2, MACFormat: u.MACFormat, Hour24: u.Hour24, Timezone: u.Timezone}
 	for _, p := range me.Privileges {
 		pj := privilegeJSON{Scope: p.Scope, Role: p.Role, OrgID: p.OrgID, OrgName: p.OrgName, SiteID: p.SiteID, Name: p.OrgName}
 		if p.Scope == portal.ScopeSite {
@@ -184,4 +190,31 @@ func logQuery(r *http.Request) (app.LogQuery, error) {
 	q.Duration = r.URL.Query().Get("duration")
 	q.Page, err = queryPage(r)
 	return q, err
+}
+
+// selfRequest is the body of PUT /api/v1/self.
+type selfRequest struct {
+	FirstName *string `json:"first_name"`
+	LastName  *string `json:"last_name"`
+	Phone     *string `json:"phone"`
+	Phone2    *string `json:"phone2"`
+	MACFormat *string `json:"mac_format"`
+	Hour24    *bool   `json:"hour24"`
+	Timezone  *string `json:"timezone"`
+}
+
+func (in selfRequest) input() app.SelfInput {
+	return app.SelfInput{FirstName: in.FirstName, LastName: in.LastName, Phone: in.Phone, Phone2: in.Phone2,
+		MACFormat: in.MACFormat, Hour24: in.Hour24, Timezone: in.Timezone}
+}
+
+func (s *server) apiUpdateSelf(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	var in selfRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if _, err := s.svc.UpdateSelf(r.Context(), a, in.input()); err != nil {
+		return err
+	}
+	return s.apiSelf(w, r, a)
 }

@@ -45,19 +45,26 @@ var funcs = template.FuncMap{
 	},
 }
 
-// parsePages parses each page template together with the layout.
+// parsePages parses each page template together with the layout and the
+// partials (files whose names start with "_", such as My Account sections).
 func parsePages() (map[string]*template.Template, error) {
 	files, err := fs.Glob(templateFS, "web/templates/*.html")
 	if err != nil {
 		return nil, err
 	}
+	shared := []string{"web/templates/layout.html"}
+	for _, f := range files {
+		if strings.HasPrefix(path.Base(f), "_") {
+			shared = append(shared, f)
+		}
+	}
 	pages := map[string]*template.Template{}
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "web/templates/layout.html", f)
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, append(shared, f)...)
 		if err != nil {
 			return nil, err
 		}

@@ -115,17 +115,6 @@ func (s *server) webHome(w http.ResponseWriter, r *http.Request, v *view, a *app
 	return nil
 }
 
-func (s *server) webAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
-	me, err := s.svc.GetSelf(r.Context(), a)
-	if err != nil {
-		return err
-	}
-	v.Title = "My Account"
-	v.Data = me
-	s.render(w, r, http.StatusOK, "account", v)
-	return nil
-}
-
 func (s *server) webCreateOrgForm(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	v.Title = "Create Organization"
 	s.render(w, r, http.StatusOK, "create_org", v)

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"portal"
+	"portal/internal/app"
+)
+
+// accountSection is one section of the My Account page: a template
+// (web/templates/_account_<name>.html defining "account-<name>") and a
+// handler pair: load fills the section's data for the page, save handles
+// POST /account/<name> and returns the confirmation to show.
+type accountSection struct {
+	name string
+	load func(ctx context.Context, a *app.Actor) (any, error)
+	save func(r *http.Request, a *app.Actor) (confirmation string, err error)
+}
+
+// accountSections lists the sections in page order.
+func (s *server) accountSections() []accountSection {
+	return []accountSection{
+		s.sectionInfo(),
+		s.sectionOrgs(),
+	}
+}
+
+// accountView is the data of the My Account page.
+type accountView struct {
+	Self     *app.Self
+	Sections map[string]any    // section name → its data
+	Errors   map[string]string // section name → error message of its last save
+	Forms    map[string]url.Values
+	Saved    string // name of the section just saved
+}
+
+func (s *server) webAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	return s.renderAccount(w, r, v, a, http.StatusOK, "", nil)
+}
+
+// renderAccount shows My Account; after a failed save, section holds the
+// section's name and err its error, shown beside what the user typed.
+func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, status int, section string, saveErr error) error {
+	me, err := s.svc.GetSelf(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	av := &accountView{Self: me, Sections: map[string]any{}, Errors: map[string]string{}, Forms: map[string]url.Values{}}
+	for _, sec := range s.accountSections() {
+		if sec.load == nil {
+			continue
+		}
+		d, err := sec.load(r.Context(), a)
+		if err != nil {
+			return err
+		}
+		av.Sections[sec.name] = d
+	}
+	if saveErr != nil {
+		av.Errors[section] = sentence(portal.ErrorMessage(saveErr))
+		form := url.Values{}
+		for k, vals := range r.PostForm {
+			if k != csrfField && !isSecretField(k) {
+				form[k] = vals
+			}
+		}
+		av.Forms[section] = form
+	}
+	v.Title, v.Data = "My Account", av
+	s.render(w, r, status, "account", v)
+	return nil
+}
+
+// isSecretField reports form fields never echoed back into a page.
+func isSecretField(name string) bool {
+	switch name {
+	case "password", "new_password", "new_password_confirm", "old_password", "current_password", "code", "two_factor":
+		return true
+	}
+	return false
+}
+
+// webAccountSave handles POST /account/{section}.
+func (s *server) webAccountSave(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	name := r.PathValue("section")
+	for _, sec := range s.accountSections() {
+		if sec.name != name || sec.save == nil {
+			continue
+		}
+		msg, err := sec.save(r, a)
+		if err != nil {
+			if errorStatus(err) >= 500 {
+				return err
+			}
+			retryAfter(w, err)
+			return s.renderAccount(w, r, v, a, errorStatus(err), name, err)
+		}
+		if msg != "" {
+			s.flash(w, msg)
+		}
+		http.Redirect(w, r, "/account#"+name, http.StatusSeeOther)
+		return nil
+	}
+	return portal.Errorf(portal.ENOTFOUND, "no such section of My Account")
+}
+
+// formValue returns a pointer to a posted field's value, or nil when the
+// form did not carry it.
+func formValue(r *http.Request, name string) *string {
+	if !r.PostForm.Has(name) {
+		return nil
+	}
+	v := r.PostForm.Get(name)
+	return &v
+}
+
+// sectionInfo is Account Information: name and phone.
+func (s *server) sectionInfo() accountSection {
+	return accountSection{
+		name: "info",
+		save: func(r *http.Request, a *app.Actor) (string, error) {
+			_, err := s.svc.UpdateSelf(r.Context(), a, app.SelfInput{FirstName: formValue(r, "first_name"), LastName: formValue(r, "last_name"), Phone: formValue(r, "phone")})
+			if err != nil {
+				return "", err
+			}
+			return "Your user account information is successfully updated.", nil
+		},
+	}
+}
+
+// sectionOrgs lists the user's organizations and roles (read only).
+func (s *server) sectionOrgs() accountSection { return accountSection{name: "orgs"} }
