@@ -52,3 +52,33 @@ func (tx *Tx) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, 
 	}
 	return res.RowsAffected()
 }
+
+// DeleteUserSessions signs a user out everywhere except the session
+// exceptID (empty: everywhere) and returns how many sessions ended.
+func (tx *Tx) DeleteUserSessions(ctx context.Context, userID, exceptID string) (int64, error) {
+	res, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, exceptID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// ListUserSessions returns a user's live sessions, most recently seen first.
+func (c conn) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]*portal.Session, error) {
+	rows, err := c.query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY last_seen_at DESC, id`, userID, ms(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*portal.Session
+	for rows.Next() {
+		var s portal.Session
+		var created, seen, expires, auth int64
+		if err := rows.Scan(&s.ID, &s.TokenHash, &s.UserID, &s.CSRFToken, &created, &seen, &expires, &auth, &s.TwoFactorPassed, &s.IP, &s.UserAgent, &s.PasswordOnly); err != nil {
+			return nil, err
+		}
+		s.CreatedTime, s.LastSeenTime, s.ExpiresTime, s.AuthTime = fromMS(created), fromMS(seen), fromMS(expires), fromMS(auth)
+		out = append(out, &s)
+	}
+	return out, rows.Err()
+}
