@@ -23,6 +23,11 @@ type SelfInput struct {
 	MACFormat *string
 	Hour24    *bool
 	Timezone  *string
+
+	// Password sets a new password (password.go); OldPassword is needed
+	// unless the session is privileged or opened by a recovery link.
+	Password    *string
+	OldPassword *string
 }
 
 // maxPhoneLen bounds what is parsed as a phone number.
@@ -104,8 +109,12 @@ func selfFields(u *portal.User) map[string]any {
 
 // UpdateSelf changes the actor's names, phones and display preferences.
 func (s *Service) UpdateSelf(ctx context.Context, a *Actor, in SelfInput) (*portal.User, error) {
+	pw, err := s.preparePassword(ctx, a, in) // checked and hashed before the transaction
+	if err != nil {
+		return nil, err
+	}
 	var updated *portal.User
-	err := s.write(ctx, func(tx *store.Tx, w *writer) error {
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		cur, err := tx.GetUser(ctx, a.User.ID)
 		if err != nil {
 			return err
@@ -114,14 +123,16 @@ func (s *Service) UpdateSelf(ctx context.Context, a *Actor, in SelfInput) (*port
 			return err
 		}
 		before, after := changed(selfFields(cur), selfFields(updated))
-		if len(after) == 0 {
-			return nil // nothing changed: nothing to write or audit
+		if len(after) > 0 { // else nothing changed: nothing to write or audit
+			updated.ModifiedTime = s.clock()
+			if err := tx.UpdateUser(ctx, updated); err != nil {
+				return err
+			}
+			if err := w.audit(ctx, updated, a.IP, "", "", "Updated account information", before, after); err != nil {
+				return err
+			}
 		}
-		updated.ModifiedTime = s.clock()
-		if err := tx.UpdateUser(ctx, updated); err != nil {
-			return err
-		}
-		return w.audit(ctx, updated, a.IP, "", "", "Updated account information", before, after)
+		return s.commitPassword(ctx, w, a, updated, pw)
 	})
 	if err != nil {
 		return nil, err

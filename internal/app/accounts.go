@@ -264,6 +264,11 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		}
 		return nil, ErrBadCredentials
 	}
+	if u.PasswordResetRequired { // after "this wasn't me" (email_change.go)
+		s.onLogin("failure")
+		return nil, &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_reset_required": true},
+			Message: "this account was locked when a change of its e-mail address was undone: choose a new password with Forgot password? on the login page"}
+	}
 	newHash := ""
 	if rehash {
 		if newHash, err = s.hasher.Hash(ctx, password); err != nil {
@@ -360,8 +365,12 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Actor, e
 	if err != nil {
 		return nil, err
 	}
-	// Slide the expiry, writing at most once a minute per session.
-	if now.Sub(sess.LastSeenTime) >= time.Minute {
+	if u.PasswordResetRequired && !sess.PasswordOnly {
+		return nil, unauth // only a recovery link opens this account again
+	}
+	// Slide the expiry, writing at most once a minute per session. A
+	// session opened by a recovery link keeps its short life.
+	if now.Sub(sess.LastSeenTime) >= time.Minute && !sess.PasswordOnly {
 		expiry, err := s.db.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry)
 		if err != nil {
 			return nil, err
@@ -371,7 +380,13 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Actor, e
 			return nil, err
 		}
 	}
-	return &Actor{User: u, Session: sess, IP: ip}, nil
+	a := &Actor{User: u, Session: sess, IP: ip}
+	if !sess.PasswordOnly {
+		if a.PasswordExpired, err = s.passwordExpired(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // Logout ends the actor's session.

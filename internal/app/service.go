@@ -64,6 +64,9 @@ type Actor struct {
 	User    *portal.User
 	Session *portal.Session // nil for API-token requests (later issue)
 	IP      string
+	// PasswordExpired: the password is older than the policy allows; the
+	// actor may do nothing but change it (see Restriction).
+	PasswordExpired bool
 }
 
 // Client describes the origin of an unauthenticated request.

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"portal"
-	"portal/internal/authn"
 )
 
 // cleanEmail trims and checks an e-mail address.
@@ -48,20 +47,10 @@ func cleanName(field, s string, max int, required bool) (string, error) {
 	return s, nil
 }
 
-// checkNewPassword applies the base rules for a new password (the
-// organization password policy comes on top in a later issue).
+// checkNewPassword applies the base rules for a new password, for someone
+// in no organization yet (sign-up); see checkPassword for the policy.
 func checkNewPassword(p string) (string, error) {
-	p = authn.NormalizePassword(p)
-	n := utf8.RuneCountInString(p)
-	switch {
-	case !utf8.ValidString(p):
-		return "", portal.Errorf(portal.EINVALID, "password is not valid UTF-8")
-	case n < portal.MinPasswordLen:
-		return "", &portal.Error{Code: portal.EINVALID, Message: "password policy not met: at least 8 characters are required", Fields: map[string]any{"min_length": portal.MinPasswordLen}}
-	case n > portal.MaxPasswordLen:
-		return "", portal.Errorf(portal.EINVALID, "password must be at most %d characters", portal.MaxPasswordLen)
-	}
-	return p, nil
+	return checkPassword(p, basePolicy())
 }
 
 func checkTimezone(tz string) (string, error) {

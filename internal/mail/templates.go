@@ -21,6 +21,8 @@ type LinkData struct {
 	Link      string // the absolute URL to follow
 	BaseURL   string // PORTAL_BASE_URL, for a link to the portal itself
 	ExpiresIn string // human-readable validity of Link, e.g. "24 hours"; may be empty
+	OldEmail  string // e-mail change messages: the previous address
+	NewEmail  string // e-mail change messages: the new address
 }
 
 //go:embed templates/*.txt templates/*.html

@@ -201,11 +201,14 @@ type selfRequest struct {
 	MACFormat *string `json:"mac_format"`
 	Hour24    *bool   `json:"hour24"`
 	Timezone  *string `json:"timezone"`
+	// The password (api_password.go, app/password.go).
+	Password    *string `json:"password"`
+	OldPassword *string `json:"old_password"`
 }
 
 func (in selfRequest) input() app.SelfInput {
 	return app.SelfInput{FirstName: in.FirstName, LastName: in.LastName, Phone: in.Phone, Phone2: in.Phone2,
-		MACFormat: in.MACFormat, Hour24: in.Hour24, Timezone: in.Timezone}
+		MACFormat: in.MACFormat, Hour24: in.Hour24, Timezone: in.Timezone, Password: in.Password, OldPassword: in.OldPassword}
 }
 
 func (s *server) apiUpdateSelf(w http.ResponseWriter, r *http.Request, a *app.Actor) error {

@@ -42,6 +42,9 @@ func (s *server) authenticate(r *http.Request) (*app.Actor, error) {
 			return nil, portal.Errorf(portal.EFORBIDDEN, "CSRF token missing or incorrect: send header X-CSRFToken with the value of the csrftoken cookie")
 		}
 	}
+	if err := s.restrict(r, a); err != nil { // recovery session or expired password (api_password.go)
+		return nil, err
+	}
 	return a, nil
 }
 

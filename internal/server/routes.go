@@ -25,10 +25,23 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("GET /api/v1/self", s.authed(s.apiSelf))
 	mux.HandleFunc("PUT /api/v1/self", s.authed(s.apiUpdateSelf))
 	mux.HandleFunc("GET /api/v1/self/logs", s.authed(s.apiSelfLogs))
+	mux.HandleFunc("POST /api/v1/self/update", s.authed(s.apiRequestEmailChange))
+	mux.HandleFunc("GET /api/v1/self/update/verify/{token}", s.authed(s.apiVerifyEmailChange))
+	mux.HandleFunc("GET /api/v1/self/update", s.authed(s.apiPendingEmailChange))               // ours
+	mux.HandleFunc("DELETE /api/v1/self/update", s.authed(s.apiCancelEmailChange))             // ours
+	mux.HandleFunc("POST /api/v1/self/update/resend", s.authed(s.apiResendEmailChange))        // ours
+	mux.HandleFunc("POST /api/v1/self/update/revert/{token}", s.api(s.apiRevertEmailChange))   // ours, no session
+	mux.HandleFunc("GET /api/v1/self/sessions", s.authed(s.apiListSessions))                   // ours
+	mux.HandleFunc("DELETE /api/v1/self/sessions", s.authed(s.apiSignOutOtherSessions))        // ours
+	mux.HandleFunc("DELETE /api/v1/self/sessions/{session_id}", s.authed(s.apiSignOutSession)) // ours
 	mux.HandleFunc("POST /api/v1/orgs", s.authed(s.apiCreateOrg))
 	mux.HandleFunc("GET /api/v1/orgs/{org_id}", s.authed(s.apiGetOrg))
 	mux.HandleFunc("PUT /api/v1/orgs/{org_id}", s.authed(s.apiUpdateOrg))
 	mux.HandleFunc("DELETE /api/v1/orgs/{org_id}", s.authed(s.apiDeleteOrg))
+	mux.HandleFunc("GET /api/v1/orgs/{org_id}/setting", s.authed(s.apiGetOrgSetting))
+	mux.HandleFunc("PUT /api/v1/orgs/{org_id}/setting", s.authed(s.apiUpdateOrgSetting))
+	mux.HandleFunc("POST /api/v1/recover", s.api(s.apiRecover))
+	mux.HandleFunc("POST /api/v1/recover/verify/{token}", s.api(s.apiVerifyRecover))
 	mux.HandleFunc("GET /api/v1/orgs/{org_id}/sites", s.authed(s.apiListSites))
 	mux.HandleFunc("POST /api/v1/orgs/{org_id}/sites", s.authed(s.apiCreateSite))
 	mux.HandleFunc("GET /api/v1/sites/{site_id}", s.authed(s.apiGetSite))
@@ -49,9 +62,23 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("POST /logout", s.page(s.webLogout))
 	mux.HandleFunc("GET /account", s.page(s.webAccount))
 	mux.HandleFunc("POST /account/{section}", s.page(s.webAccountSave))
+	mux.HandleFunc("GET /account/email", s.page(s.webEmailForm))
+	mux.HandleFunc("POST /account/email", s.page(s.webEmailRequest))
+	mux.HandleFunc("POST /account/email/resend", s.page(s.webEmailResend))
+	mux.HandleFunc("POST /account/email/cancel", s.page(s.webEmailCancel))
+	mux.HandleFunc("GET /account/email/verify", s.page(s.webEmailVerifyForm))
+	mux.HandleFunc("POST /account/email/verify", s.page(s.webEmailVerify))
+	mux.HandleFunc("GET /account/email/revert", s.public(s.webEmailRevertForm))
+	mux.HandleFunc("POST /account/email/revert", s.public(s.webEmailRevert))
 	mux.HandleFunc("GET /orgs/new", s.page(s.webCreateOrgForm))
 	mux.HandleFunc("POST /orgs", s.page(s.webCreateOrg))
 	mux.HandleFunc("GET /orgs/{org_id}", s.page(s.webOrg))
+	mux.HandleFunc("GET /orgs/{org_id}/settings", s.page(s.webOrgSettings))
+	mux.HandleFunc("POST /orgs/{org_id}/settings", s.page(s.webSaveOrgSettings))
+	mux.HandleFunc("GET /recover", s.public(s.webRecoverForm))
+	mux.HandleFunc("POST /recover", s.public(s.webRecover))
+	mux.HandleFunc("GET /recover/verify", s.public(s.webRecoverVerifyForm))
+	mux.HandleFunc("POST /recover/verify", s.public(s.webRecoverVerify))
 	mux.HandleFunc("POST /orgs/{org_id}/sites", s.page(s.webCreateSite))
 	mux.HandleFunc("POST /sites/{site_id}/rename", s.page(s.webRenameSite))
 	mux.HandleFunc("POST /sites/{site_id}/delete", s.page(s.webDeleteSite))

@@ -12,6 +12,7 @@ import (
 
 	"portal"
 	"portal/internal/app"
+	"portal/internal/format"
 )
 
 //go:embed web/templates/*.html
@@ -91,6 +92,10 @@ type view struct {
 	ErrorPage  bool // the error is the page's content, not a banner
 	Form       url.Values
 	Data       any
+	// Prefs formats MAC addresses and times in the signed-in user's
+	// display preferences: {{$.Prefs.MAC x}}, {{$.Prefs.Time t}}. The zero
+	// value (no session) means xx:xx:xx:xx:xx:xx, 12-hour clock, UTC.
+	Prefs format.Prefs
 }
 
 // render writes a page with the layout.
@@ -137,6 +142,10 @@ func (s *server) page(h pageHandler) http.HandlerFunc {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 				return
 			}
+			if isRestriction(err) { // only the password may be changed: the section says why (api_password.go)
+				http.Redirect(w, r, "/account#password", http.StatusSeeOther)
+				return
+			}
 			if portal.ErrorCode(err) == portal.EFORBIDDEN {
 				// The form's CSRF token belongs to an older session: the
 				// page was loaded before a logout or a new login.
@@ -145,7 +154,7 @@ func (s *server) page(h pageHandler) http.HandlerFunc {
 			s.webError(w, r, &view{}, err)
 			return
 		}
-		v := &view{User: a.User, CSRF: a.Session.CSRFToken}
+		v := &view{User: a.User, CSRF: a.Session.CSRFToken, Prefs: app.Prefs(a.User)}
 		if me, err := s.svc.GetSelf(r.Context(), a); err == nil {
 			seen := map[string]bool{}
 			for _, p := range me.Privileges {

@@ -23,7 +23,10 @@ type accountSection struct {
 func (s *server) accountSections() []accountSection {
 	return []accountSection{
 		s.sectionInfo(),
+		s.sectionPassword(),
+		s.sectionPrefs(),
 		s.sectionOrgs(),
+		s.sectionSessions(),
 	}
 }
 
@@ -120,6 +123,7 @@ func formValue(r *http.Request, name string) *string {
 func (s *server) sectionInfo() accountSection {
 	return accountSection{
 		name: "info",
+		load: s.loadInfo, // the pending e-mail change (web_email.go)
 		save: func(r *http.Request, a *app.Actor) (string, error) {
 			_, err := s.svc.UpdateSelf(r.Context(), a, app.SelfInput{FirstName: formValue(r, "first_name"), LastName: formValue(r, "last_name"), Phone: formValue(r, "phone")})
 			if err != nil {

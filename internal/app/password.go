@@ -1,0 +1,262 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"portal"
+	"portal/internal/mail"
+	"portal/internal/store"
+)
+
+const (
+	// privilegedFor is how long after logging in a password may be changed
+	// without giving the old one (a "privileged session").
+	privilegedFor = portal.PrivilegedSessionMinutes * time.Minute
+	// Wrong old passwords: after oldPasswordLimit within throttleWindow the
+	// change is locked for oldPasswordLock.
+	oldPasswordLimit = 5
+	oldPasswordLock  = 15 * time.Minute
+)
+
+// Restriction says what keeps the actor's session from doing anything but
+// setting a new password: a session opened by a recovery link, or an
+// expired password. It returns nil for an unrestricted session. The
+// transports decide which of their routes stay open (reading the account,
+// changing the password, logging out).
+func (a *Actor) Restriction() error {
+	switch {
+	case a.Session != nil && a.Session.PasswordOnly:
+		return &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_only": true},
+			Message: `this session was opened by a password recovery link and can only set a new password: PUT /api/v1/self {"password": "…"}`}
+	case a.PasswordExpired:
+		return &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_expired": true},
+			Message: `your password has expired: choose a new one first (PUT /api/v1/self {"password": "…", "old_password": "…"}, or My Account → Password)`}
+	}
+	return nil
+}
+
+// passwordExpired reports whether u's password is older than the shortest
+// expiry of the policies that apply to u.
+func (s *Service) passwordExpired(ctx context.Context, u *portal.User) (bool, error) {
+	ep, err := s.PasswordPolicyFor(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	return passwordExpiredAt(u, ep, s.clock()), nil
+}
+
+func passwordExpiredAt(u *portal.User, ep *EffectivePolicy, now time.Time) bool {
+	if ep.ExpiryInDays <= 0 || u.PasswordModifiedTime.IsZero() {
+		return false
+	}
+	return !now.Before(u.PasswordModifiedTime.Add(time.Duration(ep.ExpiryInDays) * 24 * time.Hour))
+}
+
+// PasswordExpiresAt returns when u's password expires under ep (zero: never).
+func PasswordExpiresAt(u *portal.User, ep *EffectivePolicy) time.Time {
+	if ep.ExpiryInDays <= 0 || u.PasswordModifiedTime.IsZero() {
+		return time.Time{}
+	}
+	return u.PasswordModifiedTime.Add(time.Duration(ep.ExpiryInDays) * 24 * time.Hour)
+}
+
+// passwordChange is a new password, checked and hashed outside any
+// transaction, ready to be committed by commitPassword.
+type passwordChange struct {
+	oldHash  string // the stored hash it replaces, as checked
+	newHash  string
+	recovery bool // set through a recovery link: the session is password-only
+	email    string
+}
+
+// onlyPassword reports whether in changes nothing but the password.
+func (in SelfInput) onlyPassword() bool {
+	return in == SelfInput{Password: in.Password, OldPassword: in.OldPassword}
+}
+
+// preparePassword checks a password change of PUT /api/v1/self before any
+// transaction: who may make it (the old password, a privileged session or
+// a recovery session), the new password against the user's policy and
+// history, then hashes it. It returns nil when in sets no password.
+func (s *Service) preparePassword(ctx context.Context, a *Actor, in SelfInput) (*passwordChange, error) {
+	if err := a.Restriction(); err != nil && !in.onlyPassword() {
+		return nil, err
+	}
+	if in.Password == nil {
+		if in.OldPassword != nil {
+			return nil, portal.Errorf(portal.EINVALID, "old_password is given without a new password")
+		}
+		return nil, nil
+	}
+	if !in.onlyPassword() {
+		// The other fields are checked first, so that a bad phone number
+		// is refused before a password is hashed.
+		if _, err := in.apply(*a.User); err != nil {
+			return nil, err
+		}
+	}
+	u, err := s.db.GetUser(ctx, a.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	recovery := a.Session != nil && a.Session.PasswordOnly
+	switch {
+	case recovery:
+		// The recovery link proved the mailbox; the old password is what
+		// was forgotten.
+	case in.OldPassword != nil && *in.OldPassword != "":
+		if err := s.checkOldPassword(ctx, u, *in.OldPassword); err != nil {
+			return nil, err
+		}
+	case a.Session != nil && s.clock().Sub(a.Session.AuthTime) <= privilegedFor:
+		// Logged in moments ago: a privileged session.
+	default:
+		return nil, &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"reauthentication_required": true},
+			Message: fmt.Sprintf("re-authentication is required to change the password: send old_password (your current password) with it, or log in again (without it a change is allowed only within %d minutes of logging in)", portal.PrivilegedSessionMinutes)}
+	}
+	ep, err := s.PasswordPolicyFor(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	password, err := s.checkUserPassword(ctx, u, *in.Password, ep)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	return &passwordChange{oldHash: u.PasswordHash, newHash: hash, recovery: recovery, email: u.Email}, nil
+}
+
+// checkUserPassword checks a new password of u against every rule of ep,
+// its history included, naming every broken rule. It returns the
+// normalised password.
+func (s *Service) checkUserPassword(ctx context.Context, u *portal.User, password string, ep *EffectivePolicy) (string, error) {
+	normal, broken, err := brokenRules(password, ep)
+	if err != nil {
+		return "", err
+	}
+	if rule, ok := ep.Rule(RuleHistory); ok && len(password) <= 4*portal.MaxPasswordLen {
+		reused, err := s.reusedPassword(ctx, u, password, rule.Value)
+		if err != nil {
+			return "", err
+		}
+		if reused {
+			broken = append(broken, rule)
+		}
+	}
+	if len(broken) > 0 {
+		return "", policyError(ep, broken)
+	}
+	return normal, nil
+}
+
+// reusedPassword reports whether password is one of u's last n passwords:
+// the current one and the n-1 before it (at most MaxPolicyHistoryCount
+// hashes are verified).
+func (s *Service) reusedPassword(ctx context.Context, u *portal.User, password string, n int) (bool, error) {
+	n = min(n, maxHistoryChecks)
+	hashes, err := s.db.PasswordHistory(ctx, u.ID, n-1)
+	if err != nil {
+		return false, err
+	}
+	for _, h := range append([]string{u.PasswordHash}, hashes...) {
+		ok, _, err := s.hasher.Verify(ctx, h, password)
+		if err != nil {
+			s.log.WarnContext(ctx, "password history: unreadable hash", "user", u.ID, "err", err)
+			continue
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// checkOldPassword verifies the current password given with a change.
+// Wrong guesses are throttled per account, like logins.
+func (s *Service) checkOldPassword(ctx context.Context, u *portal.User, old string) error {
+	key := "oldpw:" + u.ID
+	now := s.clock()
+	locked, err := s.db.LockedUntil(ctx, key)
+	if err != nil {
+		return err
+	}
+	if locked.After(now) {
+		return tooMany(locked.Sub(now))
+	}
+	if len(old) <= 4*portal.MaxPasswordLen {
+		ok, _, err := s.hasher.Verify(ctx, u.PasswordHash, old)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+	}
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		n, err := tx.RecordFailure(ctx, key, now, throttleWindow)
+		if err != nil || n < oldPasswordLimit {
+			return err
+		}
+		return tx.Lock(ctx, key, now.Add(oldPasswordLock))
+	})
+	if err != nil {
+		return err
+	}
+	return &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"old_password_incorrect": true}, Message: "old_password is not your current password"}
+}
+
+// commitPassword writes a prepared password change in the transaction:
+// the new hash (only if the old one is still in place), the history, the
+// end of the user's other sessions, the notice mail and the audit entry.
+// It updates u (the user as written) and, after a recovery, turns the
+// actor's password-only session into a full one. A nil pc does nothing.
+func (s *Service) commitPassword(ctx context.Context, w *writer, a *Actor, u *portal.User, pc *passwordChange) error {
+	if pc == nil {
+		return nil
+	}
+	tx, now := w.tx, s.clock()
+	if err := tx.ChangePassword(ctx, u.ID, pc.oldHash, pc.newHash, now, newID(), maxHistoryChecks); err != nil {
+		if errors.Is(err, store.ErrPasswordChanged) {
+			return portal.Errorf(portal.ECONFLICT, "your password was changed meanwhile, perhaps in another window; reload and try again")
+		}
+		return err
+	}
+	u.PasswordHash, u.PasswordModifiedTime, u.ModifiedTime, u.PasswordResetRequired = pc.newHash, now, now, false
+	except := ""
+	if a.Session != nil {
+		except = a.Session.ID
+	}
+	ended, err := tx.DeleteUserSessions(ctx, u.ID, except)
+	if err != nil {
+		return err
+	}
+	for _, key := range []string{"oldpw:" + u.ID, "login:acct:" + lower(pc.email)} {
+		if err := tx.ResetThrottle(ctx, key); err != nil {
+			return err
+		}
+	}
+	message := "Changed password"
+	if pc.recovery {
+		message = "Set a new password by password recovery"
+		expiry, err := tx.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry)
+		if err != nil {
+			return err
+		}
+		expires := now.Add(time.Duration(expiry) * time.Minute)
+		if err := tx.PromoteSession(ctx, a.Session.ID, now, expires); err != nil {
+			return err
+		}
+		a.Session.PasswordOnly, a.Session.AuthTime, a.Session.LastSeenTime, a.Session.ExpiresTime = false, now, now, expires
+	}
+	a.PasswordExpired = false
+	if err := w.mail(ctx, u.Email, "password_changed", mail.LinkData{Name: u.FirstName, Email: u.Email, Link: s.link("/recover"), BaseURL: s.baseURL}); err != nil {
+		return err
+	}
+	return w.audit(ctx, u, a.IP, "", "", message, nil, map[string]any{"password_modified_time": now.Unix(), "other_sessions_signed_out": ended})
+}

@@ -1,0 +1,184 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"portal"
+	"portal/internal/authn"
+	"portal/internal/mail"
+	"portal/internal/store"
+)
+
+const (
+	purposeRecover = "recover"
+	recoverTTL     = time.Hour // validity of a recovery link
+	// recoverSessionTTL is the life of the password-only session a
+	// recovery link opens when no password comes with it.
+	recoverSessionTTL = 15 * time.Minute
+	recoverMailLimit  = 5  // recovery mails per address per hour
+	recoverIPLimit    = 20 // recovery requests per client address per hour
+)
+
+// RequestRecovery mails a password recovery link to the account of email,
+// if there is one. The answer is the same whether or not there is, so the
+// request reveals nothing. Requests are limited per client address (429)
+// and mails per address (silently: the answer stays the same).
+//
+// Two-factor authentication does not exist yet; once it does, following
+// the link must also ask for a code or a recovery code.
+func (s *Service) RequestRecovery(ctx context.Context, email string, c Client) error {
+	email, err := cleanEmail(email)
+	if err != nil {
+		return err
+	}
+	token, err := authn.NewToken()
+	if err != nil {
+		return err
+	}
+	now := s.clock()
+	ipKey := "recover:ip:" + c.IP
+	locked, err := s.db.LockedUntil(ctx, ipKey)
+	if err != nil {
+		return err
+	}
+	if locked.After(now) {
+		secs := int((locked.Sub(now) + time.Second - 1) / time.Second)
+		return &portal.Error{Code: portal.ETOOMANY, RetryAfter: time.Duration(secs) * time.Second,
+			Message: fmt.Sprintf("too many password recovery requests from your address; try again in %d seconds", secs)}
+	}
+	return s.write(ctx, func(tx *store.Tx, w *writer) error {
+		n, err := tx.RecordFailure(ctx, ipKey, now, time.Hour)
+		if err != nil {
+			return err
+		}
+		if n >= recoverIPLimit {
+			if err := tx.Lock(ctx, ipKey, now.Add(time.Hour)); err != nil {
+				return err
+			}
+		}
+		// Mail to one address is capped, whoever asks and whether or not
+		// it has an account.
+		if n, err = tx.RecordFailure(ctx, "recovermail:"+lower(email), now, time.Hour); err != nil || n > recoverMailLimit {
+			return err
+		}
+		u, err := tx.GetUserByEmail(ctx, email)
+		if portal.ErrorCode(err) == portal.ENOTFOUND {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		t := &store.EmailToken{ID: newID(), TokenHash: authn.HashToken(token), UserID: u.ID, Purpose: purposeRecover, Email: u.Email,
+			Created: now, Expires: now.Add(recoverTTL)}
+		if err := tx.CreateEmailToken(ctx, t); err != nil { // replaces an older pending link
+			return err
+		}
+		if err := w.mail(ctx, u.Email, "recover", mail.LinkData{Name: u.FirstName, Email: u.Email,
+			Link: s.link("/recover/verify?token=" + token), BaseURL: s.baseURL, ExpiresIn: "1 hour"}); err != nil {
+			return err
+		}
+		return w.audit(ctx, u, c.IP, "", "", "Requested a password recovery link", nil, nil)
+	})
+}
+
+// recoveryLink finds the user of a usable recovery link.
+func (s *Service) recoveryLink(ctx context.Context, token string) (*store.EmailToken, *portal.User, error) {
+	if token == "" || len(token) > 128 {
+		return nil, nil, invalidLink()
+	}
+	t, err := s.db.GetEmailToken(ctx, authn.HashToken(token), purposeRecover)
+	if portal.ErrorCode(err) == portal.ENOTFOUND {
+		return nil, nil, invalidLink()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.checkLink(t.Used, t.Expires); err != nil {
+		return nil, nil, err
+	}
+	u, err := s.db.GetUser(ctx, t.UserID)
+	if portal.ErrorCode(err) == portal.ENOTFOUND || err == nil && lower(u.Email) != lower(t.Email) {
+		return nil, nil, invalidLink() // the account is gone, or its address changed since
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, u, nil
+}
+
+// RecoveryLink checks a recovery link without using it, and returns the
+// policy the new password must follow (for the page that asks for it).
+func (s *Service) RecoveryLink(ctx context.Context, token string) (*EffectivePolicy, error) {
+	_, u, err := s.recoveryLink(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return s.PasswordPolicyFor(ctx, u.ID)
+}
+
+// VerifyRecovery uses a recovery link (once). Without a password it opens a
+// password-only session that can do nothing but set a new password (PUT
+// /api/v1/self), as Mist does; with one (our addition, and what the GUI
+// does) it sets that password under the user's policy at once and opens a
+// full session. Setting the password clears the reset-required flag, signs
+// out every other session, mails a notice and is audit-logged. A password
+// that breaks the policy leaves the link unused.
+func (s *Service) VerifyRecovery(ctx context.Context, token string, password *string, c Client) (*LoginResult, error) {
+	t, u, err := s.recoveryLink(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	var pc *passwordChange
+	if password != nil {
+		ep, err := s.PasswordPolicyFor(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		normal, err := s.checkUserPassword(ctx, u, *password, ep)
+		if err != nil {
+			return nil, err
+		}
+		hash, err := s.hasher.Hash(ctx, normal) // outside the transaction
+		if err != nil {
+			return nil, err
+		}
+		pc = &passwordChange{oldHash: u.PasswordHash, newHash: hash, recovery: true, email: u.Email}
+	}
+	sessToken, err := authn.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	csrf, err := authn.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	// The session starts password-only; commitPassword makes it a full one
+	// when the password is set in the same call.
+	sess := &portal.Session{ID: newID(), TokenHash: authn.HashToken(sessToken), UserID: u.ID, CSRFToken: csrf,
+		CreatedTime: now, LastSeenTime: now, ExpiresTime: now.Add(recoverSessionTTL), AuthTime: now,
+		PasswordOnly: true, IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
+	a := &Actor{User: u, Session: sess, IP: c.IP}
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
+		if err := tx.UseEmailToken(ctx, t.ID, now); err != nil {
+			if errors.Is(err, store.ErrTokenSpent) {
+				return portal.Errorf(portal.EINVALID, "this link has already been used")
+			}
+			return err
+		}
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		if pc == nil {
+			return w.audit(ctx, u, c.IP, "", "", "Opened a password recovery link", nil, nil)
+		}
+		return s.commitPassword(ctx, w, a, u, pc)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &LoginResult{Token: sessToken, Session: sess, User: u}, nil
+}

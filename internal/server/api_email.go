@@ -1,0 +1,81 @@
+package server
+
+import (
+	"net/http"
+
+	"portal/internal/app"
+)
+
+// E-mail change: POST /api/v1/self/update and GET
+// /api/v1/self/update/verify/{token} as Mist has them; the rest is ours.
+
+// emailChangeJSON is a pending e-mail change (ours).
+type emailChangeJSON struct {
+	Email       string `json:"email"`
+	CreatedTime int64  `json:"created_time"`
+	ExpireTime  int64  `json:"expire_time"`
+}
+
+func toEmailChangeJSON(c *app.EmailChange) emailChangeJSON {
+	return emailChangeJSON{Email: c.Email, CreatedTime: c.Created.Unix(), ExpireTime: c.Expires.Unix()}
+}
+
+func emailSentDetail(email string) map[string]any {
+	return detail("we sent a link to " + email + "; follow it within 24 hours, logged in as yourself, to confirm the change")
+}
+
+func (s *server) apiRequestEmailChange(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	var in emailRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	ch, err := s.svc.RequestEmailChange(r.Context(), a, in.Email)
+	if err != nil {
+		return err
+	}
+	return ok(w, emailSentDetail(ch.Email))
+}
+
+func (s *server) apiVerifyEmailChange(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	u, err := s.svc.ConfirmEmailChange(r.Context(), a, r.PathValue("token"))
+	if err != nil {
+		return err
+	}
+	return ok(w, detail("your e-mail address is now "+u.Email))
+}
+
+func (s *server) apiPendingEmailChange(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	ch, err := s.svc.PendingEmailChange(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	return ok(w, toEmailChangeJSON(ch))
+}
+
+func (s *server) apiResendEmailChange(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	ch, err := s.svc.ResendEmailChange(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	return ok(w, emailSentDetail(ch.Email))
+}
+
+func (s *server) apiCancelEmailChange(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	if err := s.svc.CancelEmailChange(r.Context(), a); err != nil {
+		return err
+	}
+	return ok(w, detail("the e-mail change is cancelled; its link no longer works"))
+}
+
+// apiRevertEmailChange needs no session: the link comes from the old mailbox.
+func (s *server) apiRevertEmailChange(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.svc.RevertEmailChange(r.Context(), r.PathValue("token"), client(r))
+	if err != nil {
+		return err
+	}
+	return ok(w, detail(revertDoneMessage(u.Email)))
+}
+
+func revertDoneMessage(email string) string {
+	return "the e-mail address " + email + " is restored and every session is signed out; choose a new password with Forgot password? on the login page before you log in again"
+}

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+
+	"portal"
+	"portal/internal/app"
+)
+
+// openWhenRestricted are the routes a restricted session (opened by a
+// recovery link, or with an expired password) may still use: reading the
+// account, setting the password, logging out. POST /account/password is
+// let through by restrict as well.
+var openWhenRestricted = map[string]bool{
+	"GET /api/v1/self":    true,
+	"PUT /api/v1/self":    true,
+	"POST /api/v1/logout": true,
+	"GET /account":        true,
+	"POST /logout":        true,
+}
+
+// restrict refuses every other route to a restricted session, with the
+// service's reason (403, "password_only" or "password_expired": true).
+func (s *server) restrict(r *http.Request, a *app.Actor) error {
+	err := a.Restriction()
+	if err == nil || openWhenRestricted[r.Pattern] || r.Pattern == "POST /account/{section}" && r.PathValue("section") == "password" {
+		return nil
+	}
+	return err
+}
+
+// isRestriction reports whether err is a refusal by restrict.
+func isRestriction(err error) bool {
+	var e *portal.Error
+	return errors.As(err, &e) && (e.Fields["password_only"] == true || e.Fields["password_expired"] == true)
+}
+
+// passwordPolicyJSON is Mist's org_setting.password_policy with our own
+// fields history_count, block_common and min_character_classes.
+type passwordPolicyJSON struct {
+	Enabled               bool `json:"enabled"`
+	MinLength             int  `json:"min_length"`
+	RequiresSpecialChar   bool `json:"requires_special_char"`
+	RequiresTwoFactorAuth bool `json:"requires_two_factor_auth"`
+	ExpiryInDays          int  `json:"expiry_in_days"`
+	HistoryCount          int  `json:"history_count"`
+	BlockCommon           bool `json:"block_common"`
+	MinCharacterClasses   int  `json:"min_character_classes"`
+}
+
+// orgSettingJSON is the part of Mist's org_setting that Portal keeps.
+type orgSettingJSON struct {
+	ID             string             `json:"id"`
+	OrgID          string             `json:"org_id"`
+	PasswordPolicy passwordPolicyJSON `json:"password_policy"`
+	CreatedTime    int64              `json:"created_time"`
+	ModifiedTime   int64              `json:"modified_time"`
+}
+
+func toOrgSettingJSON(st *app.OrgSetting) orgSettingJSON {
+	return orgSettingJSON{ID: st.Org.ID, OrgID: st.Org.ID, PasswordPolicy: passwordPolicyJSON(st.PasswordPolicy),
+		CreatedTime: st.Org.CreatedTime.Unix(), ModifiedTime: st.Org.ModifiedTime.Unix()}
+}
+
+// policyRequest is a password_policy in a PUT: fields left out are
+// unchanged; freshness is Mist's older name of expiry_in_days.
+type policyRequest struct {
+	Enabled               *bool `json:"enabled"`
+	MinLength             *int  `json:"min_length"`
+	RequiresSpecialChar   *bool `json:"requires_special_char"`
+	RequiresTwoFactorAuth *bool `json:"requires_two_factor_auth"`
+	ExpiryInDays          *int  `json:"expiry_in_days"`
+	Freshness             *int  `json:"freshness"`
+	HistoryCount          *int  `json:"history_count"`
+	BlockCommon           *bool `json:"block_common"`
+	MinCharacterClasses   *int  `json:"min_character_classes"`
+}
+
+// orgSettingRequest is the body of PUT /api/v1/orgs/{org_id}/setting; the
+// other Mist settings are not kept and are ignored.
+type orgSettingRequest struct {
+	PasswordPolicy *policyRequest `json:"password_policy"`
+}
+
+func (s *server) apiGetOrgSetting(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	id, err := pathID(r, "org_id", "organization")
+	if err != nil {
+		return err
+	}
+	st, err := s.svc.GetOrgSetting(r.Context(), a, id)
+	if err != nil {
+		return err
+	}
+	return ok(w, toOrgSettingJSON(st))
+}
+
+func (s *server) apiUpdateOrgSetting(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	id, err := pathID(r, "org_id", "organization")
+	if err != nil {
+		return err
+	}
+	// Who may change it is checked before the body is looked at.
+	if _, err := s.svc.GetOrgSetting(r.Context(), a, id); err != nil {
+		return err
+	}
+	var in orgSettingRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	var st *app.OrgSetting
+	if p := in.PasswordPolicy; p != nil {
+		st, err = s.svc.UpdatePasswordPolicy(r.Context(), a, id, app.PolicyInput(*p))
+	} else {
+		st, err = s.svc.GetOrgSetting(r.Context(), a, id)
+	}
+	if err != nil {
+		return err
+	}
+	return ok(w, toOrgSettingJSON(st))
+}
+
+// apiRecover is POST /api/v1/recover {"email"}: always the same answer.
+func (s *server) apiRecover(w http.ResponseWriter, r *http.Request) error {
+	var in emailRequest
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := s.svc.RequestRecovery(r.Context(), in.Email, client(r)); err != nil {
+		return err
+	}
+	return ok(w, detail("if that address has a Portal account, we sent it a link to choose a new password; the link works once, for 1 hour"))
+}
+
+type recoverVerifyRequest struct {
+	Password *string `json:"password"`
+}
+
+// apiVerifyRecover is POST /api/v1/recover/verify/{token}: it signs the
+// user in with a session that can only set a new password, or, with
+// {"password": …} in the body (our addition), sets it and signs in fully.
+func (s *server) apiVerifyRecover(w http.ResponseWriter, r *http.Request) error {
+	var in recoverVerifyRequest
+	if err := decodeOptionalJSON(r, &in); err != nil {
+		return err
+	}
+	res, err := s.svc.VerifyRecovery(r.Context(), r.PathValue("token"), in.Password, client(r))
+	if err != nil {
+		return err
+	}
+	s.setSessionCookies(w, res)
+	msg := `you are signed in to set a new password: PUT /api/v1/self {"password": "…"}; until then this session can do nothing else`
+	if !res.Session.PasswordOnly {
+		msg = "your new password is set, your other sessions are signed out, and you are signed in"
+	}
+	return ok(w, map[string]any{"detail": msg, "email": res.User.Email, "password_only": res.Session.PasswordOnly,
+		"two_factor_required": false, "two_factor_passed": false})
+}
+
+// decodeOptionalJSON is decodeJSON for a body that may be left out.
+func decodeOptionalJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return jsonError(err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return portal.Errorf(portal.EINVALID, "Content-Type must be application/json")
+		}
+	}
+	return decodeJSONBody(bytes.NewReader(b), v)
+}
