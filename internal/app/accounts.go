@@ -144,6 +144,15 @@ func (s *Service) checkLink(used, expires time.Time) error {
 	return nil
 }
 
+// linkSpent turns the store's "used or expired meanwhile" into the answer
+// the user sees; other errors pass through.
+func linkSpent(err error) error {
+	if errors.Is(err, store.ErrTokenSpent) {
+		return portal.Errorf(portal.EINVALID, "this link has already been used")
+	}
+	return err
+}
+
 func invalidLink() error {
 	return portal.Errorf(portal.ENOTFOUND, "this link is invalid or was replaced by a newer one")
 }
@@ -169,10 +178,7 @@ func (s *Service) VerifyRegistration(ctx context.Context, token string, c Client
 		EmailVerified: true, PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		if err := tx.UseRegistration(ctx, r, now); err != nil {
-			if errors.Is(err, store.ErrTokenSpent) {
-				return portal.Errorf(portal.EINVALID, "this link has already been used")
-			}
-			return err
+			return linkSpent(err)
 		}
 		if err := tx.CreateUser(ctx, u); err != nil {
 			if errors.Is(err, store.ErrDuplicate) {

@@ -249,10 +249,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a *Actor, token string
 	var updated *portal.User
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		if err := tx.UseEmailToken(ctx, t.ID, now); err != nil {
-			if errors.Is(err, store.ErrTokenSpent) {
-				return portal.Errorf(portal.EINVALID, "this link has already been used")
-			}
-			return err
+			return linkSpent(err)
 		}
 		cur, err := tx.GetUser(ctx, a.User.ID)
 		if err != nil {
@@ -326,10 +323,7 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 	var updated *portal.User
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		if err := tx.UseEmailToken(ctx, t.ID, now); err != nil {
-			if errors.Is(err, store.ErrTokenSpent) {
-				return portal.Errorf(portal.EINVALID, "this link has already been used")
-			}
-			return err
+			return linkSpent(err)
 		}
 		cur, err := tx.GetUser(ctx, t.UserID)
 		if portal.ErrorCode(err) == portal.ENOTFOUND {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -164,10 +163,7 @@ func (s *Service) VerifyRecovery(ctx context.Context, token string, password *st
 	a := &Actor{User: u, Session: sess, IP: c.IP}
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		if err := tx.UseEmailToken(ctx, t.ID, now); err != nil {
-			if errors.Is(err, store.ErrTokenSpent) {
-				return portal.Errorf(portal.EINVALID, "this link has already been used")
-			}
-			return err
+			return linkSpent(err)
 		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err

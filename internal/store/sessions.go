@@ -17,20 +17,23 @@ func (tx *Tx) CreateSession(ctx context.Context, s *portal.Session) error {
 	return err
 }
 
-// GetSessionByTokenHash returns the session whose token hashes to hash.
-func (c conn) GetSessionByTokenHash(ctx context.Context, hash string) (*portal.Session, error) {
+func scanSession(row interface{ Scan(...any) error }) (*portal.Session, error) {
 	var s portal.Session
 	var created, seen, expires, auth int64
-	err := c.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, hash).Scan(
-		&s.ID, &s.TokenHash, &s.UserID, &s.CSRFToken, &created, &seen, &expires, &auth, &s.TwoFactorPassed, &s.IP, &s.UserAgent, &s.PasswordOnly)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("session")
-	}
-	if err != nil {
+	if err := row.Scan(&s.ID, &s.TokenHash, &s.UserID, &s.CSRFToken, &created, &seen, &expires, &auth, &s.TwoFactorPassed, &s.IP, &s.UserAgent, &s.PasswordOnly); err != nil {
 		return nil, err
 	}
 	s.CreatedTime, s.LastSeenTime, s.ExpiresTime, s.AuthTime = fromMS(created), fromMS(seen), fromMS(expires), fromMS(auth)
 	return &s, nil
+}
+
+// GetSessionByTokenHash returns the session whose token hashes to hash.
+func (c conn) GetSessionByTokenHash(ctx context.Context, hash string) (*portal.Session, error) {
+	s, err := scanSession(c.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("session")
+	}
+	return s, err
 }
 
 // TouchSession slides a session's expiry.
@@ -72,13 +75,11 @@ func (c conn) ListUserSessions(ctx context.Context, userID string, now time.Time
 	defer rows.Close()
 	var out []*portal.Session
 	for rows.Next() {
-		var s portal.Session
-		var created, seen, expires, auth int64
-		if err := rows.Scan(&s.ID, &s.TokenHash, &s.UserID, &s.CSRFToken, &created, &seen, &expires, &auth, &s.TwoFactorPassed, &s.IP, &s.UserAgent, &s.PasswordOnly); err != nil {
+		s, err := scanSession(rows)
+		if err != nil {
 			return nil, err
 		}
-		s.CreatedTime, s.LastSeenTime, s.ExpiresTime, s.AuthTime = fromMS(created), fromMS(seen), fromMS(expires), fromMS(auth)
-		out = append(out, &s)
+		out = append(out, s)
 	}
 	return out, rows.Err()
 }

@@ -11,18 +11,11 @@ import (
 // GetUserSession returns the session id of the user userID. A session of
 // another user is not found, exactly like an unknown id.
 func (c conn) GetUserSession(ctx context.Context, userID, id string) (*portal.Session, error) {
-	var s portal.Session
-	var created, seen, expires, auth int64
-	err := c.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ? AND user_id = ?`, id, userID).Scan(
-		&s.ID, &s.TokenHash, &s.UserID, &s.CSRFToken, &created, &seen, &expires, &auth, &s.TwoFactorPassed, &s.IP, &s.UserAgent, &s.PasswordOnly)
+	s, err := scanSession(c.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ? AND user_id = ?`, id, userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("session")
 	}
-	if err != nil {
-		return nil, err
-	}
-	s.CreatedTime, s.LastSeenTime, s.ExpiresTime, s.AuthTime = fromMS(created), fromMS(seen), fromMS(expires), fromMS(auth)
-	return &s, nil
+	return s, err
 }
 
 // DeleteUserSession signs the user userID out of one session. A session
