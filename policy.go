@@ -8,11 +8,12 @@ type PasswordPolicy struct {
 	Enabled               bool
 	MinLength             int  // characters, MinPasswordLen..MaxPasswordLen
 	RequiresSpecialChar   bool // at least one character that is neither a letter nor a digit
-	RequiresTwoFactorAuth bool // stored and shown; enforced once two-factor authentication exists
+	RequiresTwoFactorAuth bool // members without two-factor authentication must enrol (app/twofactor.go)
 	ExpiryInDays          int  // 0: passwords never expire
 	HistoryCount          int  // no reuse of the last N passwords; 0: no check
 	BlockCommon           bool // refuse passwords found in the bundled list of common passwords
 	MinCharacterClasses   int  // of lower case, upper case, digits, special characters; 0..4
+	TwoFactorGraceDays    int  // days a member has to enrol once two-factor authentication is required; 0..90
 }
 
 // Limits of the password policy fields.
@@ -20,6 +21,7 @@ const (
 	MaxPolicyExpiryDays      = 3650
 	MaxPolicyHistoryCount    = 24
 	MaxPolicyCharacterClass  = 4
+	MaxPolicyTwoFactorGrace  = 90 // days
 	DefaultPolicyMinLength   = MinPasswordLen
 	PrivilegedSessionMinutes = 10 // a password change without the old password is allowed this long after login
 )

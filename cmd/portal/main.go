@@ -86,10 +86,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "database at version %d\n", v)
 		return nil
 	}
-	if _, err := secretKey(cfg); err != nil {
+	key, err := secretKey(cfg)
+	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, db, logger, stdout)
+	box, err := authn.NewSecretBox(key) // seals TOTP secrets at rest
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, db, box, logger, stdout)
 }
 
 // secretKey returns PORTAL_SECRET_KEY, or with SQLite a key generated once
@@ -123,7 +128,7 @@ func secretKey(cfg *config.Config) ([]byte, error) {
 	return key, nil
 }
 
-func serve(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.SecretBox, logger *slog.Logger, stdout io.Writer) error {
 	sender, err := mail.NewSender(cfg.SMTPURL, cfg.MailFrom, logger)
 	if err != nil {
 		return fmt.Errorf("mail settings (PORTAL_SMTP_URL, PORTAL_MAIL_FROM): %w", err)
@@ -133,7 +138,7 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog.L
 		OnSent:   func() { metrics.Mails.WithLabelValues("sent").Inc() },
 		OnFailed: func() { metrics.Mails.WithLabelValues("failed").Inc() },
 	})
-	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake,
+	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake, SecretBox: box,
 		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }})
 	handler, err := server.NewServer(server.Options{Service: svc, Logger: logger, SecureCookies: cfg.SecureCookies(),
 		Ready: db.Ping, Metrics: metrics, Version: version, TrustedProxies: cfg.TrustedProxies})

@@ -28,6 +28,13 @@ type SelfInput struct {
 	// unless the session is privileged or opened by a recovery link.
 	Password    *string
 	OldPassword *string
+
+	// Two-factor authentication (twofactor.go): true starts an enrolment
+	// with a fresh secret; false turns it off, which once it is active
+	// needs CurrentPassword and TwoFactor (a code or a recovery code).
+	EnableTwoFactor *bool
+	CurrentPassword *string
+	TwoFactor       *string
 }
 
 // maxPhoneLen bounds what is parsed as a phone number.
@@ -113,6 +120,10 @@ func (s *Service) UpdateSelf(ctx context.Context, a *Actor, in SelfInput) (*port
 	if err != nil {
 		return nil, err
 	}
+	tf, err := s.prepareTwoFactor(ctx, a, in) // two-factor authentication on or off (twofactor.go)
+	if err != nil {
+		return nil, err
+	}
 	var updated *portal.User
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		cur, err := tx.GetUser(ctx, a.User.ID)
@@ -132,11 +143,15 @@ func (s *Service) UpdateSelf(ctx context.Context, a *Actor, in SelfInput) (*port
 				return err
 			}
 		}
+		if err := s.commitTwoFactor(ctx, w, a, updated, tf); err != nil {
+			return err
+		}
 		return s.commitPassword(ctx, w, a, updated, pw)
 	})
 	if err != nil {
 		return nil, err
 	}
+	tf.applied(a)
 	a.User = updated
 	return updated, nil
 }

@@ -212,6 +212,9 @@ type LoginResult struct {
 	Token   string
 	Session *portal.Session
 	User    *portal.User
+	// TwoFactorRequired: the user has active two-factor authentication and
+	// the session must still give a code (twofactor.go).
+	TwoFactorRequired bool
 }
 
 // ErrBadCredentials is the one answer to a wrong e-mail or password.
@@ -313,8 +316,14 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	if err != nil {
 		return nil, err
 	}
+	// Two-factor authentication (twofactor.go): with an active second
+	// factor the new session owes a code before it can do anything.
+	pending, err := s.twoFactorActive(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
 	s.onLogin("success")
-	return &LoginResult{Token: token, Session: sess, User: u}, nil
+	return &LoginResult{Token: token, Session: sess, User: u, TwoFactorRequired: pending}, nil
 }
 
 func (s *Service) recordLoginFailure(ctx context.Context, acctKey, ipKey string) error {
@@ -392,13 +401,18 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Actor, e
 			return nil, err
 		}
 	}
+	// Two-factor authentication (twofactor.go): whether this session still
+	// owes its second factor, and whether an organization requires one.
+	if err := s.loadTwoFactor(ctx, a); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
 // Logout ends the actor's session.
 func (s *Service) Logout(ctx context.Context, a *Actor) error {
 	if a.Session == nil {
-		return nil
+		return errSessionOnly("there is no session to log out of; to revoke the token, delete it (DELETE /api/v1/self/apitokens/{apitoken_id})")
 	}
 	return s.write(ctx, func(tx *store.Tx, w *writer) error {
 		if err := tx.DeleteSession(ctx, a.Session.ID); err != nil {

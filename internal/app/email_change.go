@@ -344,6 +344,9 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 		if _, err := tx.DeleteUserSessions(ctx, u.ID, ""); err != nil {
 			return err
 		}
+		if _, err := tx.DeleteUserAPITokens(ctx, u.ID); err != nil { // whoever changed the address may hold one
+			return err
+		}
 		if _, err := tx.DeleteEmailTokens(ctx, u.ID, purposeEmailRevert, t.Created, t.ID); err != nil {
 			return err
 		}

@@ -7,57 +7,6 @@ import (
 	"portal/internal/store"
 )
 
-// access is what one user may do in one organization.
-type access struct {
-	orgRole   string            // role with org scope, "" if none
-	siteRoles map[string]string // site id → role, for site-scoped privileges
-}
-
-func (a access) member() bool  { return a.orgRole != "" || len(a.siteRoles) > 0 }
-func (a access) isAdmin() bool { return a.orgRole == portal.RoleAdmin }
-
-// canSeeSite reports whether the user sees a site of the organization.
-func (a access) canSeeSite(siteID string) bool {
-	if a.orgRole != "" {
-		return true
-	}
-	_, ok := a.siteRoles[siteID]
-	return ok
-}
-
-// accessTo loads the actor's privileges in an organization. A caller with
-// none gets not-found, so the organization's existence is not revealed.
-func (s *Service) accessTo(ctx context.Context, a *Actor, orgID string) (access, error) {
-	privs, err := s.db.ListPrivileges(ctx, a.User.ID)
-	if err != nil {
-		return access{}, err
-	}
-	acc := access{siteRoles: map[string]string{}}
-	for _, p := range privs {
-		if p.OrgID != orgID {
-			continue
-		}
-		if p.Scope == portal.ScopeOrg {
-			acc.orgRole = p.Role
-		} else {
-			acc.siteRoles[p.SiteID] = p.Role
-		}
-	}
-	if !acc.member() {
-		return acc, notFound("organization")
-	}
-	return acc, nil
-}
-
-func notFound(what string) error { return portal.Errorf(portal.ENOTFOUND, "%s not found", what) }
-
-func requireAdmin(acc access, what string) error {
-	if !acc.isAdmin() {
-		return portal.Errorf(portal.EFORBIDDEN, "only a Super User of the organization can %s", what)
-	}
-	return nil
-}
-
 // OrgInput carries organization fields; nil means unchanged.
 type OrgInput struct {
 	Name          *string
@@ -114,19 +63,16 @@ func orgFields(o *portal.Org) map[string]any {
 
 // GetOrg returns an organization the actor belongs to.
 func (s *Service) GetOrg(ctx context.Context, a *Actor, id string) (*portal.Org, error) {
-	if _, err := s.accessTo(ctx, a, id); err != nil {
+	if _, err := s.authorize(ctx, a, id, ActViewOrg); err != nil {
 		return nil, err
 	}
 	return s.db.GetOrg(ctx, id)
 }
 
-// UpdateOrg changes an organization (Super User only).
+// UpdateOrg changes an organization (ActManageOrg: Super User).
 func (s *Service) UpdateOrg(ctx context.Context, a *Actor, id string, in OrgInput) (*portal.Org, error) {
-	acc, err := s.accessTo(ctx, a, id)
+	_, err := s.authorize(ctx, a, id, ActManageOrg)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireAdmin(acc, "change its settings"); err != nil {
 		return nil, err
 	}
 	if in.Name != nil {
@@ -160,13 +106,10 @@ func (s *Service) UpdateOrg(ctx context.Context, a *Actor, id string, in OrgInpu
 	return o, err
 }
 
-// DeleteOrg deletes an organization with its sites and privileges (Super User only).
+// DeleteOrg deletes an organization with its sites and privileges
+// (ActManageOrg: Super User).
 func (s *Service) DeleteOrg(ctx context.Context, a *Actor, id string) error {
-	acc, err := s.accessTo(ctx, a, id)
-	if err != nil {
-		return err
-	}
-	if err := requireAdmin(acc, "delete it"); err != nil {
+	if _, err := s.authorize(ctx, a, id, ActManageOrg); err != nil {
 		return err
 	}
 	return s.write(ctx, func(tx *store.Tx, w *writer) error {
@@ -224,16 +167,18 @@ func siteFields(s *portal.Site) map[string]any {
 	return map[string]any{"name": s.Name, "timezone": s.Timezone, "country_code": s.CountryCode, "address": s.Address, "notes": s.Notes}
 }
 
-// ListSites lists the sites of an organization that the actor may see.
+// ListSites lists the sites of an organization that the actor may see
+// (ActViewSite): all of them with an org-scoped privilege, else the sites
+// of the actor's site-scoped privileges.
 func (s *Service) ListSites(ctx context.Context, a *Actor, orgID string, p portal.Page) ([]*portal.Site, int, error) {
-	acc, err := s.accessTo(ctx, a, orgID)
+	acc, err := s.authorize(ctx, a, orgID, ActViewOrg)
 	if err != nil {
 		return nil, 0, err
 	}
 	if p, err = CheckPage(p); err != nil {
 		return nil, 0, err
 	}
-	if acc.orgRole != "" {
+	if acc.orgRole != "" && acc.can(ActViewSite, "") {
 		return s.db.ListSites(ctx, orgID, p)
 	}
 	all, _, err := s.db.ListSites(ctx, orgID, portal.Page{Limit: 1 << 30, Page: 1})
@@ -250,13 +195,10 @@ func (s *Service) ListSites(ctx context.Context, a *Actor, orgID string, p porta
 	return mine[from:min(len(mine), from+p.Limit)], len(mine), nil
 }
 
-// CreateSite adds a site to an organization (Super User only).
+// CreateSite adds a site to an organization (ActCreateSite).
 func (s *Service) CreateSite(ctx context.Context, a *Actor, orgID string, in SiteInput) (*portal.Site, error) {
-	acc, err := s.accessTo(ctx, a, orgID)
+	_, err := s.authorize(ctx, a, orgID, ActCreateSite)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireAdmin(acc, "create sites"); err != nil {
 		return nil, err
 	}
 	if in.Name == nil {
@@ -276,33 +218,16 @@ func (s *Service) CreateSite(ctx context.Context, a *Actor, orgID string, in Sit
 	return site, err
 }
 
-// siteAccess loads a site and the actor's access to its organization; a
-// site the actor cannot see is not found.
-func (s *Service) siteAccess(ctx context.Context, a *Actor, siteID string) (*portal.Site, access, error) {
-	site, err := s.db.GetSite(ctx, siteID)
-	if err != nil {
-		return nil, access{}, err
-	}
-	acc, err := s.accessTo(ctx, a, site.OrgID)
-	if err != nil || !acc.canSeeSite(siteID) {
-		return nil, acc, notFound("site")
-	}
-	return site, acc, nil
-}
-
-// GetSite returns a site the actor may see.
+// GetSite returns a site the actor may see (ActViewSite).
 func (s *Service) GetSite(ctx context.Context, a *Actor, siteID string) (*portal.Site, error) {
-	site, _, err := s.siteAccess(ctx, a, siteID)
+	site, _, err := s.authorizeSite(ctx, a, siteID, ActViewSite)
 	return site, err
 }
 
-// UpdateSite changes a site (Super User only).
+// UpdateSite changes a site (ActUpdateSite).
 func (s *Service) UpdateSite(ctx context.Context, a *Actor, siteID string, in SiteInput) (*portal.Site, error) {
-	site, acc, err := s.siteAccess(ctx, a, siteID)
+	site, _, err := s.authorizeSite(ctx, a, siteID, ActUpdateSite)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireAdmin(acc, "change sites"); err != nil {
 		return nil, err
 	}
 	before := siteFields(site)
@@ -319,13 +244,10 @@ func (s *Service) UpdateSite(ctx context.Context, a *Actor, siteID string, in Si
 	return site, err
 }
 
-// DeleteSite deletes a site (Super User only).
+// DeleteSite deletes a site (ActDeleteSite).
 func (s *Service) DeleteSite(ctx context.Context, a *Actor, siteID string) error {
-	site, acc, err := s.siteAccess(ctx, a, siteID)
+	site, _, err := s.authorizeSite(ctx, a, siteID, ActDeleteSite)
 	if err != nil {
-		return err
-	}
-	if err := requireAdmin(acc, "delete sites"); err != nil {
 		return err
 	}
 	return s.write(ctx, func(tx *store.Tx, w *writer) error {

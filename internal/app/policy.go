@@ -31,6 +31,7 @@ type PolicyInput struct {
 	HistoryCount          *int
 	BlockCommon           *bool
 	MinCharacterClasses   *int
+	TwoFactorGraceDays    *int
 }
 
 // apply validates in and applies it to a copy of p.
@@ -67,6 +68,9 @@ func (in PolicyInput) apply(p portal.PasswordPolicy) (portal.PasswordPolicy, err
 	if err := intField("min_character_classes", in.MinCharacterClasses, 0, portal.MaxPolicyCharacterClass, &p.MinCharacterClasses); err != nil {
 		return p, err
 	}
+	if err := intField("two_factor_grace_days", in.TwoFactorGraceDays, 0, portal.MaxPolicyTwoFactorGrace, &p.TwoFactorGraceDays); err != nil {
+		return p, err
+	}
 	for _, b := range []struct {
 		v   *bool
 		dst *bool
@@ -82,7 +86,7 @@ func (in PolicyInput) apply(p portal.PasswordPolicy) (portal.PasswordPolicy, err
 func policyFields(p portal.PasswordPolicy) map[string]any {
 	return map[string]any{"enabled": p.Enabled, "min_length": p.MinLength, "requires_special_char": p.RequiresSpecialChar,
 		"requires_two_factor_auth": p.RequiresTwoFactorAuth, "expiry_in_days": p.ExpiryInDays, "history_count": p.HistoryCount,
-		"block_common": p.BlockCommon, "min_character_classes": p.MinCharacterClasses}
+		"block_common": p.BlockCommon, "min_character_classes": p.MinCharacterClasses, "two_factor_grace_days": p.TwoFactorGraceDays}
 }
 
 // OrgSetting is the part of an organization's settings Portal keeps.
@@ -139,6 +143,10 @@ func (s *Service) UpdatePasswordPolicy(ctx context.Context, a *Actor, orgID stri
 		now := s.clock()
 		if next != cur {
 			if err := tx.SetOrgPasswordPolicy(ctx, orgID, next, now); err != nil {
+				return err
+			}
+			// Two-factor enforcement: when the requirement begins (twofactor.go).
+			if err := noteTwoFactorRequirement(ctx, tx, orgID, cur, next, now); err != nil {
 				return err
 			}
 		}
@@ -275,7 +283,7 @@ func combinePolicies(orgs []store.OrgPolicy) *EffectivePolicy {
 		add(RuleExpiry, ep.ExpiryInDays, fmt.Sprintf("expires after %d days", ep.ExpiryInDays))
 	}
 	if ep.RequiresTwoFactorAuth {
-		add(RuleTwoFactor, 1, "two-factor authentication (enforced once Portal offers it)")
+		add(RuleTwoFactor, 1, "two-factor authentication")
 	}
 	return ep
 }

@@ -26,8 +26,8 @@ const (
 // request reveals nothing. Requests are limited per client address (429)
 // and mails per address (silently: the answer stays the same).
 //
-// Two-factor authentication does not exist yet; once it does, following
-// the link must also ask for a code or a recovery code.
+// With two-factor authentication active, following the link also needs a
+// code or a recovery code (VerifyRecovery).
 func (s *Service) RequestRecovery(ctx context.Context, email string, c Client) error {
 	email, err := cleanEmail(email)
 	if err != nil {
@@ -124,9 +124,15 @@ func (s *Service) RecoveryLink(ctx context.Context, token string) (*EffectivePol
 // does) it sets that password under the user's policy at once and opens a
 // full session. Setting the password clears the reset-required flag, signs
 // out every other session, mails a notice and is audit-logged. A password
-// that breaks the policy leaves the link unused.
-func (s *Service) VerifyRecovery(ctx context.Context, token string, password *string, c Client) (*LoginResult, error) {
+// that breaks the policy leaves the link unused. When the account has
+// two-factor authentication, twoFactor (a code or a recovery code) is
+// required too: the mailbox alone does not open it (twofactor.go).
+func (s *Service) VerifyRecovery(ctx context.Context, token string, password *string, twoFactor string, c Client) (*LoginResult, error) {
 	t, u, err := s.recoveryLink(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := s.recoveryProof(ctx, u, twoFactor) // nil without two-factor authentication
 	if err != nil {
 		return nil, err
 	}
@@ -159,11 +165,16 @@ func (s *Service) VerifyRecovery(ctx context.Context, token string, password *st
 	// when the password is set in the same call.
 	sess := &portal.Session{ID: newID(), TokenHash: authn.HashToken(sessToken), UserID: u.ID, CSRFToken: csrf,
 		CreatedTime: now, LastSeenTime: now, ExpiresTime: now.Add(recoverSessionTTL), AuthTime: now,
-		PasswordOnly: true, IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
+		PasswordOnly: true, TwoFactorPassed: proof != nil, IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
 	a := &Actor{User: u, Session: sess, IP: c.IP}
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		if err := tx.UseEmailToken(ctx, t.ID, now); err != nil {
 			return linkSpent(err)
+		}
+		if proof != nil {
+			if err := s.commitProof(ctx, w, a, u, proof); err != nil {
+				return err
+			}
 		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err

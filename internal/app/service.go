@@ -25,6 +25,10 @@ type Options struct {
 	MailQueued func()
 	// OnLogin observes login outcomes ("success", "failure", "throttled").
 	OnLogin func(outcome string)
+	// SecretBox seals secrets at rest (TOTP seeds) under PORTAL_SECRET_KEY.
+	// When nil (tests), a box with a random key is made: its secrets do not
+	// survive a restart.
+	SecretBox *authn.SecretBox
 }
 
 // Service is the service layer.
@@ -36,11 +40,12 @@ type Service struct {
 	now     func() time.Time
 	queued  func()
 	onLogin func(string)
+	box     *authn.SecretBox
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{db: o.DB, hasher: o.Hasher, baseURL: o.BaseURL, log: o.Logger, now: o.Now, queued: o.MailQueued, onLogin: o.OnLogin}
+	s := &Service{db: o.DB, hasher: o.Hasher, baseURL: o.BaseURL, log: o.Logger, now: o.Now, queued: o.MailQueued, onLogin: o.OnLogin, box: o.SecretBox}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -56,17 +61,26 @@ func New(o Options) *Service {
 	if s.onLogin == nil {
 		s.onLogin = func(string) {}
 	}
+	if s.box == nil {
+		s.box = ephemeralSecretBox() // twofactor.go
+	}
 	return s
 }
 
 // Actor is who makes a request: the signed-in user and where from.
 type Actor struct {
 	User    *portal.User
-	Session *portal.Session // nil for API-token requests (later issue)
-	IP      string
+	Session *portal.Session // nil for API-token requests
+	// APITokenID is the API token that authenticates the request ("" for
+	// a session; see apitokens.go).
+	APITokenID string
+	IP         string
 	// PasswordExpired: the password is older than the policy allows; the
 	// actor may do nothing but change it (see Restriction).
 	PasswordExpired bool
+	// TwoFactor is the state of two-factor authentication for this actor
+	// and session (twofactor.go), filled by Authenticate.
+	TwoFactor TwoFactorState
 }
 
 // Client describes the origin of an unauthenticated request.

@@ -18,4 +18,10 @@
 // [NewToken]; only [HashToken] of a token is ever stored. [SecretBox]
 // encrypts secrets such as TOTP seeds with AES-256-GCM under a key read by
 // [ParseKey].
+//
+// Two-factor authentication: [NewTOTPSecret], [MatchTOTP] (RFC 6238 with
+// github.com/pquerna/otp: SHA-1, 6 digits, 30-second steps, one step of
+// skew; it returns the step so the caller can refuse replays),
+// [TOTPQRCode] for enrolment, and single-use recovery codes
+// ([NewRecoveryCodes], stored only as [HashRecoveryCode]).
 package authn

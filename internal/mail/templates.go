@@ -23,6 +23,10 @@ type LinkData struct {
 	ExpiresIn string // human-readable validity of Link, e.g. "24 hours"; may be empty
 	OldEmail  string // e-mail change messages: the previous address
 	NewEmail  string // e-mail change messages: the new address
+	OrgName   string // invitations and membership changes: the organization
+	Role      string // invitations and membership changes: the role's GUI name
+	Access    string // invitations and membership changes: "the whole organization" or the sites
+	By        string // invitations and membership changes: who did it
 }
 
 //go:embed templates/*.txt templates/*.html

@@ -31,10 +31,11 @@ func (s *server) api(h apiHandler) http.HandlerFunc {
 	}
 }
 
-// authed requires a session, with CSRF checks on unsafe methods.
+// authed requires an API token, or a session with CSRF checks on unsafe
+// methods.
 func (s *server) authed(h authedHandler) http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		a, err := s.authenticate(r)
+		a, err := s.authenticateAPI(r)
 		if err != nil {
 			return err
 		}

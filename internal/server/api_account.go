@@ -67,12 +67,14 @@ func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	res, err := s.svc.Login(r.Context(), in.Email, in.Password, client(r))
+	// With two-factor authentication the session owes a code, unless it
+	// came in the body (api_twofactor.go).
+	res, err := s.svc.LoginWithCode(r.Context(), in.Email, in.Password, in.TwoFactor, client(r))
 	if err != nil {
 		return err
 	}
 	s.setSessionCookies(w, res)
-	return ok(w, loginResponse{Email: res.User.Email})
+	return ok(w, loginResponse{Email: res.User.Email, TwoFactorRequired: res.TwoFactorRequired, TwoFactorPassed: res.Session.TwoFactorPassed})
 }
 
 func (s *server) apiLogout(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
@@ -133,11 +135,19 @@ func toSelfJSON(me *app.Self) selfJSON {
 }
 
 func (s *server) apiSelf(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	if a.TwoFactor.Pending { // nothing of the account before the second factor (api_twofactor.go)
+		return ok(w, pendingSelf(a))
+	}
+	if a.Session == nil { // an API token: its actor has no two-factor state yet
+		if err := s.svc.LoadTwoFactor(r.Context(), a); err != nil {
+			return err
+		}
+	}
 	me, err := s.svc.GetSelf(r.Context(), a)
 	if err != nil {
 		return err
 	}
-	return ok(w, toSelfJSON(me))
+	return ok(w, withTwoFactor(toSelfJSON(me), a))
 }
 
 type auditJSON struct {
@@ -204,11 +214,17 @@ type selfRequest struct {
 	// The password (api_password.go, app/password.go).
 	Password    *string `json:"password"`
 	OldPassword *string `json:"old_password"`
+	// Two-factor authentication (api_twofactor.go, app/twofactor.go):
+	// turning it off needs current_password and two_factor.
+	EnableTwoFactor *bool   `json:"enable_two_factor"`
+	CurrentPassword *string `json:"current_password"`
+	TwoFactor       *string `json:"two_factor"`
 }
 
 func (in selfRequest) input() app.SelfInput {
 	return app.SelfInput{FirstName: in.FirstName, LastName: in.LastName, Phone: in.Phone, Phone2: in.Phone2,
-		MACFormat: in.MACFormat, Hour24: in.Hour24, Timezone: in.Timezone, Password: in.Password, OldPassword: in.OldPassword}
+		MACFormat: in.MACFormat, Hour24: in.Hour24, Timezone: in.Timezone, Password: in.Password, OldPassword: in.OldPassword,
+		EnableTwoFactor: in.EnableTwoFactor, CurrentPassword: in.CurrentPassword, TwoFactor: in.TwoFactor}
 }
 
 func (s *server) apiUpdateSelf(w http.ResponseWriter, r *http.Request, a *app.Actor) error {

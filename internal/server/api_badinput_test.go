@@ -155,7 +155,7 @@ func TestAPIUnknownPaths(t *testing.T) {
 				{"PATCH", "/api/v1/orgs/" + org},
 				{"GET", "/api/v1/login"},
 				{"DELETE", "/api/v1/self"},
-				{"GET", "/api/v1/self/apitokens"},
+				{"PATCH", "/api/v1/self/apitokens"},
 			} {
 				r := e.raw(client, rq.method, rq.path, "", map[string]string{"X-CSRFToken": e.cookie(client, "csrftoken")})
 				if r.Status != 404 {

@@ -50,6 +50,7 @@ type passwordPolicyJSON struct {
 	HistoryCount          int  `json:"history_count"`
 	BlockCommon           bool `json:"block_common"`
 	MinCharacterClasses   int  `json:"min_character_classes"`
+	TwoFactorGraceDays    int  `json:"two_factor_grace_days"` // ours: days to enrol once 2FA is required
 }
 
 // orgSettingJSON is the part of Mist's org_setting that Portal keeps.
@@ -78,6 +79,7 @@ type policyRequest struct {
 	HistoryCount          *int  `json:"history_count"`
 	BlockCommon           *bool `json:"block_common"`
 	MinCharacterClasses   *int  `json:"min_character_classes"`
+	TwoFactorGraceDays    *int  `json:"two_factor_grace_days"`
 }
 
 // orgSettingRequest is the body of PUT /api/v1/orgs/{org_id}/setting; the
@@ -136,7 +138,8 @@ func (s *server) apiRecover(w http.ResponseWriter, r *http.Request) error {
 }
 
 type recoverVerifyRequest struct {
-	Password *string `json:"password"`
+	Password  *string `json:"password"`
+	TwoFactor string  `json:"two_factor"` // a code or a recovery code, when the account has 2FA
 }
 
 // apiVerifyRecover is POST /api/v1/recover/verify/{token}: it signs the
@@ -147,7 +150,7 @@ func (s *server) apiVerifyRecover(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeOptionalJSON(r, &in); err != nil {
 		return err
 	}
-	res, err := s.svc.VerifyRecovery(r.Context(), r.PathValue("token"), in.Password, client(r))
+	res, err := s.svc.VerifyRecovery(r.Context(), r.PathValue("token"), in.Password, in.TwoFactor, client(r))
 	if err != nil {
 		return err
 	}
@@ -157,7 +160,7 @@ func (s *server) apiVerifyRecover(w http.ResponseWriter, r *http.Request) error 
 		msg = "your new password is set, your other sessions are signed out, and you are signed in"
 	}
 	return ok(w, map[string]any{"detail": msg, "email": res.User.Email, "password_only": res.Session.PasswordOnly,
-		"two_factor_required": false, "two_factor_passed": false})
+		"two_factor_required": false, "two_factor_passed": res.Session.TwoFactorPassed})
 }
 
 // decodeOptionalJSON is decodeJSON for a body that may be left out.

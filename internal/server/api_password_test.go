@@ -123,7 +123,7 @@ func TestAPIPasswordPolicySetting(t *testing.T) {
 			t.Errorf("setting ids: %s", r.Body)
 		}
 		defaults := map[string]any{"enabled": false, "min_length": 8.0, "requires_special_char": false, "requires_two_factor_auth": false,
-			"expiry_in_days": 0.0, "history_count": 0.0, "block_common": false, "min_character_classes": 0.0}
+			"expiry_in_days": 0.0, "history_count": 0.0, "block_common": false, "min_character_classes": 0.0, "two_factor_grace_days": 0.0}
 		if p := e.policy(ann, org); !mapsEqual(p, defaults) {
 			t.Errorf("default policy = %v, want %v", p, defaults)
 		}
@@ -132,7 +132,7 @@ func TestAPIPasswordPolicySetting(t *testing.T) {
 			"history_count": 3, "block_common": true, "min_character_classes": 3})
 		e.want(r, 200, "PUT setting")
 		set := map[string]any{"enabled": true, "min_length": 12.0, "requires_special_char": true, "requires_two_factor_auth": false,
-			"expiry_in_days": 90.0, "history_count": 3.0, "block_common": true, "min_character_classes": 3.0}
+			"expiry_in_days": 90.0, "history_count": 3.0, "block_common": true, "min_character_classes": 3.0, "two_factor_grace_days": 0.0}
 		if p := r.JSON(t)["password_policy"].(map[string]any); !mapsEqual(p, set) {
 			t.Errorf("PUT answer policy = %v, want %v (freshness emitted as expiry_in_days)", p, set)
 		}

@@ -42,7 +42,39 @@ func (s *server) authenticate(r *http.Request) (*app.Actor, error) {
 			return nil, portal.Errorf(portal.EFORBIDDEN, "CSRF token missing or incorrect: send header X-CSRFToken with the value of the csrftoken cookie")
 		}
 	}
+	// A session that still owes its second factor, or whose user must
+	// first enrol in two-factor authentication (api_twofactor.go).
+	if err := s.restrictTwoFactor(r, a); err != nil {
+		return nil, err
+	}
 	if err := s.restrict(r, a); err != nil { // recovery session or expired password (api_password.go)
+		return nil, err
+	}
+	return a, nil
+}
+
+// authenticateAPI authenticates a JSON API request: by an API token
+// ("Authorization: Token <key>", no CSRF token needed: browsers never add
+// that header by themselves) or else by the session cookie. The GUI's
+// pages never accept a token (they use authenticate).
+func (s *server) authenticateAPI(r *http.Request) (*app.Actor, error) {
+	h := r.Header.Get("Authorization")
+	scheme, key, _ := strings.Cut(strings.TrimSpace(h), " ")
+	if h == "" || !strings.EqualFold(scheme, "Token") {
+		a, err := s.authenticate(r)
+		if h != "" && portal.ErrorCode(err) == portal.EUNAUTHORIZED {
+			return nil, portal.Errorf(portal.EUNAUTHORIZED, `unsupported Authorization header: send "Authorization: Token <key>" with an API token, or log in for a session`)
+		}
+		return a, err
+	}
+	a, err := s.svc.AuthenticateToken(r.Context(), strings.TrimSpace(key), clientIP(r))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.restrictTwoFactor(r, a); err != nil { // api_twofactor.go
+		return nil, err
+	}
+	if err := s.restrict(r, a); err != nil { // expired password (api_password.go)
 		return nil, err
 	}
 	return a, nil

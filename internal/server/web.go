@@ -96,6 +96,9 @@ type view struct {
 	// display preferences: {{$.Prefs.MAC x}}, {{$.Prefs.Time t}}. The zero
 	// value (no session) means xx:xx:xx:xx:xx:xx, 12-hour clock, UTC.
 	Prefs format.Prefs
+	// TwoFactorGrace is the banner of an organization's grace period for
+	// two-factor authentication (web_twofactor.go).
+	TwoFactorGrace *twoFactorGrace
 }
 
 // render writes a page with the layout.
@@ -134,6 +137,10 @@ func (s *server) page(h pageHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, err := s.authenticate(r)
 		if err != nil {
+			if to, ok := twoFactorRedirect(r, err); ok { // the second factor, or enrolment (web_twofactor.go)
+				http.Redirect(w, r, to, http.StatusSeeOther)
+				return
+			}
 			if portal.ErrorCode(err) == portal.EUNAUTHORIZED {
 				next := r.URL.RequestURI()
 				if r.Method != http.MethodGet {
@@ -155,7 +162,8 @@ func (s *server) page(h pageHandler) http.HandlerFunc {
 			return
 		}
 		v := &view{User: a.User, CSRF: a.Session.CSRFToken, Prefs: app.Prefs(a.User)}
-		if me, err := s.svc.GetSelf(r.Context(), a); err == nil {
+		showAccount := twoFactorView(v, a) // before the second factor nothing of the account shows (web_twofactor.go)
+		if me, err := s.svc.GetSelf(r.Context(), a); err == nil && showAccount {
 			seen := map[string]bool{}
 			for _, p := range me.Privileges {
 				if !seen[p.OrgID] {

@@ -24,9 +24,11 @@ func (s *server) accountSections() []accountSection {
 	return []accountSection{
 		s.sectionInfo(),
 		s.sectionPassword(),
+		s.sectionTwoFactor(), // web_twofactor.go
 		s.sectionPrefs(),
 		s.sectionOrgs(),
 		s.sectionSessions(),
+		s.sectionAPITokens(),
 	}
 }
 

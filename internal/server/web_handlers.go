@@ -29,6 +29,10 @@ func (s *server) webLogin(w http.ResponseWriter, r *http.Request, v *view) error
 		return s.formError(w, r, v, "login", err)
 	}
 	s.setSessionCookies(w, res)
+	if res.TwoFactorRequired { // the second page of the login (web_twofactor.go)
+		http.Redirect(w, r, "/login/two_factor?next="+urlQuery(localPath(r.PostForm.Get("next"))), http.StatusSeeOther)
+		return nil
+	}
 	http.Redirect(w, r, localPath(r.PostForm.Get("next")), http.StatusSeeOther)
 	return nil
 }
@@ -133,13 +137,28 @@ func (s *server) webCreateOrg(w http.ResponseWriter, r *http.Request, v *view, a
 	return nil
 }
 
-// orgView is the data of the organization page.
+// orgView is the data of the organization page. Perm decides which
+// controls show (the service checks every request anyway).
 type orgView struct {
-	Org     *portal.Org
-	Role    string
-	IsAdmin bool
-	Sites   []*portal.Site
-	Total   int
+	Org   *portal.Org
+	Role  string
+	Perm  app.Permissions
+	Sites []*portal.Site
+	Total int
+}
+
+// CanCreateSite, CanUpdateSite and CanDeleteSite tell the template which
+// controls to show; SiteActions whether any site has one.
+func (ov *orgView) CanCreateSite() bool              { return ov.Perm.Can(app.ActCreateSite, "") }
+func (ov *orgView) CanUpdateSite(siteID string) bool { return ov.Perm.Can(app.ActUpdateSite, siteID) }
+func (ov *orgView) CanDeleteSite(siteID string) bool { return ov.Perm.Can(app.ActDeleteSite, siteID) }
+func (ov *orgView) SiteActions() bool {
+	for _, site := range ov.Sites {
+		if ov.CanUpdateSite(site.ID) || ov.CanDeleteSite(site.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *server) webOrg(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
@@ -155,13 +174,16 @@ func (s *server) webOrg(w http.ResponseWriter, r *http.Request, v *view, a *app.
 	if err != nil {
 		return err
 	}
-	ov := &orgView{Org: o, Sites: sites, Total: total}
+	perm, err := s.svc.Permissions(r.Context(), a, id)
+	if err != nil {
+		return err
+	}
+	ov := &orgView{Org: o, Sites: sites, Total: total, Perm: perm}
 	for _, l := range v.Orgs {
 		if l.ID == id {
 			ov.Role = l.Role
 		}
 	}
-	ov.IsAdmin = ov.Role == portal.RoleAdmin
 	v.Title, v.CurrentOrg, v.Data = o.Name, o.ID, ov
 	s.render(w, r, http.StatusOK, "org", v)
 	return nil

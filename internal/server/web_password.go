@@ -69,7 +69,7 @@ var policyChecks = []string{"enabled", "requires_special_char", "requires_two_fa
 
 var policyLimits = map[string]int{
 	"MinLength": portal.MinPasswordLen, "MaxLength": portal.MaxPasswordLen, "MaxExpiry": portal.MaxPolicyExpiryDays,
-	"MaxHistory": portal.MaxPolicyHistoryCount, "MaxClasses": portal.MaxPolicyCharacterClass,
+	"MaxHistory": portal.MaxPolicyHistoryCount, "MaxClasses": portal.MaxPolicyCharacterClass, "MaxGrace": portal.MaxPolicyTwoFactorGrace,
 }
 
 // webOrgSettings shows Organization ▸ Settings (Super Users only).
@@ -90,7 +90,7 @@ func (s *server) webOrgSettings(w http.ResponseWriter, r *http.Request, v *view,
 	sv := &settingsView{Org: st.Org, Limits: policyLimits, Values: map[string]string{}, Checked: map[string]bool{}}
 	p := st.PasswordPolicy
 	if v.Form.Get("submitted") != "" {
-		for _, k := range []string{"min_length", "expiry_in_days", "history_count", "min_character_classes"} {
+		for _, k := range []string{"min_length", "expiry_in_days", "history_count", "min_character_classes", "two_factor_grace_days"} {
 			sv.Values[k] = v.Form.Get(k)
 		}
 		for _, k := range policyChecks {
@@ -98,7 +98,8 @@ func (s *server) webOrgSettings(w http.ResponseWriter, r *http.Request, v *view,
 		}
 	} else {
 		sv.Values = map[string]string{"min_length": strconv.Itoa(p.MinLength), "expiry_in_days": strconv.Itoa(p.ExpiryInDays),
-			"history_count": strconv.Itoa(p.HistoryCount), "min_character_classes": strconv.Itoa(p.MinCharacterClasses)}
+			"history_count": strconv.Itoa(p.HistoryCount), "min_character_classes": strconv.Itoa(p.MinCharacterClasses),
+			"two_factor_grace_days": strconv.Itoa(p.TwoFactorGraceDays)}
 		sv.Checked = map[string]bool{"enabled": p.Enabled, "requires_special_char": p.RequiresSpecialChar,
 			"requires_two_factor_auth": p.RequiresTwoFactorAuth, "block_common": p.BlockCommon}
 	}
@@ -123,10 +124,10 @@ func (s *server) webSaveOrgSettings(w http.ResponseWriter, r *http.Request, v *v
 		*dst.p = &b
 	}
 	names := map[string]string{"min_length": "Minimum length", "expiry_in_days": "Password expiry", "history_count": "Password history",
-		"min_character_classes": "Kinds of characters"}
+		"min_character_classes": "Kinds of characters", "two_factor_grace_days": "Grace period"}
 	var ferr error
 	for field, dst := range map[string]**int{"min_length": &in.MinLength, "expiry_in_days": &in.ExpiryInDays,
-		"history_count": &in.HistoryCount, "min_character_classes": &in.MinCharacterClasses} {
+		"history_count": &in.HistoryCount, "min_character_classes": &in.MinCharacterClasses, "two_factor_grace_days": &in.TwoFactorGraceDays} {
 		n, err := strconv.Atoi(strings.TrimSpace(f.Get(field)))
 		if err != nil && ferr == nil {
 			ferr = portal.Errorf(portal.EINVALID, "%s must be a whole number", names[field])
@@ -157,9 +158,10 @@ func (s *server) webSaveOrgSettings(w http.ResponseWriter, r *http.Request, v *v
 
 // recoverView is the data of the recovery pages.
 type recoverView struct {
-	Token  string
-	Policy *app.EffectivePolicy
-	Broken bool // the link cannot be used
+	Token     string
+	Policy    *app.EffectivePolicy
+	Broken    bool // the link cannot be used
+	TwoFactor bool // the account has two-factor authentication: ask for a code too
 }
 
 func (s *server) webRecoverForm(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -205,6 +207,11 @@ func (s *server) renderRecoverVerify(w http.ResponseWriter, r *http.Request, v *
 		status = errorStatus(err)
 	}
 	rv.Policy = ep
+	if !rv.Broken {
+		if rv.TwoFactor, err = s.svc.RecoveryLinkTwoFactor(r.Context(), token); err != nil {
+			return err
+		}
+	}
 	v.Data = rv
 	s.render(w, r, status, "recover_verify", v)
 	return nil
@@ -225,7 +232,7 @@ func (s *server) webRecoverVerify(w http.ResponseWriter, r *http.Request, v *vie
 	}
 	var res *app.LoginResult
 	if err == nil {
-		res, err = s.svc.VerifyRecovery(r.Context(), token, &pw, client(r))
+		res, err = s.svc.VerifyRecovery(r.Context(), token, &pw, f.Get("two_factor"), client(r))
 	}
 	if err != nil {
 		if errorStatus(err) >= 500 {

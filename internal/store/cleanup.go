@@ -6,7 +6,8 @@ import (
 )
 
 // Purge deletes what is no longer needed: expired sessions, old throttle
-// counters, spent or expired link tokens, and sent mail older than keep.
+// counters, spent or expired link tokens, and sent mail and answered or
+// cancelled invitations older than keep.
 // It is idempotent, so several instances may run it at once.
 func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (int64, error) {
 	old := ms(now.Add(-keep))
@@ -20,6 +21,7 @@ func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (int
 		{`DELETE FROM email_tokens WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)`, []any{old, old}},
 		{`DELETE FROM registrations WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)`, []any{old, old}},
 		{`DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?`, []any{old}},
+		{`DELETE FROM invites WHERE status <> 'pending' AND closed_at < ?`, []any{old}}, // answered or cancelled invitations
 	} {
 		res, err := tx.exec(ctx, q.sql, q.args...)
 		if err != nil {

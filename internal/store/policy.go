@@ -22,6 +22,7 @@ type policyJSON struct {
 	HistoryCount          int  `json:"history_count"`
 	BlockCommon           bool `json:"block_common"`
 	MinCharacterClasses   int  `json:"min_character_classes"`
+	TwoFactorGraceDays    int  `json:"two_factor_grace_days"`
 }
 
 func decodePolicy(s string) (portal.PasswordPolicy, error) {

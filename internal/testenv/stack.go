@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -56,8 +57,14 @@ func NewStack(t testing.TB, d store.Dialect) *Stack {
 
 	st.Server = httptest.NewUnstartedServer(nil)
 	st.URL = "http://" + st.Server.Listener.Addr().String()
+	key := make([]byte, authn.KeySize) // a random PORTAL_SECRET_KEY for TOTP secrets
+	_, _ = rand.Read(key)
+	box, err := authn.NewSecretBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st.Service = app.New(app.Options{DB: st.DB, Hasher: authn.NewHasher(1024, 1, 1, 8), BaseURL: st.URL, Logger: logger,
-		Now: st.Clock.Now, MailQueued: st.Worker.Wake})
+		Now: st.Clock.Now, MailQueued: st.Worker.Wake, SecretBox: box})
 	h, err := server.NewServer(server.Options{Service: st.Service, Logger: logger, Ready: st.DB.Ping})
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,10 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Sessions/CRUD", testSessions},
 		{"Sessions/DeleteExpired", testDeleteExpiredSessions},
 		{"Sessions/PerUser", testUserSessions},
+		{"TwoFactor", testTwoFactor}, // twofactor.go
+		{"APITokens", testAPITokens},
 		{"Registrations", testRegistrations},
+		{"Invites", testInvites}, {"Invites/Close", testCloseInvite}, {"Invites/OrgMembers", testOrgMembers},
 		{"EmailTokens/CreateReplaces", testEmailTokenReplace},
 		{"EmailTokens/UseOnce", testUseEmailToken},
 		{"EmailTokens/UseExpiry", testUseEmailTokenExpiry},

@@ -1,0 +1,224 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"portal"
+	"portal/internal/authn"
+	"portal/internal/store"
+)
+
+// API tokens (Mist /api/v1/self/apitokens): a user's keys for scripts.
+// "Authorization: Token <key>" acts as the user, with their privileges
+// (read afresh on every request), without a CSRF token. Only the hash of a
+// key is stored; the key is shown once, in the answer to its creation.
+const (
+	// APITokenUnusedExpiry: a token unused for this long stops working
+	// (Mist's rule), counted from its last use or else its creation.
+	APITokenUnusedExpiry = 90 * 24 * time.Hour
+	// apiTokenTouchEvery: the last use is written at most this often.
+	apiTokenTouchEvery = time.Minute
+	// MaxAPITokenNameLen bounds a token's name (characters).
+	MaxAPITokenNameLen = 64
+	// MaxAPITokens is how many tokens one user may hold.
+	MaxAPITokens = 50
+)
+
+// APIToken is one of a user's API tokens as shown to them. Key is set only
+// in the answer to its creation.
+type APIToken struct {
+	ID       string
+	Name     string
+	Key      string
+	Created  time.Time
+	LastUsed time.Time // zero: never used
+	// Expires is when the token stops working unless it is used before.
+	Expires time.Time
+	Expired bool
+	// Current: the token that authenticates this request.
+	Current bool
+}
+
+func (s *Service) apiToken(t *store.APIToken, a *Actor) *APIToken {
+	last := t.LastUsed
+	if last.IsZero() {
+		last = t.Created
+	}
+	exp := last.Add(APITokenUnusedExpiry)
+	return &APIToken{ID: t.ID, Name: t.Name, Created: t.Created, LastUsed: t.LastUsed, Expires: exp,
+		Expired: !s.clock().Before(exp), Current: a != nil && a.APITokenID == t.ID}
+}
+
+func apiTokenFields(t *APIToken) map[string]any { return map[string]any{"id": t.ID, "name": t.Name} }
+
+func apiTokenNotFound() error { return portal.Errorf(portal.ENOTFOUND, "API token not found") }
+
+func cleanAPITokenName(name string) (string, error) {
+	return cleanName("name", name, MaxAPITokenNameLen, true)
+}
+
+// CreateAPIToken creates an API token for the actor and returns it with
+// its key, which is never shown again. Tokens are created from a session
+// only: a token that could mint tokens would outlive its own deletion.
+func (s *Service) CreateAPIToken(ctx context.Context, a *Actor, name string) (*APIToken, error) {
+	if a.Session == nil {
+		return nil, portal.Errorf(portal.EFORBIDDEN, "API tokens can be created only in a signed-in session (log in with your password), not with another API token")
+	}
+	name, err := cleanAPITokenName(name)
+	if err != nil {
+		return nil, err
+	}
+	key, err := authn.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	st := &store.APIToken{ID: newID(), UserID: a.User.ID, Name: name, KeyHash: authn.HashToken(key), Created: now}
+	var out *APIToken
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
+		n, err := tx.CountUserAPITokens(ctx, a.User.ID)
+		if err != nil {
+			return err
+		}
+		if n >= MaxAPITokens {
+			return portal.Errorf(portal.EINVALID, "you already have %d API tokens, the most allowed: delete one you no longer use first", MaxAPITokens)
+		}
+		if err := tx.CreateAPIToken(ctx, st); err != nil {
+			return err
+		}
+		out = s.apiToken(st, a)
+		return w.audit(ctx, a.User, a.IP, "", "", "Created API token "+name, nil, apiTokenFields(out))
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Key = key
+	return out, nil
+}
+
+// ListAPITokens lists the actor's API tokens, oldest first, without keys.
+func (s *Service) ListAPITokens(ctx context.Context, a *Actor) ([]*APIToken, error) {
+	list, err := s.db.ListUserAPITokens(ctx, a.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*APIToken, len(list))
+	for i, t := range list {
+		out[i] = s.apiToken(t, a)
+	}
+	return out, nil
+}
+
+// GetAPIToken returns one of the actor's tokens (another user's is not found).
+func (s *Service) GetAPIToken(ctx context.Context, a *Actor, id string) (*APIToken, error) {
+	t, err := s.db.GetUserAPIToken(ctx, a.User.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.apiToken(t, a), nil
+}
+
+// RenameAPIToken renames one of the actor's tokens.
+func (s *Service) RenameAPIToken(ctx context.Context, a *Actor, id, name string) (*APIToken, error) {
+	name, err := cleanAPITokenName(name)
+	if err != nil {
+		return nil, err
+	}
+	var out *APIToken
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
+		t, err := tx.GetUserAPIToken(ctx, a.User.ID, id)
+		if err != nil {
+			return err
+		}
+		before := t.Name
+		if before == name {
+			out = s.apiToken(t, a)
+			return nil
+		}
+		if err := tx.RenameAPIToken(ctx, a.User.ID, id, name); err != nil {
+			return err
+		}
+		t.Name = name
+		out = s.apiToken(t, a)
+		return w.audit(ctx, a.User, a.IP, "", "", "Renamed API token "+before+" to "+name,
+			map[string]any{"id": id, "name": before}, apiTokenFields(out))
+	})
+	return out, err
+}
+
+// DeleteAPIToken deletes one of the actor's tokens: it stops working at
+// once, on the next request (even the token of this request).
+func (s *Service) DeleteAPIToken(ctx context.Context, a *Actor, id string) (*APIToken, error) {
+	var out *APIToken
+	err := s.write(ctx, func(tx *store.Tx, w *writer) error {
+		t, err := tx.GetUserAPIToken(ctx, a.User.ID, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteAPIToken(ctx, a.User.ID, id); err != nil {
+			return err
+		}
+		out = s.apiToken(t, a)
+		return w.audit(ctx, a.User, a.IP, "", "", "Deleted API token "+t.Name, apiTokenFields(out), nil)
+	})
+	return out, err
+}
+
+// AuthenticateToken resolves an API key to its actor: the token's user,
+// with no session. Unknown keys, deleted tokens or users, tokens unused
+// for 90 days and accounts locked until a new password is set are
+// unauthorized; an expired password restricts the actor as it restricts a
+// session (Restriction).
+func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (*Actor, error) {
+	invalid := portal.Errorf(portal.EUNAUTHORIZED, "invalid API token: it may have been deleted; create a new one in My Account → API Tokens")
+	if key == "" || len(key) > 128 {
+		return nil, invalid
+	}
+	t, err := s.db.GetAPITokenByKeyHash(ctx, authn.HashToken(key))
+	if portal.ErrorCode(err) == portal.ENOTFOUND {
+		return nil, invalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	if s.apiToken(t, nil).Expired {
+		return nil, &portal.Error{Code: portal.EUNAUTHORIZED, Fields: map[string]any{"token_expired": true},
+			Message: "this API token has expired: it was not used for 90 days; create a new one in My Account → API Tokens"}
+	}
+	u, err := s.db.GetUser(ctx, t.UserID)
+	if portal.ErrorCode(err) == portal.ENOTFOUND {
+		return nil, invalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.PasswordResetRequired {
+		return nil, &portal.Error{Code: portal.EUNAUTHORIZED, Fields: map[string]any{"password_reset_required": true},
+			Message: "this account is locked until a new password is chosen with Forgot password? on the login page"}
+	}
+	if t.LastUsed.IsZero() || now.Sub(t.LastUsed) >= apiTokenTouchEvery {
+		if err := s.db.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.TouchAPIToken(ctx, t.ID, now, apiTokenTouchEvery)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	a := &Actor{User: u, IP: ip, APITokenID: t.ID}
+	if a.PasswordExpired, err = s.passwordExpired(ctx, u); err != nil {
+		return nil, err
+	}
+	// The user's two-factor state, for /self and for the organizations'
+	// requirements (twofactor.go); a token owes no second factor.
+	if err := s.loadTwoFactor(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// errSessionOnly refuses to an API token what only a session can do.
+func errSessionOnly(what string) error {
+	return portal.Errorf(portal.EINVALID, "this request is authenticated by an API token, not a session: %s", what)
+}

@@ -1,0 +1,376 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+
+	"portal"
+	"portal/internal/app"
+)
+
+// Organization → Administrators (Super Users only): the members and open
+// invitations, the Invite form, a Manage page per row; and the pages behind
+// an invitation link, for the invitee.
+
+// roleChoice is one option of the role menu.
+type roleChoice struct {
+	Value, Name, Hint string
+}
+
+// roleChoices lists the roles in the order the menu shows them.
+var roleChoices = []roleChoice{
+	{portal.RoleAdmin, portal.RoleNames[portal.RoleAdmin], "everything in the organization, its members and settings included; always the whole organization"},
+	{portal.RoleWrite, portal.RoleNames[portal.RoleWrite], "reads and changes sites, inventory and other network objects"},
+	{portal.RoleRead, portal.RoleNames[portal.RoleRead], "reads only"},
+	{portal.RoleHelpdesk, portal.RoleNames[portal.RoleHelpdesk], "reads its sites only; needs at least one site"},
+	{portal.RoleInstaller, portal.RoleNames[portal.RoleInstaller], "the inventory of its sites only"},
+}
+
+// adminsView is the data of the Administrators and Manage pages.
+type adminsView struct {
+	Org    *portal.Org
+	Admins []*app.Admin
+	Admin  *app.Admin // the Manage page's row
+	Sites  []*portal.Site
+	Roles  []roleChoice
+	// The role and sites the form shows: as stored, or as typed after an error.
+	Role    string
+	Checked map[string]bool
+}
+
+// loadAdmins fills the view of the organization's Administrators page.
+func (s *server) loadAdmins(r *http.Request, v *view, a *app.Actor, orgID string) (*adminsView, error) {
+	list, err := s.svc.ListAdmins(r.Context(), a, orgID)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.svc.GetOrg(r.Context(), a, orgID)
+	if err != nil {
+		return nil, err
+	}
+	sites, _, err := s.svc.ListSites(r.Context(), a, orgID, portal.Page{Limit: 1000, Page: 1})
+	if err != nil {
+		return nil, err
+	}
+	v.CurrentOrg = orgID
+	return &adminsView{Org: o, Admins: list, Sites: sites, Roles: roleChoices, Checked: map[string]bool{}}, nil
+}
+
+// formGrant reads the role menu and site boxes into privileges: no site
+// chosen means the whole organization.
+func formGrant(f url.Values) []app.PrivilegeInput {
+	role := f.Get("role")
+	sites := f["site"]
+	if len(sites) == 0 {
+		return []app.PrivilegeInput{{Scope: portal.ScopeOrg, Role: role}}
+	}
+	out := make([]app.PrivilegeInput, len(sites))
+	for i, id := range sites {
+		out[i] = app.PrivilegeInput{Scope: portal.ScopeSite, Role: role, SiteID: id}
+	}
+	return out
+}
+
+// typed makes the form show what was posted.
+func (av *adminsView) typed(f url.Values) {
+	av.Role = f.Get("role")
+	for _, id := range f["site"] {
+		av.Checked[id] = true
+	}
+}
+
+func (s *server) webAdmins(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	return s.renderAdmins(w, r, v, a, http.StatusOK)
+}
+
+func (s *server) renderAdmins(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, status int) error {
+	orgID, err := pathID(r, "org_id", "organization")
+	if err != nil {
+		return err
+	}
+	av, err := s.loadAdmins(r, v, a, orgID)
+	if err != nil {
+		return err
+	}
+	av.Role = portal.RoleRead
+	if status != http.StatusOK {
+		av.typed(v.Form)
+	}
+	v.Title, v.Data = "Administrators · "+av.Org.Name, av
+	s.render(w, r, status, "admins", v)
+	return nil
+}
+
+// adminsFormError shows the page again with the error and what was typed.
+func (s *server) adminsFormError(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, err error, render func(status int) error) error {
+	if errorStatus(err) >= 500 || portal.ErrorCode(err) == portal.ENOTFOUND || portal.ErrorCode(err) == portal.EFORBIDDEN {
+		return err
+	}
+	v.Error = sentence(portal.ErrorMessage(err))
+	v.Form = r.PostForm
+	v.Form.Del(csrfField)
+	retryAfter(w, err)
+	return render(errorStatus(err))
+}
+
+func (s *server) webInvite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	orgID, err := pathID(r, "org_id", "organization")
+	if err != nil {
+		return err
+	}
+	f := r.PostForm
+	ad, err := s.svc.Invite(r.Context(), a, orgID, app.InviteInput{Email: f.Get("email"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
+		Privileges: formGrant(f)})
+	if err != nil {
+		return s.adminsFormError(w, r, v, a, err, func(status int) error { return s.renderAdmins(w, r, v, a, status) })
+	}
+	s.flash(w, "Invitation sent to "+ad.Email+" as "+ad.RoleName()+" ("+ad.Describe()+"). The link is valid for 7 days.")
+	http.Redirect(w, r, "/orgs/"+orgID+"/admins", http.StatusSeeOther)
+	return nil
+}
+
+// manageIDs reads the organization and row ids of a Manage request.
+func manageIDs(r *http.Request) (orgID, id string, err error) {
+	if orgID, err = pathID(r, "org_id", "organization"); err != nil {
+		return "", "", err
+	}
+	if id, err = pathID(r, "id", "administrator or invitation"); err != nil {
+		return "", "", err
+	}
+	return orgID, id, nil
+}
+
+func (s *server) webManageAdmin(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	return s.renderManage(w, r, v, a, http.StatusOK)
+}
+
+func (s *server) renderManage(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, status int) error {
+	orgID, id, err := manageIDs(r)
+	if err != nil {
+		return err
+	}
+	av, err := s.loadAdmins(r, v, a, orgID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(av.Admins, func(ad *app.Admin) bool { return ad.ID() == id })
+	if i < 0 {
+		return portal.Errorf(portal.ENOTFOUND, "administrator or invitation not found: it may have been revoked, accepted or cancelled meanwhile")
+	}
+	av.Admin = av.Admins[i]
+	if status == http.StatusOK {
+		av.Role = av.Admin.Role
+		for _, site := range av.Admin.Sites {
+			av.Checked[site.ID] = true
+		}
+	} else {
+		av.typed(v.Form)
+	}
+	v.Title, v.Data = "Manage "+av.Admin.Email, av
+	s.render(w, r, status, "admins_manage", v)
+	return nil
+}
+
+func (s *server) webSaveAdmin(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	orgID, id, err := manageIDs(r)
+	if err != nil {
+		return err
+	}
+	ad, err := s.svc.UpdateAdmin(r.Context(), a, orgID, id, formGrant(r.PostForm))
+	if err != nil {
+		return s.adminsFormError(w, r, v, a, err, func(status int) error { return s.renderManage(w, r, v, a, status) })
+	}
+	msg := "The role of " + ad.Email + " is now " + ad.RoleName() + " (" + ad.Describe() + ")."
+	if ad.IsInvite() {
+		msg = "Invitation of " + ad.Email + " changed to " + ad.RoleName() + " (" + ad.Describe() + ") and sent again. The new link is valid for 7 days."
+	}
+	s.flash(w, msg)
+	if id == a.User.ID && ad.Role != portal.RoleAdmin {
+		// No longer a Super User: the Administrators page is not theirs.
+		http.Redirect(w, r, "/orgs/"+orgID, http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, "/orgs/"+orgID+"/admins", http.StatusSeeOther)
+	return nil
+}
+
+func (s *server) webReinvite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	orgID, id, err := manageIDs(r)
+	if err != nil {
+		return err
+	}
+	ad, err := s.svc.UpdateInvite(r.Context(), a, orgID, id, app.InviteInput{})
+	if err != nil {
+		return s.adminsFormError(w, r, v, a, err, func(status int) error { return s.renderManage(w, r, v, a, status) })
+	}
+	s.flash(w, "Invitation sent again to "+ad.Email+". The previous link no longer works; the new one is valid for 7 days.")
+	http.Redirect(w, r, "/orgs/"+orgID+"/admins", http.StatusSeeOther)
+	return nil
+}
+
+func (s *server) webRevokeAdmin(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	orgID, id, err := manageIDs(r)
+	if err != nil {
+		return err
+	}
+	ad, err := s.svc.GetAdmin(r.Context(), a, orgID, id)
+	if err != nil {
+		return err
+	}
+	if ad.IsInvite() {
+		err = s.svc.CancelInvite(r.Context(), a, orgID, id)
+	} else {
+		err = s.svc.RevokeAdmin(r.Context(), a, orgID, id)
+	}
+	if err != nil {
+		return s.adminsFormError(w, r, v, a, err, func(status int) error { return s.renderManage(w, r, v, a, status) })
+	}
+	if ad.IsInvite() {
+		s.flash(w, "The invitation of "+ad.Email+" is cancelled; its link no longer works.")
+	} else if id == a.User.ID {
+		s.flash(w, "You left "+ad.OrgName+".")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	} else {
+		s.flash(w, ad.Email+" no longer has access to "+ad.OrgName+".")
+	}
+	http.Redirect(w, r, "/orgs/"+orgID+"/admins", http.StatusSeeOther)
+	return nil
+}
+
+// ---- the invitee's pages ----
+
+// inviteView is the data of the pages behind an invitation link.
+type inviteView struct {
+	Token     string
+	Info      *app.InviteInfo
+	WrongUser bool // signed in as another account
+	Declined  bool
+}
+
+// webInviteLink is where the invitation link leads. Signed in as the
+// invited address: Accept or Decline. Signed in as someone else: say so.
+// Not signed in: log in first when the address has an account (and come
+// back here), else sign up from the link.
+func (s *server) webInviteLink(w http.ResponseWriter, r *http.Request) {
+	if _, err := r.Cookie(sessionCookie); err == nil {
+		if _, err := s.authenticate(r); err == nil || isRestriction(err) {
+			s.page(s.webInviteAnswer)(w, r)
+			return
+		}
+	}
+	s.public(s.webInviteAnonymous)(w, r)
+}
+
+func (s *server) webInviteAnswer(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	token := r.URL.Query().Get("token")
+	info, err := s.svc.CheckInvite(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	iv := &inviteView{Token: token, Info: info, WrongUser: !info.For(a.User)}
+	v.Title, v.Data = "Invitation to "+info.OrgName, iv
+	status := http.StatusOK
+	if iv.WrongUser {
+		status = http.StatusForbidden
+	}
+	s.render(w, r, status, "invite", v)
+	return nil
+}
+
+func (s *server) webInviteAnonymous(w http.ResponseWriter, r *http.Request, v *view) error {
+	token := r.URL.Query().Get("token")
+	info, err := s.svc.CheckInvite(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	if info.HasAccount {
+		next := "/invite?token=" + url.QueryEscape(token)
+		s.flash(w, "Log in as "+info.Email+" to answer the invitation to "+info.OrgName+".")
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(next)+"&email="+url.QueryEscape(info.Email), http.StatusSeeOther)
+		return nil
+	}
+	return s.renderInviteSignUp(w, r, v, token, info, http.StatusOK)
+}
+
+func (s *server) renderInviteSignUp(w http.ResponseWriter, r *http.Request, v *view, token string, info *app.InviteInfo, status int) error {
+	if status == http.StatusOK {
+		v.Form = url.Values{"first_name": {info.FirstName}, "last_name": {info.LastName}}
+	}
+	v.Title, v.Data = "Join "+info.OrgName, &inviteView{Token: token, Info: info}
+	s.render(w, r, status, "invite_signup", v)
+	return nil
+}
+
+func (s *server) webAcceptInvite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	o, err := s.svc.AcceptInvite(r.Context(), a, r.PostForm.Get("token"))
+	if err != nil {
+		return err
+	}
+	s.flash(w, "Welcome to "+o.Name+": you accepted the invitation and are now a member.")
+	http.Redirect(w, r, "/orgs/"+o.ID, http.StatusSeeOther)
+	return nil
+}
+
+// webDeclineInvite declines as the signed-in user, or without a session
+// for an address that has no account.
+func (s *server) webDeclineInvite(w http.ResponseWriter, r *http.Request, v *view) error {
+	if err := r.ParseForm(); err != nil {
+		return portal.Errorf(portal.EINVALID, "the form could not be read")
+	}
+	var a *app.Actor
+	if _, err := r.Cookie(sessionCookie); err == nil {
+		got, err := s.authenticate(r)
+		switch {
+		case err == nil:
+			a = got
+		case portal.ErrorCode(err) != portal.EUNAUTHORIZED:
+			return err
+		}
+	}
+	info, err := s.svc.DeclineInvite(r.Context(), a, r.PostForm.Get("token"), client(r))
+	if err != nil {
+		return err
+	}
+	if a != nil {
+		s.flash(w, "You declined the invitation to "+info.OrgName+".")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	v.Title, v.Data = "Invitation declined", &inviteView{Info: &app.InviteInfo{Admin: info.Admin}, Declined: true}
+	s.render(w, r, http.StatusOK, "invite", v)
+	return nil
+}
+
+func (s *server) webInviteSignUp(w http.ResponseWriter, r *http.Request, v *view) error {
+	if err := r.ParseForm(); err != nil {
+		return portal.Errorf(portal.EINVALID, "the form could not be read")
+	}
+	f := r.PostForm
+	token := f.Get("token")
+	info, err := s.svc.CheckInvite(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		if errorStatus(err) >= 500 {
+			return err
+		}
+		v.Error = sentence(portal.ErrorMessage(err))
+		v.Form = url.Values{"first_name": {f.Get("first_name")}, "last_name": {f.Get("last_name")}}
+		return s.renderInviteSignUp(w, r, v, token, info, errorStatus(err))
+	}
+	if f.Get("new_password") != f.Get("new_password_confirm") {
+		return fail(portal.Errorf(portal.EINVALID, "the two passwords do not match"))
+	}
+	res, o, err := s.svc.SignUpFromInvite(r.Context(), token, app.InviteSignUp{FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
+		Password: f.Get("new_password")}, client(r))
+	if err != nil {
+		return fail(err)
+	}
+	s.setSessionCookies(w, res)
+	s.flash(w, "Welcome to Portal, "+res.User.FirstName+"! Your account is ready and you are now a member of "+o.Name+".")
+	http.Redirect(w, r, "/orgs/"+o.ID, http.StatusSeeOther)
+	return nil
+}

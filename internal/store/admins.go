@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+
+	"portal"
+)
+
+// Member is a user with privileges in one organization.
+type Member struct {
+	UserID     string
+	Email      string
+	FirstName  string
+	LastName   string
+	Privileges []*portal.Privilege // in this organization: org scope first, then sites by name
+}
+
+// ListOrgMembers returns the users with privileges in an organization, in
+// no particular order (callers sort for display), each with their
+// privileges there and the names of the organization and sites.
+func (c conn) ListOrgMembers(ctx context.Context, orgID string) ([]*Member, error) {
+	rows, err := c.query(ctx, `SELECT u.id, u.email, u.first_name, u.last_name, p.id, p.scope, p.role, COALESCE(p.site_id, ''), o.name, COALESCE(s.name, '')
+		FROM privileges p JOIN users u ON u.id = p.user_id JOIN orgs o ON o.id = p.org_id LEFT JOIN sites s ON s.id = p.site_id
+		WHERE p.org_id = ? ORDER BY u.id, CASE WHEN p.site_id IS NULL THEN 0 ELSE 1 END, s.name, s.id, p.id`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Member
+	for rows.Next() {
+		var m Member
+		p := &portal.Privilege{OrgID: orgID}
+		if err := rows.Scan(&m.UserID, &m.Email, &m.FirstName, &m.LastName, &p.ID, &p.Scope, &p.Role, &p.SiteID, &p.OrgName, &p.SiteName); err != nil {
+			return nil, err
+		}
+		p.UserID = m.UserID
+		if n := len(out); n > 0 && out[n-1].UserID == m.UserID {
+			out[n-1].Privileges = append(out[n-1].Privileges, p)
+			continue
+		}
+		m.Privileges = []*portal.Privilege{p}
+		out = append(out, &m)
+	}
+	return out, rows.Err()
+}
+
+// LockOrg locks an organization's row until the transaction ends, so that
+// changes to its members that depend on a count (its last Super User) are
+// made one at a time on PostgreSQL too. (SQLite has one writer anyway.)
+func (tx *Tx) LockOrg(ctx context.Context, orgID string) error {
+	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET modified_at = modified_at WHERE id = ?`, orgID)
+}
+
+// CountOrgAdmins returns how many users are Super Users (org-scoped
+// admin) of an organization.
+func (c conn) CountOrgAdmins(ctx context.Context, orgID string) (int, error) {
+	var n int
+	err := c.queryRow(ctx, `SELECT COUNT(DISTINCT user_id) FROM privileges WHERE org_id = ? AND scope = ? AND role = ?`,
+		orgID, portal.ScopeOrg, portal.RoleAdmin).Scan(&n)
+	return n, err
+}
+
+// DeleteOrgPrivileges removes every privilege of a user in an organization
+// and returns how many there were.
+func (tx *Tx) DeleteOrgPrivileges(ctx context.Context, orgID, userID string) (int64, error) {
+	res, err := tx.exec(ctx, `DELETE FROM privileges WHERE org_id = ? AND user_id = ?`, orgID, userID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

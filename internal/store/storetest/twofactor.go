@@ -1,0 +1,308 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"portal"
+	"portal/internal/store"
+)
+
+// testTwoFactor runs the contract tests of two-factor authentication
+// (store/twofactor.go) on one database: they use their own users and
+// organizations.
+func testTwoFactor(t *testing.T, db *store.DB) {
+	for _, tc := range twoFactorTests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, db) })
+	}
+}
+
+var twoFactorTests = []struct {
+	name string
+	fn   func(t *testing.T, db *store.DB)
+}{
+	{"Enrolment", testTwoFactorEnrolment},
+	{"Steps", testTwoFactorSteps},
+	{"StepConcurrent", testTwoFactorStepConcurrent},
+	{"RecoveryCodes", testRecoveryCodes},
+	{"RecoveryConcurrent", testRecoveryCodeConcurrent},
+	{"OrgRequirement", testTwoFactorRequirement},
+}
+
+// mkTwoFactor enrols u with a secret and, when verified, activates it at
+// step 100.
+func mkTwoFactor(t *testing.T, db *store.DB, u *portal.User, secret string, verified bool) {
+	t.Helper()
+	ctx := context.Background()
+	write(t, db, func(tx *store.Tx) error { return tx.StartTwoFactor(ctx, u.ID, secret, t0) })
+	if verified {
+		write(t, db, func(tx *store.Tx) error { return tx.ActivateTwoFactor(ctx, u.ID, secret, 100, t0.Add(time.Minute)) })
+	}
+}
+
+func testTwoFactorEnrolment(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	u := mkUser(t, db, "enrol@example.com")
+	if _, err := db.GetTwoFactor(ctx, u.ID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Fatalf("no enrolment: %v", err)
+	}
+	write(t, db, func(tx *store.Tx) error { return tx.StartTwoFactor(ctx, u.ID, "sealed-1", t0) })
+	tf, err := db.GetTwoFactor(ctx, u.ID)
+	if err != nil || tf.Secret != "sealed-1" || tf.Verified || tf.LastStep != 0 || !tf.Created.Equal(t0) || !tf.VerifiedAt.IsZero() {
+		t.Fatalf("after StartTwoFactor: %+v, %v", tf, err)
+	}
+	// A new start replaces an unverified secret.
+	write(t, db, func(tx *store.Tx) error { return tx.StartTwoFactor(ctx, u.ID, "sealed-2", t0.Add(time.Second)) })
+	if tf, _ := db.GetTwoFactor(ctx, u.ID); tf.Secret != "sealed-2" || !tf.Created.Equal(t0.Add(time.Second)) {
+		t.Fatalf("restart: %+v", tf)
+	}
+	// Activation needs the secret the code was checked against.
+	err = db.Write(ctx, func(tx *store.Tx) error { return tx.ActivateTwoFactor(ctx, u.ID, "sealed-1", 50, t0) })
+	if !errors.Is(err, store.ErrCodeUsed) {
+		t.Fatalf("activating with a replaced secret: %v, want ErrCodeUsed", err)
+	}
+	write(t, db, func(tx *store.Tx) error { return tx.ActivateTwoFactor(ctx, u.ID, "sealed-2", 50, t0.Add(time.Minute)) })
+	tf, _ = db.GetTwoFactor(ctx, u.ID)
+	if !tf.Verified || tf.LastStep != 50 || !tf.VerifiedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after activation: %+v", tf)
+	}
+	err = db.Write(ctx, func(tx *store.Tx) error { return tx.ActivateTwoFactor(ctx, u.ID, "sealed-2", 51, t0) })
+	if !errors.Is(err, store.ErrCodeUsed) {
+		t.Fatalf("activating twice: %v, want ErrCodeUsed", err)
+	}
+	// A verified enrolment is not replaced by a new start.
+	err = db.Write(ctx, func(tx *store.Tx) error { return tx.StartTwoFactor(ctx, u.ID, "sealed-3", t0) })
+	if !errors.Is(err, store.ErrTwoFactorActive) {
+		t.Fatalf("start over an active enrolment: %v, want ErrTwoFactorActive", err)
+	}
+	if tf, _ := db.GetTwoFactor(ctx, u.ID); tf.Secret != "sealed-2" || !tf.Verified {
+		t.Fatalf("a refused start changed the enrolment: %+v", tf)
+	}
+	// Deleting removes the enrolment and the recovery codes.
+	write(t, db, func(tx *store.Tx) error {
+		return tx.ReplaceRecoveryCodes(ctx, u.ID, []string{newID()}, []string{"h1"}, t0)
+	})
+	var existed bool
+	write(t, db, func(tx *store.Tx) (err error) { existed, err = tx.DeleteTwoFactor(ctx, u.ID); return err })
+	if !existed {
+		t.Error("DeleteTwoFactor reported no enrolment")
+	}
+	if _, err := db.GetTwoFactor(ctx, u.ID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("after delete: %v", err)
+	}
+	if st, err := db.RecoveryCodes(ctx, u.ID); err != nil || st.Total != 0 {
+		t.Errorf("recovery codes after delete: %+v %v", st, err)
+	}
+	write(t, db, func(tx *store.Tx) (err error) { existed, err = tx.DeleteTwoFactor(ctx, u.ID); return err })
+	if existed {
+		t.Error("second DeleteTwoFactor reported an enrolment")
+	}
+
+	// The session flag.
+	s := mkSession(t, db, u.ID, t0.Add(time.Hour))
+	write(t, db, func(tx *store.Tx) error { return tx.PassSessionTwoFactor(ctx, s.ID) })
+	if got, err := db.GetSessionByTokenHash(ctx, s.TokenHash); err != nil || !got.TwoFactorPassed {
+		t.Errorf("session after PassSessionTwoFactor: %+v %v", got, err)
+	}
+	err = db.Write(ctx, func(tx *store.Tx) error { return tx.PassSessionTwoFactor(ctx, newID()) })
+	wantCode(t, "PassSessionTwoFactor of an unknown session", err, portal.ENOTFOUND)
+}
+
+func testTwoFactorSteps(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	u := mkUser(t, db, "steps@example.com")
+	use := func(step int64) error {
+		return db.Write(ctx, func(tx *store.Tx) error { return tx.UseTOTPStep(ctx, u.ID, step) })
+	}
+	if err := use(200); !errors.Is(err, store.ErrCodeUsed) {
+		t.Fatalf("step without enrolment: %v, want ErrCodeUsed", err)
+	}
+	mkTwoFactor(t, db, u, "s", false)
+	if err := use(200); !errors.Is(err, store.ErrCodeUsed) {
+		t.Fatalf("step of an unverified enrolment: %v, want ErrCodeUsed", err)
+	}
+	write(t, db, func(tx *store.Tx) error { return tx.ActivateTwoFactor(ctx, u.ID, "s", 100, t0) })
+	for _, c := range []struct {
+		step int64
+		ok   bool
+	}{{100, false}, {99, false}, {101, true}, {101, false}, {103, true}, {102, false}, {104, true}} {
+		err := use(c.step)
+		if c.ok && err != nil || !c.ok && !errors.Is(err, store.ErrCodeUsed) {
+			t.Errorf("UseTOTPStep(%d) = %v, want ok=%v", c.step, err, c.ok)
+		}
+	}
+	if tf, _ := db.GetTwoFactor(ctx, u.ID); tf.LastStep != 104 {
+		t.Errorf("last step %d, want 104", tf.LastStep)
+	}
+}
+
+func testTwoFactorStepConcurrent(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	u := mkUser(t, db, "race2fa@example.com")
+	mkTwoFactor(t, db, u, "s", true)
+	const n = 8
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = db.Write(ctx, func(tx *store.Tx) error { return tx.UseTOTPStep(ctx, u.ID, 500) })
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, store.ErrCodeUsed):
+		default:
+			t.Errorf("goroutine %d: %v", i, err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent uses of one step succeeded, want exactly 1", ok, n)
+	}
+}
+
+func testRecoveryCodes(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	u, other := mkUser(t, db, "codes@example.com"), mkUser(t, db, "other-codes@example.com")
+	mkTwoFactor(t, db, u, "s", true)
+	set := func(userID string, hashes ...string) {
+		ids := make([]string, len(hashes))
+		for i := range ids {
+			ids[i] = newID()
+		}
+		write(t, db, func(tx *store.Tx) error { return tx.ReplaceRecoveryCodes(ctx, userID, ids, hashes, t0) })
+	}
+	set(u.ID, "a", "b", "c")
+	set(other.ID, "a")
+	if st, err := db.RecoveryCodes(ctx, u.ID); err != nil || st.Total != 3 || st.Remaining != 3 || !st.Created.Equal(t0) {
+		t.Fatalf("counts: %+v %v", st, err)
+	}
+	use := func(userID, hash string) error {
+		return db.Write(ctx, func(tx *store.Tx) error { return tx.UseRecoveryCode(ctx, userID, hash, t0.Add(time.Hour)) })
+	}
+	if err := use(u.ID, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := use(u.ID, "b"); !errors.Is(err, store.ErrCodeUsed) {
+		t.Errorf("second use: %v, want ErrCodeUsed", err)
+	}
+	wantCode(t, "unknown code", use(u.ID, "zzz"), portal.ENOTFOUND)
+	if used, err := db.RecoveryCodeUsed(ctx, u.ID, "b"); err != nil || !used {
+		t.Errorf("RecoveryCodeUsed(b) = %v %v", used, err)
+	}
+	if used, err := db.RecoveryCodeUsed(ctx, u.ID, "a"); err != nil || used {
+		t.Errorf("RecoveryCodeUsed(a) = %v %v", used, err)
+	}
+	_, err := db.RecoveryCodeUsed(ctx, u.ID, "zzz")
+	wantCode(t, "RecoveryCodeUsed of an unknown code", err, portal.ENOTFOUND)
+	if st, _ := db.RecoveryCodes(ctx, u.ID); st.Remaining != 2 || st.Total != 3 {
+		t.Errorf("after one use: %+v", st)
+	}
+	// The other user's equal hash is untouched and separate.
+	if st, _ := db.RecoveryCodes(ctx, other.ID); st.Remaining != 1 {
+		t.Errorf("other user's codes: %+v", st)
+	}
+	// A new set voids the old one.
+	set(u.ID, "d", "e")
+	wantCode(t, "old code after a new set", use(u.ID, "a"), portal.ENOTFOUND)
+	if st, _ := db.RecoveryCodes(ctx, u.ID); st.Remaining != 2 || st.Total != 2 {
+		t.Errorf("new set: %+v", st)
+	}
+	err = db.Write(ctx, func(tx *store.Tx) error {
+		return tx.ReplaceRecoveryCodes(ctx, u.ID, []string{newID()}, []string{"x", "y"}, t0)
+	})
+	if err == nil {
+		t.Error("ReplaceRecoveryCodes with mismatched ids and hashes succeeded")
+	}
+}
+
+func testRecoveryCodeConcurrent(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	u := mkUser(t, db, "race-codes@example.com")
+	mkTwoFactor(t, db, u, "s", true)
+	write(t, db, func(tx *store.Tx) error {
+		return tx.ReplaceRecoveryCodes(ctx, u.ID, []string{newID()}, []string{"only"}, t0)
+	})
+	const n = 8
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = db.Write(ctx, func(tx *store.Tx) error { return tx.UseRecoveryCode(ctx, u.ID, "only", t0) })
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, store.ErrCodeUsed):
+		default:
+			t.Errorf("goroutine %d: %v", i, err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent uses of one recovery code succeeded, want exactly 1", ok, n)
+	}
+}
+
+func testTwoFactorRequirement(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	acme, beta, gamma := mkOrg(t, db, "Acme", 60), mkOrg(t, db, "Beta", 60), mkOrg(t, db, "Gamma", 60)
+	u := mkUser(t, db, "member@example.com")
+	site := mkSite(t, db, beta.ID, "HQ")
+	mkPriv(t, db, u.ID, acme.ID, "", portal.RoleRead)
+	mkPriv(t, db, u.ID, beta.ID, site.ID, portal.RoleHelpdesk)
+	mkPriv(t, db, u.ID, gamma.ID, "", portal.RoleAdmin)
+	policy := func(orgID string, p portal.PasswordPolicy, at time.Time) {
+		write(t, db, func(tx *store.Tx) error {
+			if err := tx.SetOrgPasswordPolicy(ctx, orgID, p, t0); err != nil {
+				return err
+			}
+			return tx.SetOrgTwoFactorRequiredAt(ctx, orgID, at)
+		})
+	}
+	policy(acme.ID, portal.PasswordPolicy{Enabled: true, MinLength: 8, RequiresTwoFactorAuth: true, TwoFactorGraceDays: 7}, t0.Add(time.Hour))
+	policy(beta.ID, portal.PasswordPolicy{Enabled: true, MinLength: 8, RequiresTwoFactorAuth: true}, t0.Add(2*time.Hour))
+	// Gamma's policy requires it but is not enabled: it imposes nothing.
+	policy(gamma.ID, portal.PasswordPolicy{Enabled: false, MinLength: 8, RequiresTwoFactorAuth: true, TwoFactorGraceDays: 3}, t0.Add(time.Hour))
+	got, err := db.UserTwoFactorRequirements(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.TwoFactorRequirement{
+		{OrgID: acme.ID, OrgName: "Acme", GraceDays: 7, RequiredAt: t0.Add(time.Hour), JoinedAt: t0},
+		{OrgID: beta.ID, OrgName: "Beta", GraceDays: 0, RequiredAt: t0.Add(2 * time.Hour), JoinedAt: t0},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requirements = %+v\nwant %+v", got, want)
+	}
+	// No longer required: not listed.
+	write(t, db, func(tx *store.Tx) error { return tx.SetOrgTwoFactorRequiredAt(ctx, beta.ID, time.Time{}) })
+	if got, _ := db.UserTwoFactorRequirements(ctx, u.ID); len(got) != 1 || got[0].OrgID != acme.ID {
+		t.Errorf("after Beta stopped requiring it: %+v", got)
+	}
+	if got, _ := db.UserTwoFactorRequirements(ctx, mkUser(t, db, "nobody@example.com").ID); len(got) != 0 {
+		t.Errorf("user in no organization: %+v", got)
+	}
+	err = db.Write(ctx, func(tx *store.Tx) error { return tx.SetOrgTwoFactorRequiredAt(ctx, newID(), t0) })
+	wantCode(t, "SetOrgTwoFactorRequiredAt of an unknown organization", err, portal.ENOTFOUND)
+}
