@@ -296,8 +296,19 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	if err != nil {
 		return nil, err
 	}
+	// Two-factor authentication (twofactor.go): with an active second
+	// factor the new session owes a code before it can do anything, and
+	// lives only pendingTwoFactorTTL until the code is given.
+	pending, err := s.twoFactorActive(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	life := time.Duration(expiry) * time.Minute
+	if pending {
+		life = min(life, pendingTwoFactorTTL)
+	}
 	sess := &portal.Session{ID: newID(), TokenHash: authn.HashToken(token), UserID: u.ID, CSRFToken: csrf,
-		CreatedTime: now, LastSeenTime: now, ExpiresTime: now.Add(time.Duration(expiry) * time.Minute), AuthTime: now,
+		CreatedTime: now, LastSeenTime: now, ExpiresTime: now.Add(life), AuthTime: now,
 		TwoFactorPassed: false, IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		if err := tx.ResetThrottle(ctx, acctKey); err != nil {
@@ -313,12 +324,6 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		}
 		return w.audit(ctx, u, c.IP, "", "", "Logged in", nil, nil)
 	})
-	if err != nil {
-		return nil, err
-	}
-	// Two-factor authentication (twofactor.go): with an active second
-	// factor the new session owes a code before it can do anything.
-	pending, err := s.twoFactorActive(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -383,18 +388,6 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Actor, e
 	if u.PasswordResetRequired && !sess.PasswordOnly {
 		return nil, unauth // only a recovery link opens this account again
 	}
-	// Slide the expiry, writing at most once a minute per session. A
-	// session opened by a recovery link keeps its short life.
-	if now.Sub(sess.LastSeenTime) >= time.Minute && !sess.PasswordOnly {
-		expiry, err := s.db.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry)
-		if err != nil {
-			return nil, err
-		}
-		sess.LastSeenTime, sess.ExpiresTime = now, now.Add(time.Duration(expiry)*time.Minute)
-		if err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.TouchSession(ctx, sess.ID, sess.LastSeenTime, sess.ExpiresTime) }); err != nil {
-			return nil, err
-		}
-	}
 	a := &Actor{User: u, Session: sess, IP: ip}
 	if !sess.PasswordOnly {
 		if a.PasswordExpired, err = s.passwordExpired(ctx, u); err != nil {
@@ -406,7 +399,28 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Actor, e
 	if err := s.loadTwoFactor(ctx, a); err != nil {
 		return nil, err
 	}
+	// Slide the expiry, writing at most once a minute per session. A
+	// session opened by a recovery link, or still owing its second factor,
+	// keeps its short life.
+	if now.Sub(sess.LastSeenTime) >= time.Minute && !sess.PasswordOnly && !a.TwoFactor.Pending {
+		if err := s.slideSession(ctx, sess, now); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
+}
+
+// pendingTwoFactorTTL is how long a session may wait for its second factor.
+const pendingTwoFactorTTL = 10 * time.Minute
+
+// slideSession moves a session's expiry to now plus the user's session expiry.
+func (s *Service) slideSession(ctx context.Context, sess *portal.Session, now time.Time) error {
+	expiry, err := s.db.UserSessionExpiry(ctx, sess.UserID, portal.DefaultSessionExpiry)
+	if err != nil {
+		return err
+	}
+	sess.LastSeenTime, sess.ExpiresTime = now, now.Add(time.Duration(expiry)*time.Minute)
+	return s.db.Write(ctx, func(tx *store.Tx) error { return tx.TouchSession(ctx, sess.ID, sess.LastSeenTime, sess.ExpiresTime) })
 }
 
 // Logout ends the actor's session.

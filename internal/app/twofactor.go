@@ -446,6 +446,10 @@ func (s *Service) PassTwoFactor(ctx context.Context, a *Actor, code string) erro
 	}
 	if a.Session != nil {
 		a.Session.TwoFactorPassed = true
+		// The session now gets its full life (it had pendingTwoFactorTTL).
+		if err := s.slideSession(ctx, a.Session, s.clock()); err != nil {
+			return err
+		}
 	}
 	a.TwoFactor.Passed, a.TwoFactor.Pending = true, false
 	return nil
