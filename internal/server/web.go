@@ -77,6 +77,7 @@ func parsePages() (map[string]*template.Template, error) {
 // orgLink is one organization in the switcher.
 type orgLink struct {
 	ID, Name, Role string
+	Admin          bool // a Super User of the whole organization: sees Administrators and Settings
 }
 
 // view is what every page template receives.
@@ -165,10 +166,16 @@ func (s *server) page(h pageHandler) http.HandlerFunc {
 		showAccount := twoFactorView(v, a) // before the second factor nothing of the account shows (web_twofactor.go)
 		if me, err := s.svc.GetSelf(r.Context(), a); err == nil && showAccount {
 			seen := map[string]bool{}
+			orgAdmin := map[string]bool{}
+			for _, p := range me.Privileges {
+				if p.Scope == portal.ScopeOrg && p.Role == portal.RoleAdmin {
+					orgAdmin[p.OrgID] = true
+				}
+			}
 			for _, p := range me.Privileges {
 				if !seen[p.OrgID] {
 					seen[p.OrgID] = true
-					v.Orgs = append(v.Orgs, orgLink{ID: p.OrgID, Name: p.OrgName, Role: p.Role})
+					v.Orgs = append(v.Orgs, orgLink{ID: p.OrgID, Name: p.OrgName, Role: p.Role, Admin: orgAdmin[p.OrgID]})
 				}
 			}
 		}
