@@ -17,6 +17,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // 401
 	EFORBIDDEN    = "forbidden"    // 403
 	ENOTFOUND     = "not_found"    // 404
+	EMETHOD       = "method"       // 405
 	ECONFLICT     = "conflict"     // 409
 	ETOOMANY      = "too_many"     // 429
 	EINTERNAL     = "internal"     // 500

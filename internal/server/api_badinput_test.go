@@ -134,7 +134,8 @@ func TestAPIBadJSON(t *testing.T) {
 	})
 }
 
-// TestAPIUnknownPaths: unknown API paths and methods answer 404 JSON; a
+// TestAPIUnknownPaths: unknown API paths answer 404 JSON, a known path
+// with a method it does not take 405 JSON with Allow; a
 // missing or bogus session answers 401 JSON.
 func TestAPIUnknownPaths(t *testing.T) {
 	spec := mistspec.Load(t)
@@ -149,17 +150,24 @@ func TestAPIUnknownPaths(t *testing.T) {
 				{"GET", "/api/v2/self"},
 				{"GET", "/api/"},
 				{"GET", "/api/v1/"},
-				{"GET", "/api/v1/orgs"},
 				{"GET", "/api/v1/sites/"},
 				{"GET", "/api/v1/orgs/" + org + "/sites/extra"},
-				{"PATCH", "/api/v1/orgs/" + org},
-				{"GET", "/api/v1/login"},
-				{"DELETE", "/api/v1/self"},
-				{"PATCH", "/api/v1/self/apitokens"},
 			} {
 				r := e.raw(client, rq.method, rq.path, "", map[string]string{"X-CSRFToken": e.cookie(client, "csrftoken")})
 				if r.Status != 404 {
 					t.Errorf("%s %s: %d %s", rq.method, rq.path, r.Status, r.Body)
+				}
+			}
+			// A known path with a method it does not take: 405 with Allow.
+			for _, rq := range []struct{ method, path, allow string }{
+				{"GET", "/api/v1/orgs", "POST"},
+				{"PATCH", "/api/v1/orgs/" + org, "GET, PUT, DELETE"},
+				{"GET", "/api/v1/login", "POST"},
+				{"PATCH", "/api/v1/self/apitokens", "GET, POST"},
+			} {
+				r := e.raw(client, rq.method, rq.path, "", map[string]string{"X-CSRFToken": e.cookie(client, "csrftoken")})
+				if r.Status != 405 || r.Header.Get("Allow") != rq.allow || e.detail(r) == "" {
+					t.Errorf("%s %s: %d Allow %q %s, want 405 Allow %q", rq.method, rq.path, r.Status, r.Header.Get("Allow"), r.Body, rq.allow)
 				}
 			}
 		}

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	_ "embed"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"portal"
@@ -33,5 +35,18 @@ func (s *server) openapi(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) apiNotFound(w http.ResponseWriter, r *http.Request) error {
+	// A known path with another method is a 405 with Allow, not a 404.
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return &portal.Error{Code: portal.EMETHOD, Message: fmt.Sprintf("method %s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, ", "))}
+	}
 	return portal.Errorf(portal.ENOTFOUND, "no such API endpoint: %s %s", r.Method, r.URL.Path)
 }

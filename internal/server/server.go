@@ -36,6 +36,7 @@ type server struct {
 	pages   map[string]*template.Template
 	version string
 	proxies []netip.Prefix
+	mux     *http.ServeMux // for telling 404 from 405 on the API
 }
 
 // NewServer returns the whole HTTP surface of Portal.
@@ -57,6 +58,7 @@ func NewServer(o Options) (http.Handler, error) {
 	s.pages = pages
 	mux := http.NewServeMux()
 	s.routes(mux)
+	s.mux = mux
 	var h http.Handler = mux
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
@@ -71,6 +73,7 @@ var status = map[string]int{
 	portal.EUNAUTHORIZED: http.StatusUnauthorized,
 	portal.EFORBIDDEN:    http.StatusForbidden,
 	portal.ENOTFOUND:     http.StatusNotFound,
+	portal.EMETHOD:       http.StatusMethodNotAllowed,
 	portal.ECONFLICT:     http.StatusConflict,
 	portal.ETOOMANY:      http.StatusTooManyRequests,
 	portal.EINTERNAL:     http.StatusInternalServerError,
