@@ -136,6 +136,7 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 	metrics := server.NewMetrics(nil)
 	worker := mail.NewWorker(store.Outbox{DB: db}, sender, logger, time.Now, mail.WorkerOptions{
 		OnSent:   func() { metrics.Mails.WithLabelValues("sent").Inc() },
+		OnLogged: func() { metrics.Mails.WithLabelValues("logged").Inc() },
 		OnFailed: func() { metrics.Mails.WithLabelValues("failed").Inc() },
 	})
 	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake, SecretBox: box,

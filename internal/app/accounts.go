@@ -21,10 +21,12 @@ const (
 	throttleWindow  = 15 * time.Minute
 	acctLimit       = 5
 	acctLock        = time.Minute
-	ipLimit         = 50
+	ipLimit         = 100 // attempts being checked or failed per client address in the window
 	ipLock          = 15 * time.Minute
 	maxLock         = time.Hour
-	signupMailLimit = 5 // sign-up mails per address per hour
+	signupMailLimit = 5         // sign-up mails per address per hour
+	signupIPLimit   = 20        // sign-ups and resends per client address…
+	signupIPWindow  = time.Hour // …in this window
 )
 
 // RegisterInput is a sign-up request.
@@ -63,6 +65,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, c Client) erro
 	if err != nil {
 		return err
 	}
+	if err := s.reserveSignup(ctx, c); err != nil { // before the costly hash
+		return err
+	}
 	hash, err := s.hasher.Hash(ctx, password) // outside the transaction
 	if err != nil {
 		return err
@@ -79,19 +84,52 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, c Client) erro
 			return err // over the limit: answer the same, send nothing more this hour
 		}
 		existing, err := tx.GetUserByEmail(ctx, email)
-		if err == nil {
-			return w.mail(ctx, existing.Email, "account_exists", mail.LinkData{Name: existing.FirstName, Email: existing.Email, Link: s.link("/login"), BaseURL: s.baseURL})
-		}
-		if portal.ErrorCode(err) != portal.ENOTFOUND {
+		if err != nil && portal.ErrorCode(err) != portal.ENOTFOUND {
 			return err
 		}
+		// The sign-up is stored even when the address has an account, so
+		// that a login with its password answers "not verified yet" in both
+		// cases (Login) and reveals nothing. Its link is then never mailed,
+		// and VerifyRegistration would refuse it anyway.
 		r := &store.Registration{ID: newID(), TokenHash: authn.HashToken(token), Email: email, FirstName: first, LastName: last,
 			PasswordHash: hash, OrgName: orgName, Created: now, Expires: now.Add(registerTTL)}
 		if err := tx.CreateRegistration(ctx, r); err != nil {
 			return err
 		}
+		if existing != nil {
+			return w.mail(ctx, existing.Email, "account_exists", mail.LinkData{Name: existing.FirstName, Email: existing.Email, Link: s.link("/login"), BaseURL: s.baseURL})
+		}
 		return s.mailVerification(ctx, w, r, token)
 	})
+}
+
+// reserveSignup counts a sign-up or resend request of the client address:
+// beyond signupIPLimit within signupIPWindow the address is refused (429)
+// until the window ends, before any password is hashed or mail written.
+func (s *Service) reserveSignup(ctx context.Context, c Client) error {
+	key, now := "signup:ip:"+c.IP, s.clock()
+	locked, err := s.db.LockedUntil(ctx, key)
+	if err != nil {
+		return err
+	}
+	if !locked.After(now) {
+		err = s.db.Write(ctx, func(tx *store.Tx) error {
+			var n int
+			if n, locked, err = tx.ReserveAttempt(ctx, key, now, signupIPWindow); err != nil || locked.After(now) || n <= signupIPLimit {
+				return err
+			}
+			locked = now.Add(signupIPWindow)
+			return tx.Lock(ctx, key, locked)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if locked.After(now) {
+		return &portal.Error{Code: portal.ETOOMANY, RetryAfter: locked.Sub(now),
+			Message: fmt.Sprintf("too many sign-up requests from your address; try again in %d seconds", int((locked.Sub(now)+time.Second-1)/time.Second))}
+	}
+	return nil
 }
 
 func (s *Service) mailVerification(ctx context.Context, w *writer, r *store.Registration, token string) error {
@@ -104,6 +142,9 @@ func (s *Service) mailVerification(ctx context.Context, w *writer, r *store.Regi
 func (s *Service) ResendVerification(ctx context.Context, email string, c Client) error {
 	email, err := cleanEmail(email)
 	if err != nil {
+		return err
+	}
+	if err := s.reserveSignup(ctx, c); err != nil {
 		return err
 	}
 	token, err := authn.NewToken()
@@ -222,6 +263,11 @@ var ErrBadCredentials = portal.Errorf(portal.EINVALID, "invalid email or passwor
 
 // Login checks a password and opens a new session. Unknown addresses take
 // the same path and time as wrong passwords.
+//
+// The attempt is counted (per account and per client address) before the
+// password is hashed, so concurrent guesses cannot all pass the throttle;
+// a successful login forgets the account's failures and gives the client
+// address its attempt back.
 func (s *Service) Login(ctx context.Context, email, password string, c Client) (*LoginResult, error) {
 	email, _ = cleanEmail(email)
 	if email == "" || password == "" || len(password) > 4*portal.MaxPasswordLen {
@@ -229,8 +275,15 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	}
 	acctKey, ipKey := "login:acct:"+lower(email), "login:ip:"+c.IP
 	now := s.clock()
-	locked, err := s.db.LockedUntil(ctx, acctKey, ipKey)
+	locked, err := s.db.LockedUntil(ctx, acctKey, ipKey) // cheap early answer, no write
 	if err != nil {
+		return nil, err
+	}
+	if locked.After(now) {
+		s.onLogin("throttled")
+		return nil, tooMany(locked.Sub(now))
+	}
+	if locked, err = s.reserveLogin(ctx, acctKey, ipKey, now); err != nil {
 		return nil, err
 	}
 	if locked.After(now) {
@@ -243,9 +296,18 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		return nil, err
 	}
 	ok, rehash := false, false
-	if u == nil {
-		// No account: the password may belong to a sign-up still waiting
-		// for its link. Checking it costs what checking an account costs.
+	if u != nil {
+		if ok, rehash, err = s.hasher.Verify(ctx, u.PasswordHash, password); err != nil {
+			return nil, err
+		}
+	} else {
+		s.hasher.Dummy(ctx, password) // what checking an account costs
+	}
+	if !ok {
+		// The password may belong to a sign-up still waiting for its link,
+		// whether or not the address has an account (Register stores a
+		// sign-up for both), so the answer says nothing about the account.
+		// Every failure costs two hashes either way.
 		r, err := s.db.LatestRegistration(ctx, email)
 		switch {
 		case err == nil:
@@ -263,22 +325,19 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		default:
 			return nil, err
 		}
-	} else if ok, rehash, err = s.hasher.Verify(ctx, u.PasswordHash, password); err != nil {
-		return nil, err
-	}
-	if !ok {
-		s.onLogin("failure")
-		if err := s.recordLoginFailure(ctx, acctKey, ipKey); err != nil {
-			return nil, err
-		}
+		s.onLogin("failure") // already counted by reserveLogin
 		return nil, ErrBadCredentials
 	}
 	if u.PasswordResetRequired { // after "this wasn't me" (email_change.go)
+		// The password was right: this attempt is not a failure.
+		if err := s.db.Write(ctx, func(tx *store.Tx) error { return releaseLogin(ctx, tx, acctKey, ipKey) }); err != nil {
+			return nil, err
+		}
 		s.onLogin("failure")
 		return nil, &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_reset_required": true},
 			Message: "this account was locked when a change of its e-mail address was undone: choose a new password with Forgot password? on the login page"}
 	}
-	newHash := ""
+	newHash := u.PasswordHash
 	if rehash {
 		if newHash, err = s.hasher.Hash(ctx, password); err != nil {
 			return nil, err
@@ -311,13 +370,19 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		CreatedTime: now, LastSeenTime: now, ExpiresTime: now.Add(life), AuthTime: now,
 		TwoFactorPassed: false, IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
-		if err := tx.ResetThrottle(ctx, acctKey); err != nil {
+		// The password was verified outside this transaction: the session
+		// is opened (and a rehash written) only if the stored hash is still
+		// the one verified. The conditional update also holds the user's
+		// row, so a concurrent password change, which ends the user's
+		// sessions, comes wholly before or wholly after this one.
+		if err := tx.SetPasswordHashIf(ctx, u.ID, u.PasswordHash, newHash); err != nil {
+			if errors.Is(err, store.ErrPasswordChanged) || portal.ErrorCode(err) == portal.ENOTFOUND {
+				return ErrBadCredentials // the password changed meanwhile: this one is no longer it
+			}
 			return err
 		}
-		if newHash != "" {
-			if err := tx.SetPasswordHash(ctx, u.ID, newHash, false, now); err != nil {
-				return err
-			}
+		if err := releaseLogin(ctx, tx, acctKey, ipKey); err != nil {
+			return err
 		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
@@ -325,33 +390,76 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		return w.audit(ctx, u, c.IP, "", "", "Logged in", nil, nil)
 	})
 	if err != nil {
+		if errors.Is(err, ErrBadCredentials) {
+			s.onLogin("failure")
+		}
 		return nil, err
 	}
+	u.PasswordHash = newHash
 	s.onLogin("success")
 	return &LoginResult{Token: token, Session: sess, User: u, TwoFactorRequired: pending}, nil
 }
 
-func (s *Service) recordLoginFailure(ctx context.Context, acctKey, ipKey string) error {
-	now := s.clock()
-	return s.write(ctx, func(tx *store.Tx, w *writer) error {
-		n, err := tx.RecordFailure(ctx, acctKey, now, throttleWindow)
+// reserveLogin counts a login attempt for the client address and the
+// account before its password is hashed, in one short transaction, so that
+// parallel attempts cannot all slip past the limits. It returns a time in
+// the future when the attempt is refused: the address or the account is
+// locked, or the address has used up its attempts (it is then locked). The
+// account's acctLimit-th attempt within the window goes through but locks
+// the account at once, so concurrent attempts are refused; a successful
+// login lifts that lock and gives the address its attempt back
+// (releaseLogin), so many users behind one NAT address do not lock it.
+// Once a lock ends, one more attempt goes through and locks for twice as long.
+func (s *Service) reserveLogin(ctx context.Context, acctKey, ipKey string, now time.Time) (time.Time, error) {
+	refused, full, err := s.tryReserveLogin(ctx, acctKey, ipKey, now)
+	if err != nil || !full {
+		return refused, err
+	}
+	refused = now.Add(ipLock)
+	return refused, s.db.Write(ctx, func(tx *store.Tx) error { return tx.Lock(ctx, ipKey, refused) })
+}
+
+// tryReserveLogin does the counting of reserveLogin; full says the address
+// has no attempt left (nothing was counted).
+func (s *Service) tryReserveLogin(ctx context.Context, acctKey, ipKey string, now time.Time) (refused time.Time, full bool, err error) {
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		n, locked, err := tx.ReserveAttempt(ctx, ipKey, now, throttleWindow)
 		if err != nil {
 			return err
 		}
-		if n >= acctLimit {
-			d := acctLock << min(n-acctLimit, 10)
-			if err := tx.Lock(ctx, acctKey, now.Add(min(d, maxLock))); err != nil {
-				return err
-			}
+		if locked.After(now) {
+			refused = locked
+			return nil
 		}
-		if n, err = tx.RecordFailure(ctx, ipKey, now, throttleWindow); err != nil {
+		if n > ipLimit {
+			full = true
+			return tx.ReleaseAttempt(ctx, ipKey)
+		}
+		if n, locked, err = tx.ReserveAttempt(ctx, acctKey, now, throttleWindow); err != nil {
 			return err
 		}
-		if n >= ipLimit {
-			return tx.Lock(ctx, ipKey, now.Add(ipLock))
+		if locked.After(now) {
+			refused = locked
+			return tx.ReleaseAttempt(ctx, ipKey) // nothing is hashed for it
+		}
+		if n >= acctLimit {
+			d := acctLock << min(n-acctLimit, 10)
+			return tx.Lock(ctx, acctKey, now.Add(min(d, maxLock)))
 		}
 		return nil
 	})
+	return refused, full, err
+}
+
+// releaseLogin undoes the count of an attempt whose password was right: the
+// account's failures are forgotten (and its lock lifted) and the client
+// address gets its attempt back, so that many users logging in from one
+// address (a NAT) do not lock it.
+func releaseLogin(ctx context.Context, tx *store.Tx, acctKey, ipKey string) error {
+	if err := tx.ResetThrottle(ctx, acctKey); err != nil {
+		return err
+	}
+	return tx.ReleaseAttempt(ctx, ipKey)
 }
 
 func tooMany(d time.Duration) error {

@@ -124,6 +124,18 @@ type Admin struct {
 	Expires   time.Time
 }
 
+// InviteValidity describes how long an invitation link of the given hours
+// is valid ("7 days"); 0 means the default.
+func InviteValidity(hours int) string {
+	if hours <= 0 {
+		hours = DefaultInviteHours
+	}
+	return validity(hours)
+}
+
+// Validity describes how long the links of an invitation are valid.
+func (ad *Admin) Validity() string { return InviteValidity(ad.Hours) }
+
 // IsInvite reports an invitation row.
 func (ad *Admin) IsInvite() bool { return ad.InviteID != "" }
 

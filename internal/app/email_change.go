@@ -312,8 +312,10 @@ func (s *Service) CheckEmailRevert(ctx context.Context, token string) (string, e
 // RevertEmailChange follows a "this wasn't me" link from the old mailbox
 // (no login needed): the old address is restored, every session ends and
 // the account needs a new password (set through recovery) before anyone
-// can log in again. The links of later changes stop working, so the
-// oldest link has the last word; the pending change is cancelled.
+// can log in again. API tokens and two-factor authentication are removed
+// too (whoever changed the address may have set them up). The links of
+// later changes stop working, so the oldest link has the last word; the
+// pending change is cancelled.
 func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client) (*portal.User, error) {
 	t, err := s.revertToken(ctx, token)
 	if err != nil {
@@ -347,6 +349,17 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 		if _, err := tx.DeleteUserAPITokens(ctx, u.ID); err != nil { // whoever changed the address may hold one
 			return err
 		}
+		// Whoever changed the address may also have turned on two-factor
+		// authentication with a secret of their own, which the recovery
+		// that must follow would ask for: it is removed (all of it, the
+		// owner's own too; the owner can turn it on again).
+		removed2FA, err := tx.DeleteTwoFactor(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.ResetThrottle(ctx, twoFactorKey(u.ID)); err != nil {
+			return err
+		}
 		if _, err := tx.DeleteEmailTokens(ctx, u.ID, purposeEmailRevert, t.Created, t.ID); err != nil {
 			return err
 		}
@@ -354,7 +367,7 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 			return err
 		}
 		return w.audit(ctx, &u, c.IP, "", "", "Reverted e-mail change (this wasn't me); signed out everywhere, password reset required",
-			map[string]any{"email": cur.Email}, map[string]any{"email": u.Email, "password_reset_required": true})
+			map[string]any{"email": cur.Email}, map[string]any{"email": u.Email, "password_reset_required": true, "two_factor_removed": removed2FA})
 	})
 	if err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ type InviteInput struct {
 	FirstName  string
 	LastName   string
 	Privileges []PrivilegeInput
-	Hours      *int // 1..168; nil: 168
+	Hours      *int // 1..168; nil: 168 for a new invitation, the invitation's own for a change
 }
 
 func checkHours(h *int) (int, error) {
@@ -275,6 +275,10 @@ func (s *Service) UpdateInvite(ctx context.Context, a *Actor, orgID, inviteID st
 			inv.LastName = last
 		}
 		inv.Role, inv.Scope, inv.Sites = g.Role, g.Scope(), g.Sites
+		hours := hours
+		if in.Hours == nil && inv.Hours >= 1 && inv.Hours <= MaxInviteHours {
+			hours = inv.Hours // re-sent with the validity it was given
+		}
 		if err := s.sendInvite(ctx, w, a, inv, token, hours, now, false); err != nil {
 			return err
 		}

@@ -208,7 +208,19 @@ func (s *Service) checkOldPassword(ctx context.Context, u *portal.User, old stri
 	if err != nil {
 		return err
 	}
-	return &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"old_password_incorrect": true}, Message: "old_password is not your current password"}
+	return &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"old_password_incorrect": true, "field": "old_password"}, Message: "the current password is not correct"}
+}
+
+// checkCurrentPassword is checkOldPassword for a request that names the
+// current password field (the API field, in Fields["field"]), with the
+// "<field>_incorrect" flag of that field.
+func (s *Service) checkCurrentPassword(ctx context.Context, u *portal.User, password, field string) error {
+	err := s.checkOldPassword(ctx, u, password)
+	var e *portal.Error
+	if field != "old_password" && errors.As(err, &e) && e.Code == portal.EINVALID {
+		return &portal.Error{Code: portal.EINVALID, Fields: map[string]any{field + "_incorrect": true, "field": field}, Message: e.Message}
+	}
+	return err
 }
 
 // commitPassword writes a prepared password change in the transaction:
@@ -242,8 +254,17 @@ func (s *Service) commitPassword(ctx context.Context, w *writer, a *Actor, u *po
 		}
 	}
 	message := "Changed password"
+	after := map[string]any{"password_modified_time": now.Unix(), "other_sessions_signed_out": ended}
 	if pc.recovery {
-		message = "Set a new password by password recovery"
+		message = "Set a new password by password recovery; API tokens deleted"
+		// Whoever learnt the old password may have made API tokens: a
+		// recovery ends them too (a change by the logged-in owner keeps
+		// them).
+		tokens, err := tx.DeleteUserAPITokens(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		after["api_tokens_deleted"] = tokens
 		expiry, err := tx.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry)
 		if err != nil {
 			return err
@@ -258,5 +279,5 @@ func (s *Service) commitPassword(ctx context.Context, w *writer, a *Actor, u *po
 	if err := w.mail(ctx, u.Email, "password_changed", mail.LinkData{Name: u.FirstName, Email: u.Email, Link: s.link("/recover"), BaseURL: s.baseURL}); err != nil {
 		return err
 	}
-	return w.audit(ctx, u, a.IP, "", "", message, nil, map[string]any{"password_modified_time": now.Unix(), "other_sessions_signed_out": ended})
+	return w.audit(ctx, u, a.IP, "", "", message, nil, after)
 }

@@ -203,6 +203,9 @@ func (s *Service) prepareTwoFactor(ctx context.Context, a *Actor, in SelfInput) 
 		if tf != nil && tf.Verified {
 			return nil, nil
 		}
+		if err := s.enrolmentProof(ctx, a, deref(in.CurrentPassword)); err != nil {
+			return nil, err
+		}
 		secret, err := authn.NewTOTPSecret()
 		if err != nil {
 			return nil, err
@@ -221,18 +224,18 @@ func (s *Service) prepareTwoFactor(ctx context.Context, a *Actor, in SelfInput) 
 	}
 	pw, code := deref(in.CurrentPassword), deref(in.TwoFactor)
 	if pw == "" || strings.TrimSpace(code) == "" {
-		return nil, &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"current_password_required": true, "two_factor_required": true},
-			Message: "to turn off two-factor authentication, give your current password (current_password) and a code from your authenticator app or a recovery code (two_factor)"}
+		field := "current_password"
+		if pw != "" {
+			field = "two_factor"
+		}
+		return nil, &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"current_password_required": true, "two_factor_required": true, "field": field},
+			Message: "to turn off two-factor authentication, give your current password and a code from your authenticator app (or a recovery code)"}
 	}
 	u, err := s.db.GetUser(ctx, a.User.ID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkOldPassword(ctx, u, pw); err != nil {
-		if portal.ErrorCode(err) == portal.EINVALID {
-			return nil, &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"current_password_incorrect": true},
-				Message: "current_password is not your current password"}
-		}
+	if err := s.checkCurrentPassword(ctx, u, pw, "current_password"); err != nil {
 		return nil, err
 	}
 	proof, err := s.checkSecondFactor(ctx, u, tf, code)
@@ -240,6 +243,39 @@ func (s *Service) prepareTwoFactor(ctx context.Context, a *Actor, in SelfInput) 
 		return nil, err
 	}
 	return &twoFactorChange{disable: proof}, nil
+}
+
+// enrolmentProof checks that the actor may set up two-factor
+// authentication (start it, or verify it): only in a session, not with an
+// API token, and only in a privileged session (logged in within
+// privilegedFor, the rule of password changes) or with the current
+// password. Otherwise whoever held a session or a token could turn it on
+// with a secret of their own and lock the owner out.
+func (s *Service) enrolmentProof(ctx context.Context, a *Actor, password string) error {
+	if a.Session == nil {
+		return &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"session_required": true},
+			Message: "two-factor authentication cannot be set up with an API token: log in with your password and set it up in that session"}
+	}
+	if password == "" {
+		if s.SessionPrivileged(a) {
+			return nil
+		}
+		return &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"reauthentication_required": true, "current_password_required": true, "field": "current_password"},
+			Message: fmt.Sprintf("to set up two-factor authentication, give your current password (or log in again: without it, setting it up is allowed only within %d minutes of logging in)", portal.PrivilegedSessionMinutes)}
+	}
+	u, err := s.db.GetUser(ctx, a.User.ID)
+	if err != nil {
+		return err
+	}
+	return s.checkCurrentPassword(ctx, u, password, "current_password")
+}
+
+// SessionPrivileged reports whether the actor's session logged in with the
+// password within the last PrivilegedSessionMinutes: it may then change the
+// password or set up two-factor authentication without giving the current
+// password.
+func (s *Service) SessionPrivileged(a *Actor) bool {
+	return a.Session != nil && !a.Session.PasswordOnly && s.clock().Sub(a.Session.AuthTime) <= privilegedFor
 }
 
 func deref(p *string) string {
@@ -313,7 +349,11 @@ func (s *Service) TwoFactorSecret(ctx context.Context, a *Actor) (secret, uri st
 		return "", "", err
 	}
 	if tf == nil {
-		return "", "", portal.Errorf(portal.ENOTFOUND, `two-factor authentication is not enabled: enable it first with PUT /api/v1/self {"enable_two_factor": true}`)
+		return "", "", notEnrolled()
+	}
+	if a.Session == nil && !tf.Verified {
+		return "", "", &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"session_required": true},
+			Message: "the secret of two-factor authentication is not shown to an API token: log in with your password to set it up"}
 	}
 	if tf.Verified {
 		return "", "", portal.Errorf(portal.EINVALID, "two-factor authentication is already verified: its secret is shown only while it is being set up (turn it off and on again for a new one)")
@@ -343,16 +383,22 @@ func (s *Service) TwoFactorQRCode(ctx context.Context, a *Actor) ([]byte, error)
 // show once), and the change is audit-logged and mailed. Once active, a
 // correct code just passes the second factor for the session (Mist) and no
 // codes are returned.
-func (s *Service) VerifyTwoFactor(ctx context.Context, a *Actor, code string) ([]string, error) {
+//
+// Activating needs what starting does (enrolmentProof): a session, logged
+// in within the last minutes or giving the current password (password).
+func (s *Service) VerifyTwoFactor(ctx context.Context, a *Actor, code, password string) ([]string, error) {
 	tf, err := s.getTwoFactor(ctx, a.User.ID)
 	if err != nil {
 		return nil, err
 	}
 	if tf == nil {
-		return nil, portal.Errorf(portal.ENOTFOUND, `two-factor authentication is not enabled: enable it first with PUT /api/v1/self {"enable_two_factor": true}`)
+		return nil, notEnrolled()
 	}
 	if tf.Verified {
 		return nil, s.PassTwoFactor(ctx, a, code)
+	}
+	if err := s.enrolmentProof(ctx, a, password); err != nil {
+		return nil, err
 	}
 	code = compactCode(code)
 	if err := checkCodeFormat(code, false); err != nil {
@@ -411,6 +457,12 @@ func (s *Service) VerifyTwoFactor(ctx context.Context, a *Actor, code string) ([
 		a.Session.TwoFactorPassed, a.TwoFactor.Passed = true, true
 	}
 	return codes, nil
+}
+
+// notEnrolled is the refusal of a step of enrolment before it was started.
+func notEnrolled() error {
+	return &portal.Error{Code: portal.ENOTFOUND, Fields: map[string]any{"field": "enable_two_factor"},
+		Message: "two-factor authentication is not enabled: turn it on first (enable_two_factor)"}
 }
 
 // PassTwoFactor is the second step of a login: a code from the app, or a
@@ -501,18 +553,20 @@ func compactCode(code string) string {
 // checkCodeFormat refuses what cannot be a code, with the reason; recovery
 // codes are allowed when recovery is true.
 func checkCodeFormat(code string, recovery bool) error {
+	var msg string
 	switch {
 	case code == "":
-		return portal.Errorf(portal.EINVALID, "two_factor is required: the 6-digit code from your authenticator app")
+		msg = "the code is required: the 6-digit code from your authenticator app"
 	case authn.IsTOTPCode(code):
 		return nil
 	case recovery && authn.NormalizeRecoveryCode(code) != "":
 		return nil
 	case recovery:
-		return portal.Errorf(portal.EINVALID, "two_factor must be the 6-digit code from your authenticator app, or one of your recovery codes (16 letters and digits)")
+		msg = "the code must be the 6-digit code from your authenticator app, or one of your recovery codes (16 letters and digits)"
 	default:
-		return portal.Errorf(portal.EINVALID, "two_factor must be the 6-digit code from your authenticator app")
+		msg = "the code must be the 6-digit code from your authenticator app"
 	}
+	return &portal.Error{Code: portal.EINVALID, Message: msg, Fields: map[string]any{"field": "two_factor"}}
 }
 
 // twoFactorLocked refuses with 429 while the user's second factor is locked
@@ -686,17 +740,14 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a *Actor, passwor
 		return nil, err
 	}
 	if password == "" {
-		return nil, &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"password_required": true},
-			Message: "give your current password (password) to make new recovery codes"}
+		return nil, &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"password_required": true, "field": "password"},
+			Message: "give your current password to make new recovery codes"}
 	}
 	u, err := s.db.GetUser(ctx, a.User.ID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkOldPassword(ctx, u, password); err != nil {
-		if portal.ErrorCode(err) == portal.EINVALID {
-			return nil, &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"password_incorrect": true}, Message: "password is not your current password"}
-		}
+	if err := s.checkCurrentPassword(ctx, u, password, "password"); err != nil {
 		return nil, err
 	}
 	codes, ids, hashes, err := newRecoveryCodes(u.ID)
@@ -735,7 +786,7 @@ func (s *Service) recoveryProof(ctx context.Context, u *portal.User, code string
 	}
 	if strings.TrimSpace(code) == "" {
 		return nil, &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"two_factor_required": true},
-			Message: "this account uses two-factor authentication: also give a code from your authenticator app or a recovery code (two_factor)"}
+			Message: "this account uses two-factor authentication: also give a code from your authenticator app or a recovery code"}
 	}
 	return s.checkSecondFactor(ctx, u, tf, code)
 }

@@ -54,7 +54,7 @@ func (c *Config) options() []option {
 		{"addr", "PORTAL_ADDR", "127.0.0.1:8080", "listen address", &c.Addr},
 		{"base-url", "PORTAL_BASE_URL", "", "public URL used in e-mailed links and OAuth redirects (default http:// + addr)", &c.BaseURL},
 		{"data-dir", "PORTAL_DATA_DIR", "./data", "SQLite database and generated key material", &c.DataDir},
-		{"database-url", "PORTAL_DATABASE_URL", "", "postgres://… selects PostgreSQL (default: SQLite file in the data dir)", &c.DatabaseURL},
+		{"database-url", "PORTAL_DATABASE_URL", "", "postgres://… selects PostgreSQL; a plain file path, a SQLite file (default: SQLite file in the data dir)", &c.DatabaseURL},
 		{"smtp-url", "PORTAL_SMTP_URL", "", "smtp://[user:pass@]host:port or smtps://… (default: log mail, do not send)", &c.SMTPURL},
 		{"mail-from", "PORTAL_MAIL_FROM", "Portal <no-reply@localhost>", "sender address", &c.MailFrom},
 		{"secret-key", "PORTAL_SECRET_KEY", "", "32 random bytes, base64 or hex, for secrets at rest (generated in the data dir with SQLite; required with PostgreSQL)", &c.SecretKey},
@@ -102,6 +102,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("PORTAL_DATA_DIR must not be empty")
+	}
+	if strings.Contains(c.DatabaseURL, "://") && !c.Postgres() && !strings.HasPrefix(c.DatabaseURL, "sqlite://") {
+		// A mistyped URL ("postgress://…") would otherwise be taken for a
+		// SQLite file path and create a folder named after the scheme.
+		scheme, _, _ := strings.Cut(c.DatabaseURL, "://")
+		return fmt.Errorf("PORTAL_DATABASE_URL: unsupported scheme %q: use postgres:// or postgresql:// for PostgreSQL, or a plain file path for a SQLite file", scheme)
 	}
 	if c.Postgres() && c.SecretKey == "" {
 		return errors.New("PORTAL_SECRET_KEY is required with PostgreSQL so that all instances share it")

@@ -52,7 +52,35 @@ func TestInvalid(t *testing.T) {
 			t.Errorf("%s: got error %v, want one naming %s", name, err, name)
 		}
 	}
+	for _, bad := range []string{"postgress://u@h/db", "mysql://u@h/db", "file:///tmp/x.db", "://x"} {
+		_, err := Load(nil, env(map[string]string{"PORTAL_DATABASE_URL": bad, "PORTAL_SECRET_KEY": "k"}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "PORTAL_DATABASE_URL") {
+			t.Errorf("PORTAL_DATABASE_URL %q: got error %v, want one naming PORTAL_DATABASE_URL", bad, err)
+		}
+	}
 	if _, err := Load([]string{"extra"}, env(nil), io.Discard); err == nil {
 		t.Error("a stray argument was accepted")
+	}
+}
+
+func TestDatabaseURL(t *testing.T) {
+	for in, want := range map[string]struct {
+		postgres bool
+		path     string
+	}{
+		"postgres://u@h/db":   {postgres: true},
+		"postgresql://u@h/db": {postgres: true},
+		"/var/lib/portal.db":  {path: "/var/lib/portal.db"},
+		"portal.db":           {path: "portal.db"},
+		"sqlite:///tmp/p.db":  {path: "/tmp/p.db"},
+	} {
+		c, err := Load(nil, env(map[string]string{"PORTAL_DATABASE_URL": in, "PORTAL_SECRET_KEY": "k"}), io.Discard)
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if c.Postgres() != want.postgres || (!want.postgres && c.SQLitePath() != want.path) {
+			t.Errorf("%q: postgres %v, path %q", in, c.Postgres(), c.SQLitePath())
+		}
 	}
 }

@@ -24,6 +24,13 @@ type Sender interface {
 	Send(ctx context.Context, m portal.OutboxMessage) error
 }
 
+// Deliverer is implemented by a Sender that may only record messages
+// rather than deliver them: the worker then counts them as logged, not
+// sent.
+type Deliverer interface {
+	Delivers() bool
+}
+
 // SendTimeout bounds connecting to the SMTP server and each SMTP command.
 const SendTimeout = 10 * time.Second
 
@@ -205,6 +212,9 @@ type logSender struct {
 	logger *slog.Logger
 	from   *netmail.Address
 }
+
+// Delivers is false: messages are only logged.
+func (s *logSender) Delivers() bool { return false }
 
 func (s *logSender) Send(ctx context.Context, m portal.OutboxMessage) error {
 	s.logger.InfoContext(ctx, "mail: not sent (no SMTP URL configured)",

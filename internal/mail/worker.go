@@ -29,6 +29,7 @@ type WorkerOptions struct {
 	Batch       int           // messages claimed at once; default 20
 	MaxAttempts int           // attempts before giving up; default 10
 	OnSent      func()        // called after each delivered message (metrics); optional
+	OnLogged    func()        // called instead of OnSent when the Sender only logs (no SMTP); optional
 	OnFailed    func()        // called after each failed attempt (metrics); optional
 }
 
@@ -174,10 +175,17 @@ func (w *Worker) process(ctx context.Context, m portal.OutboxMessage) (ok bool, 
 	defer cancel()
 
 	if sendErr == nil {
-		if w.opts.OnSent != nil {
-			w.opts.OnSent()
+		if d, ok := w.s.(Deliverer); ok && !d.Delivers() {
+			// Only logged, by the Sender itself ("mail: not sent").
+			if w.opts.OnLogged != nil {
+				w.opts.OnLogged()
+			}
+		} else {
+			if w.opts.OnSent != nil {
+				w.opts.OnSent()
+			}
+			w.logger.InfoContext(ctx, "mail: sent", "id", m.ID, "to", m.To, "subject", m.Subject, "attempt", m.Attempts)
 		}
-		w.logger.InfoContext(ctx, "mail: sent", "id", m.ID, "to", m.To, "subject", m.Subject, "attempt", m.Attempts)
 		if err := w.ob.MarkSent(markCtx, m.ID, w.now()); err != nil {
 			// Delivered, but it will be sent again when the lease expires.
 			return true, fmt.Errorf("mail: mark %s sent: %w", m.ID, err)

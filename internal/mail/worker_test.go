@@ -415,3 +415,35 @@ func TestTruncate(t *testing.T) {
 		t.Errorf("truncate = %q", got)
 	}
 }
+
+// TestWorkerLogSenderCountsLogged: with no SMTP server the messages are
+// logged once ("mail: not sent"), counted as logged rather than sent, and
+// done with.
+func TestWorkerLogSenderCountsLogged(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, nil))
+	s, err := NewSender("", "Portal <no-reply@localhost>", logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := newFakeOutbox()
+	ob.add(msg("m1"), t0)
+	clk := &clock{t: t0}
+	var onSent, onLogged, onFailed int
+	w := NewWorker(ob, s, logger, clk.Now, WorkerOptions{OnSent: func() { onSent++ }, OnLogged: func() { onLogged++ }, OnFailed: func() { onFailed++ }})
+	buf.Reset()
+	if sent, failed, err := w.RunOnce(ctx); sent != 1 || failed != 0 || err != nil {
+		t.Fatalf("RunOnce = %d, %d, %v", sent, failed, err)
+	}
+	if onSent != 0 || onLogged != 1 || onFailed != 0 {
+		t.Errorf("hooks: sent %d logged %d failed %d; want 0 1 0", onSent, onLogged, onFailed)
+	}
+	if e := ob.get("m1"); !e.sent {
+		t.Error("a logged message stays due")
+	}
+	out := buf.String()
+	if !strings.Contains(out, "mail: not sent") || strings.Contains(out, "mail: sent") {
+		t.Errorf("log:\n%s", out)
+	}
+}

@@ -195,7 +195,11 @@ func (s *server) apiAcceptInvite(w http.ResponseWriter, r *http.Request, a *app.
 }
 
 // apiDeclineInvite is ours: POST /api/v1/invite/decline/{token}.
-func (s *server) apiDeclineInvite(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+func (s *server) apiDeclineInvite(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.optionalActor(r, true) // no session needed, as in the GUI
+	if err != nil {
+		return err
+	}
 	info, err := s.svc.DeclineInvite(r.Context(), a, r.PathValue("token"), client(r))
 	if err != nil {
 		return err

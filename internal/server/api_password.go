@@ -157,7 +157,7 @@ func (s *server) apiVerifyRecover(w http.ResponseWriter, r *http.Request) error 
 	s.setSessionCookies(w, res)
 	msg := `you are signed in to set a new password: PUT /api/v1/self {"password": "…"}; until then this session can do nothing else`
 	if !res.Session.PasswordOnly {
-		msg = "your new password is set, your other sessions are signed out, and you are signed in"
+		msg = "your new password is set, your other sessions are signed out, your API tokens are deleted, and you are signed in"
 	}
 	return ok(w, map[string]any{"detail": msg, "email": res.User.Email, "password_only": res.Session.PasswordOnly,
 		"two_factor_required": false, "two_factor_passed": res.Session.TwoFactorPassed})

@@ -391,7 +391,7 @@ func TestAPIPasswordChange(t *testing.T) {
 		}
 		r = e.changePassword(ann, "third password", "not my password")
 		e.want(r, 400, "wrong old_password")
-		if !strings.Contains(e.detail(r), "old_password") {
+		if m := r.JSON(t); m["field"] != "old_password" || m["old_password_incorrect"] != true || e.detail(r) != "the current password is not correct" {
 			t.Errorf("wrong old_password detail: %s", r.Body)
 		}
 		e.want(e.changePassword(ann, "third password", "second password"), 200, "change with old_password")

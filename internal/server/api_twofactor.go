@@ -49,13 +49,11 @@ var openWhenEnrolDue = map[string]bool{
 // two-factor authentication: 401 with "two_factor_required": true while
 // the session owes its second factor, 403 with
 // "two_factor_enrolment_required": true when an organization requires it
-// and the grace period is over.
+// and the grace period is over. The latter holds for API tokens as well
+// (a token has no session, so it never owes a second factor).
 func (s *server) restrictTwoFactor(r *http.Request, a *app.Actor) error {
-	if a.Session == nil {
-		return nil
-	}
 	switch {
-	case a.TwoFactor.Pending && !openWhenTwoFactorPending[r.Pattern]:
+	case a.Session != nil && a.TwoFactor.Pending && !openWhenTwoFactorPending[r.Pattern]:
 		return app.TwoFactorPendingError()
 	case a.TwoFactor.EnrolDue && !openWhenEnrolDue[r.Pattern]:
 		if r.Pattern == "POST /account/{section}" && (r.PathValue("section") == twoFactorSection || r.PathValue("section") == "password") {
@@ -150,15 +148,19 @@ func acceptedImage(r *http.Request) string {
 	return ""
 }
 
-// apiVerifyTwoFactor is POST /api/v1/self/two_factor/verify {"two_factor"}:
-// the first correct code activates two-factor authentication and returns
-// the recovery codes, once.
+// apiVerifyTwoFactor is POST /api/v1/self/two_factor/verify {"two_factor",
+// "current_password"}: the first correct code activates two-factor
+// authentication and returns the recovery codes, once. Activating needs a
+// session logged in within the last minutes, or current_password (ours).
 func (s *server) apiVerifyTwoFactor(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
-	var in twoFactorRequest
+	var in struct {
+		TwoFactor       string `json:"two_factor"`
+		CurrentPassword string `json:"current_password"`
+	}
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	codes, err := s.svc.VerifyTwoFactor(r.Context(), a, in.TwoFactor)
+	codes, err := s.svc.VerifyTwoFactor(r.Context(), a, in.TwoFactor, in.CurrentPassword)
 	if err != nil {
 		return err
 	}

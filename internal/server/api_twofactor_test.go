@@ -313,8 +313,8 @@ func TestAPITwoFactorMistFlow(t *testing.T) {
 		e.want(off(map[string]any{"two_factor": e.code(secret, 0)}), 400, "off without password, with code")
 		r = off(map[string]any{"current_password": "wrong password", "two_factor": e.code(secret, 0)})
 		e.want(r, 400, "off with a wrong password")
-		if !strings.Contains(e.detail(r), "current_password") {
-			t.Errorf("wrong password detail: %q", e.detail(r))
+		if m := r.JSON(t); m["field"] != "current_password" || m["current_password_incorrect"] != true || strings.Contains(e.detail(r), "current_password") {
+			t.Errorf("wrong password answer: %s", r.Body)
 		}
 		e.want(off(map[string]any{"current_password": twoFactorTestPassword, "two_factor": wrongCode(e.code(secret, 0))}), 400, "off with a wrong code")
 		if s := e.self(ann); s["two_factor_verified"] != true {

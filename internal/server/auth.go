@@ -80,14 +80,21 @@ func (s *server) authenticateAPI(r *http.Request) (*app.Actor, error) {
 	return a, nil
 }
 
+// cookieMaxAge is the life of the session cookies: the longest a session
+// can last (Mist's session_expiry is at most 20160 minutes, 14 days). The
+// server is the authority on a session's expiry: it slides with use, and a
+// login that owes its second factor starts short and gets its full life
+// once the code is given, neither of which sends the cookie again. A cookie
+// with the session's own expiry would log the browser out too early.
+const cookieMaxAge = 20160 * 60 // seconds
+
 // setSessionCookies starts a browser session after login.
 func (s *server) setSessionCookies(w http.ResponseWriter, res *app.LoginResult) {
-	exp := res.Session.ExpiresTime
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: res.Token, Path: "/", HttpOnly: true, Secure: s.secure,
-		SameSite: http.SameSiteLaxMode, Expires: exp})
+		SameSite: http.SameSiteLaxMode, MaxAge: cookieMaxAge})
 	// The CSRF cookie is readable by scripts on purpose (double submit).
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: res.Session.CSRFToken, Path: "/", Secure: s.secure,
-		SameSite: http.SameSiteLaxMode, Expires: exp})
+		SameSite: http.SameSiteLaxMode, MaxAge: cookieMaxAge})
 }
 
 func (s *server) clearSessionCookies(w http.ResponseWriter) {

@@ -117,15 +117,16 @@ func authzRows() []authzRow {
 		{pattern: "GET /api/v1/openapi.json", kind: publicRoute, status: 200},
 		{pattern: "POST /api/v1/register", kind: publicRoute, status: 200, body: func(f *fixture) any {
 			return map[string]any{"email": fmt.Sprintf("signup-%d@example.com", f.n), "first_name": "New", "last_name": "User", "password": "correct horse 1"}
-		}},
+		}, perIP: true},
 		{pattern: "POST /api/v1/register/verify/{token}", kind: publicRoute, status: 404},
-		{pattern: "POST /api/v1/register/resend", kind: publicRoute, status: 200, body: unique("email", "resend-%d@example.com")},
+		{pattern: "POST /api/v1/register/resend", kind: publicRoute, status: 200, body: unique("email", "resend-%d@example.com"), perIP: true},
 		{pattern: "POST /api/v1/login", kind: publicRoute, status: 400, body: func(f *fixture) any {
 			return map[string]any{"email": fmt.Sprintf("nobody-%d@example.com", f.n), "password": "wrong password"}
 		}},
 		{pattern: "POST /api/v1/recover", kind: publicRoute, status: 200, body: unique("email", "recover-%d@example.com"), perIP: true},
 		{pattern: "POST /api/v1/recover/verify/{token}", kind: publicRoute, status: 404},
 		{pattern: "POST /api/v1/self/update/revert/{token}", kind: publicRoute, status: 404},
+		{pattern: "POST /api/v1/invite/decline/{token}", kind: publicRoute, status: 404}, // a session, when sent, must be the invited address
 		{pattern: "/api/", path: "/api/v1/no-such-route", kind: publicRoute, status: 404},
 
 		// The signed-in caller's own account: anyone signed in.
@@ -156,7 +157,6 @@ func authzRows() []authzRow {
 		{pattern: "POST /api/v1/self/two_factor/recovery_codes", kind: selfRoute, status: 404, body: named("password", "correct horse 1")},
 		// Invitations addressed to the caller (an unknown link here).
 		{pattern: "POST /api/v1/invite/verify/{token}", kind: selfRoute, status: 404},
-		{pattern: "POST /api/v1/invite/decline/{token}", kind: selfRoute, status: 404},
 
 		// The organization.
 		{pattern: "GET /api/v1/orgs/{org_id}", kind: orgRoute, allow: allMembers},

@@ -210,9 +210,19 @@ func TestBrowserInviteExistingUser(t *testing.T) {
 		t.Errorf("role mail:\n%s", m)
 	}
 
-	// The last Super User cannot demote herself; the form keeps the choice.
+	// The last Super User cannot demote herself (after a confirmation); the
+	// form keeps the choice.
+	dialogs := browsertest.AnswerDialogs(t, b.ctx, true)
 	b.do(chromedp.Click(css(`a[aria-label="Manage ann@example.com"]`)))
 	b.do(chromedp.SetValue(css("#role"), "read"), chromedp.Click(css(`main form[action$="/admins/`+b.userID("ann@example.com")+`"] button`)))
+	select {
+	case msg := <-dialogs:
+		if !strings.Contains(msg, "Change your own role in Acme?") {
+			t.Errorf("confirmation says %q", msg)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no confirmation before changing one's own role")
+	}
 	b.text(".flash.error", "Test User is the last Super User of Acme, and an organization always keeps at least one")
 	if got := b.value("#role"); got != "read" {
 		t.Errorf("after the error the role menu shows %q, want read kept", got)
@@ -237,7 +247,6 @@ func TestBrowserInviteExistingUser(t *testing.T) {
 	b.shot("manage-invite")
 	b.do(chromedp.Click(css(`form[action$="/reinvite"] button`)))
 	b.text(".flash.ok", "Invitation sent again to dan@example.com. The previous link no longer works")
-	dialogs := browsertest.AnswerDialogs(t, b.ctx, true)
 	b.do(chromedp.Click(css(`a[aria-label="Manage dan@example.com"]`)), chromedp.WaitVisible(css(`form[action$="/revoke"] button`)),
 		chromedp.Click(css(`form[action$="/revoke"] button`)))
 	select {

@@ -199,7 +199,7 @@ func TestBrowserPassword(t *testing.T) {
 	do(chromedp.SendKeys(css("#new_password"), recovered), chromedp.SendKeys(css("#new_password_confirm"), recovered))
 	browsertest.Screenshot(t, ctx, "recover-typed")
 	do(chromedp.Click(css(`main form button[type=submit]`)))
-	browsertest.WaitText(t, ctx, ".flash.ok", "Your new password is set, your other sessions were signed out, and you are logged in.")
+	browsertest.WaitText(t, ctx, ".flash.ok", "Your new password is set, your other sessions were signed out and your API tokens deleted, and you are logged in.")
 	browsertest.WaitText(t, ctx, "h1", orgName)
 	browsertest.Screenshot(t, ctx, "recovered")
 

@@ -206,7 +206,7 @@ func TestBrowserTwoFactor(t *testing.T) {
 	b.do(chromedp.ScrollIntoView(css("#authentication")), chromedp.Click(css("#enable_two_factor")))
 	browsertest.WaitTrue(t, b.ctx, "the fields to turn it off", `!document.getElementById("two-factor-disable").hidden`)
 	b.do(chromedp.Click(css(`form[action="/account/authentication"] button[type=submit]`)))
-	b.text("#authentication .flash.error", "To turn off two-factor authentication, type your current password and a code from your authenticator app (or a recovery code).")
+	b.text("#authentication .flash.error", "To turn off two-factor authentication, give your current password and a code from your authenticator app (or a recovery code).")
 	b.do(chromedp.ScrollIntoView(css("#authentication")))
 	b.shot("turn-off-error")
 	b.do(chromedp.SendKeys(css("#tf_current_password"), password), chromedp.SendKeys(css("#tf_code"), app(secret)),

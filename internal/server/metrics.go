@@ -33,7 +33,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			[]string{"method", "route"}),
 		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_logins_total", Help: "Login attempts by outcome (success, failure, throttled)."},
 			[]string{"outcome"}),
-		Mails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_mails_total", Help: "Mail delivery attempts by outcome (sent, failed)."},
+		Mails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_mails_total", Help: "Mail delivery attempts by outcome (sent, failed; logged when no SMTP server is configured)."},
 			[]string{"outcome"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.Logins, m.Mails)

@@ -66,6 +66,7 @@ func (s *server) common(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ctx = context.WithValue(ctx, clientIPKey, s.realIP(r))
 		r = r.WithContext(ctx)
+		sanitizeUserAgent(r)
 		h := w.Header()
 		h.Set("X-Request-Id", id)
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -83,7 +84,7 @@ func (s *server) common(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "path", r.URL.Path, "request_id", id)
+				s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "path", logPath(r), "request_id", id)
 				if sw.status == 0 {
 					writeJSON(sw, http.StatusInternalServerError, detail("internal error"))
 				}
@@ -97,11 +98,43 @@ func (s *server) common(next http.Handler) http.Handler {
 				st = http.StatusOK
 			}
 			s.metrics.observe(r.Method, route, st, time.Since(start))
-			s.log.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "status", st,
+			s.log.InfoContext(ctx, "request", "method", r.Method, "path", logPath(r), "status", st,
 				"duration_ms", time.Since(start).Milliseconds(), "request_id", id, "ip", clientIP(r))
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// sanitizeUserAgent makes the User-Agent header valid UTF-8 without NUL
+// bytes (cut at the first one), as the database stores it with the session:
+// PostgreSQL refuses both in text columns.
+func sanitizeUserAgent(r *http.Request) {
+	ua, ok := r.Header["User-Agent"]
+	if !ok || len(ua) == 0 {
+		return
+	}
+	v := ua[0]
+	if i := strings.IndexByte(v, 0); i >= 0 {
+		v = v[:i]
+	}
+	v = strings.ToValidUTF8(v, "\uFFFD")
+	if len(ua) != 1 || v != ua[0] {
+		r.Header.Set("User-Agent", v)
+	}
+}
+
+// logPath is the request's path as logged: for a route whose path carries
+// a single-use token ({token}), the route pattern instead, so that no live
+// token reaches the logs. The query (where GUI links carry ?token=) is
+// never logged.
+func logPath(r *http.Request) string {
+	if strings.Contains(r.Pattern, "{token}") {
+		if _, p, ok := strings.Cut(r.Pattern, " "); ok {
+			return p
+		}
+		return r.Pattern
+	}
+	return r.URL.Path
 }
 
 // clientIP is the client's address as found by the common middleware.

@@ -42,3 +42,33 @@ func TestLocalPath(t *testing.T) {
 		}
 	}
 }
+
+func TestSanitizeUserAgent(t *testing.T) {
+	for in, want := range map[string]string{
+		"Mozilla/5.0":        "Mozilla/5.0",
+		"Mozilla\x00/5.0":    "Mozilla",
+		"bad \xff\xfe end":   "bad \uFFFD end",
+		"\x00":               "",
+		"ok \xe2\x82 \x00 x": "ok \uFFFD ",
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("User-Agent", in)
+		sanitizeUserAgent(r)
+		if got := r.Header.Get("User-Agent"); got != want {
+			t.Errorf("sanitizeUserAgent(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestLogPath(t *testing.T) {
+	r := httptest.NewRequest("POST", "/api/v1/register/verify/secret?x=1", nil)
+	r.Pattern = "POST /api/v1/register/verify/{token}"
+	if got := logPath(r); got != "/api/v1/register/verify/{token}" {
+		t.Errorf("logPath = %q", got)
+	}
+	r = httptest.NewRequest("GET", "/verify/register?token=secret", nil)
+	r.Pattern = "GET /verify/register"
+	if got := logPath(r); got != "/verify/register" {
+		t.Errorf("logPath = %q", got)
+	}
+}

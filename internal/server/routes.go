@@ -1,6 +1,9 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
+	"net/url"
+)
 
 // routeRegistrar is what routes needs of an http.ServeMux.
 type routeRegistrar interface {
@@ -64,7 +67,7 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("PUT /api/v1/orgs/{org_id}/invites/{invite_id}", s.authed(s.apiUpdateInvite))
 	mux.HandleFunc("DELETE /api/v1/orgs/{org_id}/invites/{invite_id}", s.authed(s.apiCancelInvite))
 	mux.HandleFunc("POST /api/v1/invite/verify/{token}", s.authed(s.apiAcceptInvite))
-	mux.HandleFunc("POST /api/v1/invite/decline/{token}", s.authed(s.apiDeclineInvite)) // ours
+	mux.HandleFunc("POST /api/v1/invite/decline/{token}", s.api(s.apiDeclineInvite)) // ours, session optional
 	mux.HandleFunc("/api/", s.api(s.apiNotFound))
 
 	// HTML GUI.
@@ -118,4 +121,15 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("POST /invite/accept", s.page(s.webAcceptInvite))
 	mux.HandleFunc("POST /invite/decline", s.public(s.webDeclineInvite))
 	mux.HandleFunc("POST /invite/signup", s.public(s.webInviteSignUp))
+
+	// Addresses of forms, opened by a reload after a failed form: the page
+	// the form is on.
+	mux.HandleFunc("GET /orgs", redirectTo(func(*http.Request) string { return "/" }))
+	mux.HandleFunc("GET /orgs/{org_id}/sites", redirectTo(func(r *http.Request) string { return "/orgs/" + url.PathEscape(r.PathValue("org_id")) }))
+	mux.HandleFunc("GET /orgs/{org_id}/invites", redirectTo(func(r *http.Request) string { return "/orgs/" + url.PathEscape(r.PathValue("org_id")) + "/admins" }))
+	mux.HandleFunc("GET /account/{section}", redirectTo(func(r *http.Request) string { return "/account#" + url.PathEscape(r.PathValue("section")) }))
+	mux.HandleFunc("GET /account/apitokens/create", redirectTo(func(*http.Request) string { return "/account#apitokens" }))
+	mux.HandleFunc("GET /favicon.ico", redirectTo(func(*http.Request) string { return "/static/favicon.svg" }))
+	// Anything else: the error page, 404 (the API has its own, in JSON).
+	mux.HandleFunc("/", s.webNotFound)
 }

@@ -94,7 +94,7 @@ func errorStatus(err error) int {
 // generic message for them.
 func (s *server) logError(r *http.Request, err error) {
 	if errorStatus(err) >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
+		s.log.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", logPath(r), "request_id", requestID(r.Context()))
 	}
 }
 

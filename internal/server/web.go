@@ -32,6 +32,8 @@ func staticHandler() http.Handler {
 
 var funcs = template.FuncMap{
 	"roleName": func(role string) string { return portal.RoleNames[role] },
+	// inviteValidity is how long a new invitation's link is valid.
+	"inviteValidity": func() string { return app.InviteValidity(0) },
 	"initials": func(u *portal.User) string {
 		var b strings.Builder
 		for _, s := range []string{u.FirstName, u.LastName} {
@@ -162,27 +164,34 @@ func (s *server) page(h pageHandler) http.HandlerFunc {
 			s.webError(w, r, &view{}, err)
 			return
 		}
-		v := &view{User: a.User, CSRF: a.Session.CSRFToken, Prefs: app.Prefs(a.User)}
-		showAccount := twoFactorView(v, a) // before the second factor nothing of the account shows (web_twofactor.go)
-		if me, err := s.svc.GetSelf(r.Context(), a); err == nil && showAccount {
-			seen := map[string]bool{}
-			orgAdmin := map[string]bool{}
-			for _, p := range me.Privileges {
-				if p.Scope == portal.ScopeOrg && p.Role == portal.RoleAdmin {
-					orgAdmin[p.OrgID] = true
-				}
-			}
-			for _, p := range me.Privileges {
-				if !seen[p.OrgID] {
-					seen[p.OrgID] = true
-					v.Orgs = append(v.Orgs, orgLink{ID: p.OrgID, Name: p.OrgName, Role: p.Role, Admin: orgAdmin[p.OrgID]})
-				}
-			}
-		}
+		v := s.pageView(r, a)
 		if err := h(w, r, v, a); err != nil {
 			s.webError(w, r, v, err)
 		}
 	}
+}
+
+// pageView is the view of a page for a signed-in user: the navigation
+// with the user's organizations.
+func (s *server) pageView(r *http.Request, a *app.Actor) *view {
+	v := &view{User: a.User, CSRF: a.Session.CSRFToken, Prefs: app.Prefs(a.User)}
+	showAccount := twoFactorView(v, a) // before the second factor nothing of the account shows (web_twofactor.go)
+	if me, err := s.svc.GetSelf(r.Context(), a); err == nil && showAccount {
+		seen := map[string]bool{}
+		orgAdmin := map[string]bool{}
+		for _, p := range me.Privileges {
+			if p.Scope == portal.ScopeOrg && p.Role == portal.RoleAdmin {
+				orgAdmin[p.OrgID] = true
+			}
+		}
+		for _, p := range me.Privileges {
+			if !seen[p.OrgID] {
+				seen[p.OrgID] = true
+				v.Orgs = append(v.Orgs, orgLink{ID: p.OrgID, Name: p.OrgName, Role: p.Role, Admin: orgAdmin[p.OrgID]})
+			}
+		}
+	}
+	return v
 }
 
 // publicHandler serves a page that needs no session.
@@ -201,7 +210,7 @@ func (s *server) public(h publicHandler) http.HandlerFunc {
 func (s *server) webError(w http.ResponseWriter, r *http.Request, v *view, err error) {
 	s.logError(r, err)
 	st := errorStatus(err)
-	v.Title, v.ErrorPage = "Something went wrong", true
+	v.Title, v.ErrorPage = errorTitle(st), true
 	switch {
 	case st == http.StatusRequestEntityTooLarge:
 		v.Error = "The form you sent is too large."
@@ -212,6 +221,56 @@ func (s *server) webError(w http.ResponseWriter, r *http.Request, v *view, err e
 	}
 	retryAfter(w, err)
 	s.render(w, r, st, "error", v)
+}
+
+// errorTitle is the title of an error page of the status.
+func errorTitle(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "Not found"
+	case http.StatusForbidden, http.StatusMethodNotAllowed:
+		return "Not allowed"
+	case http.StatusTooManyRequests:
+		return "Too many attempts"
+	}
+	return "Something went wrong"
+}
+
+// webNotFound is the GUI's answer for a path it does not serve: the error
+// page (with the navigation when signed in) rather than plain text. A path
+// served only with another method (a form's address, reloaded) is a 405.
+func (s *server) webNotFound(w http.ResponseWriter, r *http.Request) {
+	v := &view{}
+	if _, err := r.Cookie(sessionCookie); err == nil {
+		if a, err := s.authenticate(r); err == nil {
+			v = s.pageView(r, a)
+		}
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if m == r.Method || (m == http.MethodGet && r.Method == http.MethodHead) {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.webError(w, r, v, portal.Errorf(portal.EMETHOD, "this address is where a form is sent and cannot be opened by itself: go back, or use the menu"))
+		return
+	}
+	s.webError(w, r, v, portal.Errorf(portal.ENOTFOUND, "page not found: check the address, or use the menu"))
+}
+
+// redirectTo answers GET on the address of a form (after a failed form the
+// browser shows it, and a reload asks for it) with the page the form is on.
+func redirectTo(to func(r *http.Request) string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, to(r), http.StatusSeeOther)
+	}
 }
 
 // sentence capitalises a service message for display.

@@ -125,7 +125,7 @@ func (s *server) webInvite(w http.ResponseWriter, r *http.Request, v *view, a *a
 	if err != nil {
 		return s.adminsFormError(w, r, v, a, err, func(status int) error { return s.renderAdmins(w, r, v, a, status) })
 	}
-	s.flash(w, "Invitation sent to "+ad.Email+" as "+ad.RoleName()+" ("+ad.Describe()+"). The link is valid for 7 days.")
+	s.flash(w, "Invitation sent to "+ad.Email+" as "+ad.RoleName()+" ("+ad.Describe()+"). The link is valid for "+ad.Validity()+".")
 	http.Redirect(w, r, "/orgs/"+orgID+"/admins", http.StatusSeeOther)
 	return nil
 }
@@ -183,7 +183,7 @@ func (s *server) webSaveAdmin(w http.ResponseWriter, r *http.Request, v *view, a
 	}
 	msg := "The role of " + ad.Email + " is now " + ad.RoleName() + " (" + ad.Describe() + ")."
 	if ad.IsInvite() {
-		msg = "Invitation of " + ad.Email + " changed to " + ad.RoleName() + " (" + ad.Describe() + ") and sent again. The new link is valid for 7 days."
+		msg = "Invitation of " + ad.Email + " changed to " + ad.RoleName() + " (" + ad.Describe() + ") and sent again. The new link is valid for " + ad.Validity() + "."
 	}
 	s.flash(w, msg)
 	if id == a.User.ID && ad.Role != portal.RoleAdmin {
@@ -204,7 +204,7 @@ func (s *server) webReinvite(w http.ResponseWriter, r *http.Request, v *view, a 
 	if err != nil {
 		return s.adminsFormError(w, r, v, a, err, func(status int) error { return s.renderManage(w, r, v, a, status) })
 	}
-	s.flash(w, "Invitation sent again to "+ad.Email+". The previous link no longer works; the new one is valid for 7 days.")
+	s.flash(w, "Invitation sent again to "+ad.Email+". The previous link no longer works; the new one is valid for "+ad.Validity()+".")
 	http.Redirect(w, r, "/orgs/"+orgID+"/admins", http.StatusSeeOther)
 	return nil
 }
@@ -315,19 +315,38 @@ func (s *server) webAcceptInvite(w http.ResponseWriter, r *http.Request, v *view
 
 // webDeclineInvite declines as the signed-in user, or without a session
 // for an address that has no account.
+// optionalActor authenticates a request that needs no credentials but
+// acts for the signed-in user when there is one (declining an
+// invitation): nil without a session (or, on the API, an Authorization
+// header) or with an expired session or unknown API token; other
+// failures, such as a CSRF mismatch, are errors.
+func (s *server) optionalActor(r *http.Request, api bool) (*app.Actor, error) {
+	_, noCookie := r.Cookie(sessionCookie)
+	header := api && r.Header.Get("Authorization") != ""
+	if noCookie != nil && !header {
+		return nil, nil
+	}
+	auth := s.authenticate
+	if api {
+		auth = s.authenticateAPI
+	}
+	a, err := auth(r)
+	switch {
+	case err == nil:
+		return a, nil
+	case portal.ErrorCode(err) == portal.EUNAUTHORIZED:
+		return nil, nil // an expired session or unknown token: as anyone holding the link
+	}
+	return nil, err
+}
+
 func (s *server) webDeclineInvite(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err := r.ParseForm(); err != nil {
 		return portal.Errorf(portal.EINVALID, "the form could not be read")
 	}
-	var a *app.Actor
-	if _, err := r.Cookie(sessionCookie); err == nil {
-		got, err := s.authenticate(r)
-		switch {
-		case err == nil:
-			a = got
-		case portal.ErrorCode(err) != portal.EUNAUTHORIZED:
-			return err
-		}
+	a, err := s.optionalActor(r, false)
+	if err != nil {
+		return err
 	}
 	info, err := s.svc.DeclineInvite(r.Context(), a, r.PostForm.Get("token"), client(r))
 	if err != nil {

@@ -57,6 +57,10 @@ func (s *server) sectionAPITokens() accountSection {
 			if id == "" {
 				return "", portal.Errorf(portal.EINVALID, "choose a token to delete")
 			}
+			id, err := formID(id, "API token")
+			if err != nil {
+				return "", err
+			}
 			t, err := s.svc.DeleteAPIToken(r.Context(), a, id)
 			if err != nil {
 				return "", err

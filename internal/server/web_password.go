@@ -243,7 +243,7 @@ func (s *server) webRecoverVerify(w http.ResponseWriter, r *http.Request, v *vie
 		return s.renderRecoverVerify(w, r, v, token, errorStatus(err))
 	}
 	s.setSessionCookies(w, res)
-	s.flash(w, "Your new password is set, your other sessions were signed out, and you are logged in.")
+	s.flash(w, "Your new password is set, your other sessions were signed out and your API tokens deleted, and you are logged in.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/google/uuid"
+
 	"portal"
 	"portal/internal/app"
 )
@@ -64,6 +66,10 @@ func (s *server) sectionSessions() accountSection {
 			if id == "" {
 				return "", portal.Errorf(portal.EINVALID, "choose a session to sign out")
 			}
+			id, err := formID(id, "session")
+			if err != nil {
+				return "", err
+			}
 			si, err := s.svc.SignOutSession(r.Context(), a, id)
 			if err != nil {
 				return "", err
@@ -74,4 +80,14 @@ func (s *server) sectionSessions() accountSection {
 			return "Signed out the session on " + si.Agent.String() + ".", nil
 		},
 	}
+}
+
+// formID reads a UUID posted in a form field; anything else (including
+// bytes the database would refuse) is not found.
+func formID(v, what string) (string, error) {
+	id, err := uuid.Parse(v)
+	if err != nil || len(v) != 36 {
+		return "", portal.Errorf(portal.ENOTFOUND, "%s not found", what)
+	}
+	return id.String(), nil
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -23,6 +22,9 @@ const twoFactorSection = "authentication"
 type twoFactorSectionData struct {
 	State    app.TwoFactorState
 	Recovery *app.RecoveryCodeStatus // when active
+	// NeedsPassword: turning it on asks for the current password (the
+	// session logged in more than PrivilegedSessionMinutes ago).
+	NeedsPassword bool
 }
 
 // sectionTwoFactor is My Account → Authentication: tick "Enable Two Factor
@@ -32,7 +34,7 @@ func (s *server) sectionTwoFactor() accountSection {
 	return accountSection{
 		name: twoFactorSection,
 		load: func(ctx context.Context, a *app.Actor) (any, error) {
-			d := &twoFactorSectionData{State: a.TwoFactor}
+			d := &twoFactorSectionData{State: a.TwoFactor, NeedsPassword: !a.TwoFactor.Verified && !s.svc.SessionPrivileged(a)}
 			if a.TwoFactor.Verified {
 				st, err := s.svc.RecoveryCodes(ctx, a)
 				if err != nil {
@@ -46,13 +48,16 @@ func (s *server) sectionTwoFactor() accountSection {
 			f := r.PostForm
 			enable := f.Get("enable_two_factor") != ""
 			in := app.SelfInput{EnableTwoFactor: &enable}
+			pw := f.Get("current_password")
 			if !enable {
-				pw, code := f.Get("current_password"), f.Get("two_factor")
+				code := f.Get("two_factor")
 				in.CurrentPassword, in.TwoFactor = &pw, &code
+			} else if pw != "" {
+				in.CurrentPassword = &pw
 			}
 			before := a.TwoFactor
 			if _, err := s.svc.UpdateSelf(r.Context(), a, in); err != nil {
-				return "", guiTwoFactorError(err)
+				return "", err
 			}
 			switch {
 			case enable && before.Verified:
@@ -69,26 +74,11 @@ func (s *server) sectionTwoFactor() accountSection {
 	}
 }
 
-// guiTwoFactorError words the refusals that name API fields in the terms
-// of the form.
-func guiTwoFactorError(err error) error {
-	var e *portal.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	switch {
-	case e.Fields["current_password_required"] == true:
-		return portal.Errorf(e.Code, "to turn off two-factor authentication, type your current password and a code from your authenticator app (or a recovery code)")
-	case e.Fields["current_password_incorrect"] == true:
-		return portal.Errorf(e.Code, "the password is not your current password")
-	}
-	return err
-}
-
 // twoFactorVerifyView is the data of the verification page.
 type twoFactorVerifyView struct {
-	Secret string
-	Email  string
+	Secret        string
+	Email         string
+	NeedsPassword bool // the session is not privileged: ask for the current password
 }
 
 // webTwoFactorForm is GET /account/two_factor: the "Verification of Two
@@ -111,7 +101,7 @@ func (s *server) renderTwoFactorVerify(w http.ResponseWriter, r *http.Request, v
 		http.Redirect(w, r, "/account#"+twoFactorSection, http.StatusSeeOther)
 		return nil
 	}
-	v.Title, v.Data = "Verification of Two Factor Authentication", &twoFactorVerifyView{Secret: secret, Email: a.User.Email}
+	v.Title, v.Data = "Verification of Two Factor Authentication", &twoFactorVerifyView{Secret: secret, Email: a.User.Email, NeedsPassword: !s.svc.SessionPrivileged(a)}
 	s.render(w, r, status, "twofactor_verify", v)
 	return nil
 }
@@ -140,7 +130,7 @@ type recoveryCodesView struct {
 // The first correct one turns two-factor authentication on and shows the
 // recovery codes, once.
 func (s *server) webTwoFactorVerify(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
-	codes, err := s.svc.VerifyTwoFactor(r.Context(), a, r.PostForm.Get("two_factor"))
+	codes, err := s.svc.VerifyTwoFactor(r.Context(), a, r.PostForm.Get("two_factor"), r.PostForm.Get("current_password"))
 	if err != nil {
 		if errorStatus(err) >= 500 {
 			return err

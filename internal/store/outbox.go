@@ -63,9 +63,12 @@ func (o Outbox) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 
 var errNotClaimed = portal.Errorf(portal.ECONFLICT, "claimed elsewhere")
 
+// MarkSent records a delivery and clears the bodies: they hold live
+// single-use links, which should not outlive the delivery in the database
+// (the row itself is kept a while for the record).
 func (o Outbox) MarkSent(ctx context.Context, id string, now time.Time) error {
 	return o.DB.Write(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `UPDATE outbox SET sent_at = ?, last_error = '' WHERE id = ?`, ms(now), id)
+		_, err := tx.exec(ctx, `UPDATE outbox SET sent_at = ?, last_error = '', body_text = '', body_html = '' WHERE id = ?`, ms(now), id)
 		return err
 	})
 }

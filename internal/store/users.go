@@ -83,3 +83,13 @@ func (tx *Tx) UpdateUser(ctx context.Context, u *portal.User) error {
 		mac_format = ?, hour24 = ?, timezone = ?, password_reset_required = ?, modified_at = ? WHERE id = ?`,
 		u.Email, strings.ToLower(u.Email), u.FirstName, u.LastName, u.Phone, u.Phone2, u.MACFormat, u.Hour24, u.Timezone, u.PasswordResetRequired, ms(u.ModifiedTime), u.ID)
 }
+
+// SetPasswordHashIf replaces the stored hash with hash (a rehash of the same
+// password: its time does not move) only if the stored hash is still
+// oldHash; otherwise it returns ErrPasswordChanged. With hash equal to
+// oldHash it changes nothing but still checks, and holds the user's row
+// until the transaction ends, so a concurrent password change is ordered
+// either wholly before or wholly after the caller's transaction.
+func (tx *Tx) SetPasswordHashIf(ctx context.Context, userID, oldHash, hash string) error {
+	return tx.execOne(ctx, ErrPasswordChanged, `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`, hash, userID, oldHash)
+}
