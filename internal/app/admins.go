@@ -477,13 +477,9 @@ func (s *Service) UpdateAdmin(ctx context.Context, a *Actor, orgID, userID strin
 		if g.equal(cur) {
 			return nil // nothing to change
 		}
-		if cur.Role == portal.RoleAdmin && len(cur.Sites) == 0 && g.Role != portal.RoleAdmin {
-			n, err := tx.CountOrgAdmins(ctx, orgID)
-			if err != nil {
+		if g.Role != portal.RoleAdmin {
+			if err := keepSuperUser(ctx, tx, orgID, cur, target, o); err != nil {
 				return err
-			}
-			if n <= 1 {
-				return lastSuperUser(target.Name(), o.Name)
 			}
 		}
 		if _, err := tx.DeleteOrgPrivileges(ctx, orgID, userID); err != nil {
@@ -557,14 +553,8 @@ func (s *Service) RevokeAdmin(ctx context.Context, a *Actor, orgID, userID strin
 		if err != nil {
 			return err
 		}
-		if cur.Role == portal.RoleAdmin && len(cur.Sites) == 0 {
-			n, err := tx.CountOrgAdmins(ctx, orgID)
-			if err != nil {
-				return err
-			}
-			if n <= 1 {
-				return lastSuperUser(target.Name(), o.Name)
-			}
+		if err := keepSuperUser(ctx, tx, orgID, cur, target, o); err != nil {
+			return err
 		}
 		if _, err := tx.DeleteOrgPrivileges(ctx, orgID, userID); err != nil {
 			return err
@@ -580,4 +570,21 @@ func (s *Service) RevokeAdmin(ctx context.Context, a *Actor, orgID, userID strin
 		return w.mail(ctx, target.Email, "access_revoked", mail.LinkData{Name: target.FirstName, Email: target.Email, Link: s.link("/"),
 			BaseURL: s.baseURL, OrgName: o.Name, Role: guiRole(cur.Role), Access: cur.Describe(), By: a.User.Name()})
 	})
+}
+
+// keepSuperUser refuses to take the Super User role away from the member
+// when they are the organization's last one. Call it with the
+// organization's row locked (tx.LockOrg), so two demotions cannot both pass.
+func keepSuperUser(ctx context.Context, tx *store.Tx, orgID string, cur Grant, target *portal.User, o *portal.Org) error {
+	if cur.Role != portal.RoleAdmin || len(cur.Sites) != 0 {
+		return nil
+	}
+	n, err := tx.CountOrgAdmins(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return lastSuperUser(target.Name(), o.Name)
+	}
+	return nil
 }
