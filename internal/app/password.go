@@ -254,6 +254,7 @@ func (s *Service) commitPassword(ctx context.Context, w *writer, a *Actor, u *po
 		}
 	}
 	message := "Changed password"
+	var tokensDeleted int64
 	after := map[string]any{"password_modified_time": now.Unix(), "other_sessions_signed_out": ended}
 	if pc.recovery {
 		message = "Set a new password by password recovery; API tokens deleted"
@@ -265,6 +266,7 @@ func (s *Service) commitPassword(ctx context.Context, w *writer, a *Actor, u *po
 			return err
 		}
 		after["api_tokens_deleted"] = tokens
+		tokensDeleted = tokens
 		expiry, err := tx.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry)
 		if err != nil {
 			return err
@@ -276,7 +278,8 @@ func (s *Service) commitPassword(ctx context.Context, w *writer, a *Actor, u *po
 		a.Session.PasswordOnly, a.Session.AuthTime, a.Session.LastSeenTime, a.Session.ExpiresTime = false, now, now, expires
 	}
 	a.PasswordExpired = false
-	if err := w.mail(ctx, u.Email, "password_changed", mail.LinkData{Name: u.FirstName, Email: u.Email, Link: s.link("/recover"), BaseURL: s.baseURL}); err != nil {
+	if err := w.mail(ctx, u.Email, "password_changed", mail.LinkData{Name: u.FirstName, Email: u.Email, Link: s.link("/recover"), BaseURL: s.baseURL,
+		TokensDeleted: tokensDeleted}); err != nil {
 		return err
 	}
 	return w.audit(ctx, u, a.IP, "", "", message, nil, after)

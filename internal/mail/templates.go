@@ -27,6 +27,9 @@ type LinkData struct {
 	Role      string // invitations and membership changes: the role's GUI name
 	Access    string // invitations and membership changes: "the whole organization" or the sites
 	By        string // invitations and membership changes: who did it
+	// TokensDeleted is, in the password-changed notice after a recovery,
+	// how many API tokens were deleted.
+	TokensDeleted int64
 }
 
 //go:embed templates/*.txt templates/*.html

@@ -173,6 +173,13 @@ func TestRecoveryDeletesAPITokens(t *testing.T) {
 			t.Errorf("recovery answer: %s", r.Body)
 		}
 		e.want(e.tok(key, "GET", "/api/v1/self", nil), 401, "token after recovery")
+		// The notice says so; the one after the owner's own change did not.
+		if m := e.waitMail(email, subjectPasswordChanged, 2); !strings.Contains(m.Text, "1 API token(s) were deleted") {
+			t.Errorf("notice after recovery does not mention the deleted token:\n%s", m.Text)
+		}
+		if m := e.waitMail(email, subjectPasswordChanged, 1); strings.Contains(m.Text, "API token") {
+			t.Errorf("notice after the owner's change mentions tokens:\n%s", m.Text)
+		}
 
 		// Recovery through a password-only session.
 		_, key = e.tokenCreate(nc, "script 2")
