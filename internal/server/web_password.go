@@ -134,8 +134,9 @@ func (s *server) webSaveOrgSettings(w http.ResponseWriter, r *http.Request, v *v
 		}
 		*dst = &n
 	}
+	var saved *app.OrgSetting
 	if ferr == nil {
-		_, ferr = s.svc.UpdatePasswordPolicy(r.Context(), a, id, in)
+		saved, ferr = s.svc.UpdatePasswordPolicy(r.Context(), a, id, in)
 	}
 	if ferr != nil {
 		if errorStatus(ferr) >= 500 || portal.ErrorCode(ferr) == portal.ENOTFOUND || portal.ErrorCode(ferr) == portal.EFORBIDDEN {
@@ -151,7 +152,11 @@ func (s *server) webSaveOrgSettings(w http.ResponseWriter, r *http.Request, v *v
 		v.Form.Set("submitted", "1")
 		return s.webOrgSettings(w, r, v, a)
 	}
-	s.flash(w, "The password policy is saved.")
+	if saved != nil && !saved.PasswordPolicy.Enabled {
+		s.flash(w, "The password policy is saved. It is off: none of its rules apply until you tick \"Enable the password policy\".")
+	} else {
+		s.flash(w, "The password policy is saved.")
+	}
 	http.Redirect(w, r, "/orgs/"+id+"/settings", http.StatusSeeOther)
 	return nil
 }
