@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 
 	"portal"
@@ -314,18 +315,35 @@ func localPath(p string) string {
 	return p
 }
 
-// formError re-renders a form page with the message and what was typed.
-func (s *server) formError(w http.ResponseWriter, r *http.Request, v *view, page string, err error) error {
-	if errorStatus(err) >= 500 {
+// reshow shows a form's page again after the form failed with err: the
+// message (v.Error), what was typed (v.Form: the posted form without the
+// CSRF token and secret fields), Retry-After when there were too many
+// attempts, and render called with the error's status. Errors of 500 and
+// up, and those whose code is one of pass (say, the page's organization is
+// not found or not allowed, so there is no page to show again), are
+// returned as they are, for the error page.
+func (s *server) reshow(w http.ResponseWriter, r *http.Request, v *view, err error, render func(status int) error, pass ...string) error {
+	status := errorStatus(err)
+	if status >= 500 || slices.Contains(pass, portal.ErrorCode(err)) {
 		return err
 	}
 	v.Error = sentence(portal.ErrorMessage(err))
-	v.Form = r.PostForm
-	v.Form.Del("password")
-	v.Form.Del(csrfField)
+	v.Form = url.Values{}
+	for k, vals := range r.PostForm {
+		if k != csrfField && !isSecretField(k) {
+			v.Form[k] = vals
+		}
+	}
 	retryAfter(w, err)
-	s.render(w, r, errorStatus(err), page, v)
-	return nil
+	return render(status)
+}
+
+// formError shows the form page again with err (see reshow).
+func (s *server) formError(w http.ResponseWriter, r *http.Request, v *view, page string, err error) error {
+	return s.reshow(w, r, v, err, func(status int) error {
+		s.render(w, r, status, page, v)
+		return nil
+	})
 }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }

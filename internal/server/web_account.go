@@ -42,12 +42,19 @@ type accountView struct {
 }
 
 func (s *server) webAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
-	return s.renderAccount(w, r, v, a, http.StatusOK, "", nil)
+	return s.renderAccount(w, r, v, a, http.StatusOK, "")
 }
 
-// renderAccount shows My Account; after a failed save, section holds the
-// section's name and err its error, shown beside what the user typed.
-func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, status int, section string, saveErr error) error {
+// renderAccount shows My Account; after a failed save (from reshow),
+// section holds the section's name, and the error and what the user typed
+// (v.Error and v.Form) are shown in that section rather than atop the page.
+func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, status int, section string) error {
+	var saveMsg string
+	var saveForm url.Values
+	if section != "" {
+		saveMsg, saveForm = v.Error, v.Form
+		v.Error, v.Form = "", nil
+	}
 	me, err := s.svc.GetSelf(r.Context(), a)
 	if err != nil {
 		return err
@@ -63,15 +70,8 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, 
 		}
 		av.Sections[sec.name] = d
 	}
-	if saveErr != nil {
-		av.Errors[section] = sentence(portal.ErrorMessage(saveErr))
-		form := url.Values{}
-		for k, vals := range r.PostForm {
-			if k != csrfField && !isSecretField(k) {
-				form[k] = vals
-			}
-		}
-		av.Forms[section] = form
+	if section != "" {
+		av.Errors[section], av.Forms[section] = saveMsg, saveForm
 	}
 	v.Title, v.Data = "My Account", av
 	s.render(w, r, status, "account", v)
@@ -96,11 +96,7 @@ func (s *server) webAccountSave(w http.ResponseWriter, r *http.Request, v *view,
 		}
 		msg, err := sec.save(r, a)
 		if err != nil {
-			if errorStatus(err) >= 500 {
-				return err
-			}
-			retryAfter(w, err)
-			return s.renderAccount(w, r, v, a, errorStatus(err), name, err)
+			return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, name) })
 		}
 		if msg != "" {
 			s.flash(w, msg)

@@ -102,18 +102,6 @@ func (s *server) renderAdmins(w http.ResponseWriter, r *http.Request, v *view, a
 	return nil
 }
 
-// adminsFormError shows the page again with the error and what was typed.
-func (s *server) adminsFormError(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, err error, render func(status int) error) error {
-	if errorStatus(err) >= 500 || portal.ErrorCode(err) == portal.ENOTFOUND || portal.ErrorCode(err) == portal.EFORBIDDEN {
-		return err
-	}
-	v.Error = sentence(portal.ErrorMessage(err))
-	v.Form = r.PostForm
-	v.Form.Del(csrfField)
-	retryAfter(w, err)
-	return render(errorStatus(err))
-}
-
 func (s *server) webInvite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	orgID, err := pathID(r, "org_id", "organization")
 	if err != nil {
@@ -123,7 +111,7 @@ func (s *server) webInvite(w http.ResponseWriter, r *http.Request, v *view, a *a
 	ad, err := s.svc.Invite(r.Context(), a, orgID, app.InviteInput{Email: f.Get("email"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
 		Privileges: formGrant(f)})
 	if err != nil {
-		return s.adminsFormError(w, r, v, a, err, func(status int) error { return s.renderAdmins(w, r, v, a, status) })
+		return s.reshow(w, r, v, err, func(status int) error { return s.renderAdmins(w, r, v, a, status) }, portal.ENOTFOUND, portal.EFORBIDDEN)
 	}
 	s.flash(w, "Invitation sent to "+ad.Email+" as "+ad.RoleName()+" ("+ad.Describe()+"). The link is valid for "+ad.Validity()+".")
 	http.Redirect(w, r, "/orgs/"+orgID+"/admins", http.StatusSeeOther)
@@ -179,7 +167,7 @@ func (s *server) webSaveAdmin(w http.ResponseWriter, r *http.Request, v *view, a
 	}
 	ad, err := s.svc.UpdateAdmin(r.Context(), a, orgID, id, formGrant(r.PostForm))
 	if err != nil {
-		return s.adminsFormError(w, r, v, a, err, func(status int) error { return s.renderManage(w, r, v, a, status) })
+		return s.reshow(w, r, v, err, func(status int) error { return s.renderManage(w, r, v, a, status) }, portal.ENOTFOUND, portal.EFORBIDDEN)
 	}
 	msg := "The role of " + ad.Email + " is now " + ad.RoleName() + " (" + ad.Describe() + ")."
 	if ad.IsInvite() {
@@ -202,7 +190,7 @@ func (s *server) webReinvite(w http.ResponseWriter, r *http.Request, v *view, a 
 	}
 	ad, err := s.svc.UpdateInvite(r.Context(), a, orgID, id, app.InviteInput{})
 	if err != nil {
-		return s.adminsFormError(w, r, v, a, err, func(status int) error { return s.renderManage(w, r, v, a, status) })
+		return s.reshow(w, r, v, err, func(status int) error { return s.renderManage(w, r, v, a, status) }, portal.ENOTFOUND, portal.EFORBIDDEN)
 	}
 	s.flash(w, "Invitation sent again to "+ad.Email+". The previous link no longer works; the new one is valid for "+ad.Validity()+".")
 	http.Redirect(w, r, "/orgs/"+orgID+"/admins", http.StatusSeeOther)
@@ -224,7 +212,7 @@ func (s *server) webRevokeAdmin(w http.ResponseWriter, r *http.Request, v *view,
 		err = s.svc.RevokeAdmin(r.Context(), a, orgID, id)
 	}
 	if err != nil {
-		return s.adminsFormError(w, r, v, a, err, func(status int) error { return s.renderManage(w, r, v, a, status) })
+		return s.reshow(w, r, v, err, func(status int) error { return s.renderManage(w, r, v, a, status) }, portal.ENOTFOUND, portal.EFORBIDDEN)
 	}
 	if ad.IsInvite() {
 		s.flash(w, "The invitation of "+ad.Email+" is cancelled; its link no longer works.")
@@ -373,12 +361,7 @@ func (s *server) webInviteSignUp(w http.ResponseWriter, r *http.Request, v *view
 		return err
 	}
 	fail := func(err error) error {
-		if errorStatus(err) >= 500 {
-			return err
-		}
-		v.Error = sentence(portal.ErrorMessage(err))
-		v.Form = url.Values{"first_name": {f.Get("first_name")}, "last_name": {f.Get("last_name")}}
-		return s.renderInviteSignUp(w, r, v, token, info, errorStatus(err))
+		return s.reshow(w, r, v, err, func(status int) error { return s.renderInviteSignUp(w, r, v, token, info, status) })
 	}
 	if f.Get("new_password") != f.Get("new_password_confirm") {
 		return fail(portal.Errorf(portal.EINVALID, "the two passwords do not match"))

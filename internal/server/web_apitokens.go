@@ -76,12 +76,9 @@ func (s *server) sectionAPITokens() accountSection {
 func (s *server) webCreateAPIToken(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	t, err := s.svc.CreateAPIToken(r.Context(), a, r.PostForm.Get("name"))
 	if err != nil {
-		if errorStatus(err) >= 500 {
-			return err
-		}
-		return s.renderAccount(w, r, v, a, errorStatus(err), "apitokens", err)
+		return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, "apitokens") })
 	}
 	v.Flash = "API token " + t.Name + " created. Copy its key now: it will not be shown again."
 	ctx := context.WithValue(r.Context(), newAPITokenKey{}, t)
-	return s.renderAccount(w, r.WithContext(ctx), v, a, http.StatusOK, "", nil)
+	return s.renderAccount(w, r.WithContext(ctx), v, a, http.StatusOK, "")
 }

@@ -67,11 +67,7 @@ func (s *server) webEmailCancel(w http.ResponseWriter, r *http.Request, v *view,
 
 // accountError shows My Account with err in Account Information.
 func (s *server) accountError(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, err error) error {
-	if errorStatus(err) >= 500 {
-		return err
-	}
-	retryAfter(w, err)
-	return s.renderAccount(w, r, v, a, errorStatus(err), "info", err)
+	return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, "info") })
 }
 
 // emailLinkView is the data of the pages behind mailed links.

@@ -189,17 +189,13 @@ func (s *server) webOrg(w http.ResponseWriter, r *http.Request, v *view, a *app.
 	return nil
 }
 
-// orgFormError re-renders the organization page with a form's error.
+// orgFormError shows the organization page again with a form's error (see
+// reshow); a missing organization is the error page.
 func (s *server) orgFormError(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, orgID string, ferr error) error {
-	if errorStatus(ferr) >= 500 || portal.ErrorCode(ferr) == portal.ENOTFOUND {
-		return ferr
-	}
 	r.SetPathValue("org_id", orgID)
-	v.Error = sentence(portal.ErrorMessage(ferr))
-	v.Form = r.PostForm
-	v.Form.Del(csrfField)
-	rec := &statusOverride{ResponseWriter: w, status: errorStatus(ferr)}
-	return s.webOrg(rec, r, v, a)
+	return s.reshow(w, r, v, ferr, func(status int) error {
+		return s.webOrg(&statusOverride{ResponseWriter: w, status: status}, r, v, a)
+	}, portal.ENOTFOUND)
 }
 
 // statusOverride replaces the status of the next WriteHeader.

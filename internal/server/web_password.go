@@ -139,18 +139,16 @@ func (s *server) webSaveOrgSettings(w http.ResponseWriter, r *http.Request, v *v
 		saved, ferr = s.svc.UpdatePasswordPolicy(r.Context(), a, id, in)
 	}
 	if ferr != nil {
-		if errorStatus(ferr) >= 500 || portal.ErrorCode(ferr) == portal.ENOTFOUND || portal.ErrorCode(ferr) == portal.EFORBIDDEN {
-			return ferr
-		}
-		msg := portal.ErrorMessage(ferr)
-		for field, label := range names { // the labels of the form, not the JSON fields
-			msg = strings.ReplaceAll(msg, field, label)
-		}
-		v.Error = sentence(msg)
-		v.Form = f
-		v.Form.Del(csrfField)
-		v.Form.Set("submitted", "1")
-		return s.webOrgSettings(w, r, v, a)
+		return s.reshow(w, r, v, ferr, func(int) error { // webOrgSettings answers 400 for any error
+			// The message names the labels of the form, not the JSON fields.
+			msg := portal.ErrorMessage(ferr)
+			for field, label := range names {
+				msg = strings.ReplaceAll(msg, field, label)
+			}
+			v.Error = sentence(msg)
+			v.Form.Set("submitted", "1") // the settings page shows what was typed
+			return s.webOrgSettings(w, r, v, a)
+		}, portal.ENOTFOUND, portal.EFORBIDDEN)
 	}
 	if saved != nil && !saved.PasswordPolicy.Enabled {
 		s.flash(w, "The password policy is saved. It is off: none of its rules apply until you tick \"Enable the password policy\".")
@@ -240,12 +238,7 @@ func (s *server) webRecoverVerify(w http.ResponseWriter, r *http.Request, v *vie
 		res, err = s.svc.VerifyRecovery(r.Context(), token, &pw, f.Get("two_factor"), client(r))
 	}
 	if err != nil {
-		if errorStatus(err) >= 500 {
-			return err
-		}
-		retryAfter(w, err)
-		v.Error = sentence(portal.ErrorMessage(err))
-		return s.renderRecoverVerify(w, r, v, token, errorStatus(err))
+		return s.reshow(w, r, v, err, func(status int) error { return s.renderRecoverVerify(w, r, v, token, status) })
 	}
 	s.setSessionCookies(w, res)
 	s.flash(w, "Your new password is set, your other sessions were signed out and your API tokens deleted, and you are logged in.")

@@ -132,12 +132,7 @@ type recoveryCodesView struct {
 func (s *server) webTwoFactorVerify(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	codes, err := s.svc.VerifyTwoFactor(r.Context(), a, r.PostForm.Get("two_factor"), r.PostForm.Get("current_password"))
 	if err != nil {
-		if errorStatus(err) >= 500 {
-			return err
-		}
-		v.Error = sentence(portal.ErrorMessage(err))
-		retryAfter(w, err)
-		return s.renderTwoFactorVerify(w, r, v, a, errorStatus(err))
+		return s.reshow(w, r, v, err, func(status int) error { return s.renderTwoFactorVerify(w, r, v, a, status) })
 	}
 	if codes == nil { // was verified already (another tab)
 		s.flash(w, "Two-factor authentication is already verified.")
@@ -176,12 +171,7 @@ func (s *server) renderRecoveryCodes(w http.ResponseWriter, r *http.Request, v *
 func (s *server) webRegenerateRecoveryCodes(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	codes, err := s.svc.RegenerateRecoveryCodes(r.Context(), a, r.PostForm.Get("password"))
 	if err != nil {
-		if errorStatus(err) >= 500 {
-			return err
-		}
-		v.Error = sentence(portal.ErrorMessage(err))
-		retryAfter(w, err)
-		return s.renderRecoveryCodes(w, r, v, a, errorStatus(err))
+		return s.reshow(w, r, v, err, func(status int) error { return s.renderRecoveryCodes(w, r, v, a, status) })
 	}
 	v.Title, v.Flash = "Your new recovery codes", "New recovery codes are made. Your old codes no longer work."
 	v.Data = &recoveryCodesView{Codes: codes, Email: a.User.Email}
@@ -224,12 +214,7 @@ func (s *server) webLoginTwoFactor(w http.ResponseWriter, r *http.Request, v *vi
 		return nil
 	}
 	if err := s.svc.PassTwoFactor(r.Context(), a, f.Get("two_factor")); err != nil {
-		if errorStatus(err) >= 500 {
-			return err
-		}
-		v.Error = sentence(portal.ErrorMessage(err))
-		retryAfter(w, err)
-		return s.renderLoginTwoFactor(w, r, v, a, next, recovery, errorStatus(err))
+		return s.reshow(w, r, v, err, func(status int) error { return s.renderLoginTwoFactor(w, r, v, a, next, recovery, status) })
 	}
 	if recovery {
 		s.flash(w, "You logged in with a recovery code; it will not work again. Make new codes in My Account → Authentication if you are running low.")
