@@ -70,6 +70,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			return nil, err
 		}
 	}
+	if err := privateFiles(path); err != nil {
+		return nil, err
+	}
 	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
 	if err != nil {
@@ -91,6 +94,27 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	db := &DB{dialect: SQLite, write: write, read: read}
 	db.conn = conn{q: read, d: SQLite}
 	return db, nil
+}
+
+// privateFiles makes the SQLite file at path, and the -wal and -shm files
+// beside it, readable and writable by the owner only: they hold password
+// hashes and session data. SQLite creates the -wal and -shm files with the
+// mode of the database file, so creating that one 0600 before SQLite opens
+// it is enough for all three, whatever the umask. Files an older version
+// left readable by others are tightened; a file Portal does not own (chmod
+// refused) is left as it is.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+			_ = os.Chmod(p, fi.Mode().Perm()&0o700)
+		}
+	}
+	return nil
 }
 
 // Dialect reports the database flavour.
