@@ -62,8 +62,8 @@ func cleanAPITokenName(name string) (string, error) {
 // its key, which is never shown again. Tokens are created from a session
 // only: a token that could mint tokens would outlive its own deletion.
 func (s *Service) CreateAPIToken(ctx context.Context, a *Actor, name string) (*APIToken, error) {
-	if a.Session == nil {
-		return nil, portal.Errorf(portal.EFORBIDDEN, "API tokens can be created only in a signed-in session (log in with your password), not with another API token")
+	if err := requireSession(a, OpCreateAPIToken); err != nil {
+		return nil, err
 	}
 	name, err := cleanAPITokenName(name)
 	if err != nil {

@@ -51,10 +51,16 @@ func noPendingEmailChange() error {
 
 // RequestEmailChange starts changing the actor's e-mail address to
 // newEmail: a link is mailed to the new address, and a newer request
-// replaces an older one. The answer never reveals whether the new address
-// belongs to another account: if it does, that account's owner is told
-// instead, and nothing can be confirmed.
-func (s *Service) RequestEmailChange(ctx context.Context, a *Actor, newEmail string) (*EmailChange, error) {
+// replaces an older one. Whoever controls the address can reset the
+// password, so the request needs a session (never an API token) and the
+// current password with, when two-factor authentication is on, a current
+// code (proof). The answer never reveals whether the new address belongs
+// to another account: if it does, that account's owner is told instead,
+// and nothing can be confirmed.
+func (s *Service) RequestEmailChange(ctx context.Context, a *Actor, newEmail string, proof Reauth) (*EmailChange, error) {
+	if err := requireSession(a, OpChangeEmail); err != nil {
+		return nil, err
+	}
 	email, err := cleanEmail(newEmail)
 	if err != nil {
 		return nil, err
@@ -62,8 +68,12 @@ func (s *Service) RequestEmailChange(ctx context.Context, a *Actor, newEmail str
 	if email == a.User.Email {
 		return nil, portal.Errorf(portal.EINVALID, "that is already your e-mail address")
 	}
+	second, err := s.checkReauth(ctx, a, proof, "change your e-mail address")
+	if err != nil {
+		return nil, err
+	}
 	var ch *EmailChange
-	err = s.sendEmailChange(ctx, a, "Requested e-mail change", func(tx *store.Tx, cur *portal.User) (string, error) {
+	err = s.sendEmailChange(ctx, a, "Requested e-mail change", second, func(tx *store.Tx, cur *portal.User) (string, error) {
 		if email == cur.Email {
 			return "", portal.Errorf(portal.EINVALID, "that is already your e-mail address")
 		}
@@ -78,8 +88,11 @@ func (s *Service) RequestEmailChange(ctx context.Context, a *Actor, newEmail str
 // ResendEmailChange mails a new link for the pending change (the previous
 // link stops working) with a new expiry.
 func (s *Service) ResendEmailChange(ctx context.Context, a *Actor) (*EmailChange, error) {
+	if err := requireSession(a, OpChangeEmail); err != nil {
+		return nil, err
+	}
 	var ch *EmailChange
-	err := s.sendEmailChange(ctx, a, "Resent e-mail change link", func(tx *store.Tx, cur *portal.User) (string, error) {
+	err := s.sendEmailChange(ctx, a, "Resent e-mail change link", nil, func(tx *store.Tx, cur *portal.User) (string, error) {
 		p, err := tx.PendingEmailToken(ctx, cur.ID, purposeEmailChange, s.clock())
 		if portal.ErrorCode(err) == portal.ENOTFOUND {
 			return "", noPendingEmailChange()
@@ -96,8 +109,10 @@ func (s *Service) ResendEmailChange(ctx context.Context, a *Actor) (*EmailChange
 }
 
 // sendEmailChange is the body of a request or a resend (audited as
-// message): target returns the new address inside the transaction.
-func (s *Service) sendEmailChange(ctx context.Context, a *Actor, message string, target func(tx *store.Tx, cur *portal.User) (string, error), done func(*EmailChange)) error {
+// message): target returns the new address inside the transaction; the
+// second factor's proof of a request (nil for a resend or without two-factor
+// authentication) is used in it.
+func (s *Service) sendEmailChange(ctx context.Context, a *Actor, message string, second *twoFactorProof, target func(tx *store.Tx, cur *portal.User) (string, error), done func(*EmailChange)) error {
 	now := s.clock()
 	key := "emailchange:" + a.User.ID
 	locked, err := s.db.LockedUntil(ctx, key)
@@ -120,6 +135,11 @@ func (s *Service) sendEmailChange(ctx context.Context, a *Actor, message string,
 		if err != nil {
 			return err
 		}
+		if second != nil {
+			if err := s.commitProof(ctx, w, a, cur, second); err != nil {
+				return err
+			}
+		}
 		n, err := tx.RecordFailure(ctx, key, now, time.Hour)
 		if err != nil {
 			return err
@@ -133,7 +153,7 @@ func (s *Service) sendEmailChange(ctx context.Context, a *Actor, message string,
 			}
 		}
 		t := &store.EmailToken{ID: newID(), TokenHash: authn.HashToken(token), UserID: cur.ID, Purpose: purposeEmailChange,
-			Email: email, Created: now, Expires: now.Add(emailChangeTTL)}
+			Email: email, Created: now, Expires: now.Add(emailChangeTTL), FactorsSince: factorsSince(a, now)}
 		if err := tx.CreateEmailToken(ctx, t); err != nil { // replaces the pending one
 			return err
 		}
@@ -159,6 +179,19 @@ func (s *Service) sendEmailChange(ctx context.Context, a *Actor, message string,
 		return w.mail(ctx, email, "email_change_verify", mail.LinkData{Name: cur.FirstName, Email: email,
 			OldEmail: cur.Email, NewEmail: email, Link: s.link("/account/email/verify?token=" + token), BaseURL: s.baseURL, ExpiresIn: "24 hours"})
 	})
+}
+
+// factorsSince is when the second factors that undoing a change requested
+// now by a's session would remove begin: the earlier of now and the
+// session's sign-in. An intruder who signed in, turned on two-factor
+// authentication with a secret of their own and then changed the address
+// set that factor up after signing in; a factor the owner had before stays
+// (and the change needed its code: checkReauth).
+func factorsSince(a *Actor, now time.Time) time.Time {
+	if a.Session != nil && !a.Session.AuthTime.IsZero() && a.Session.AuthTime.Before(now) {
+		return a.Session.AuthTime
+	}
+	return now
 }
 
 // PendingEmailChange returns the actor's pending e-mail change, or a
@@ -206,6 +239,9 @@ func (s *Service) emailToken(ctx context.Context, token, purpose string) (*store
 // changeToken finds an e-mail change token and checks that the actor may
 // use it now.
 func (s *Service) changeToken(ctx context.Context, a *Actor, token string) (*store.EmailToken, error) {
+	if err := requireSession(a, OpChangeEmail); err != nil {
+		return nil, err
+	}
 	t, err := s.emailToken(ctx, token, purposeEmailChange)
 	if err != nil {
 		return nil, err
@@ -265,7 +301,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a *Actor, token string
 		}
 		updated = &u
 		rt := &store.EmailToken{ID: newID(), TokenHash: authn.HashToken(revert), UserID: u.ID, Purpose: purposeEmailRevert,
-			Email: cur.Email, Created: now, Expires: now.Add(emailRevertTTL)}
+			Email: cur.Email, Created: now, Expires: now.Add(emailRevertTTL), FactorsSince: t.FactorsSince}
 		if err := tx.AddEmailToken(ctx, rt); err != nil {
 			return err
 		}
@@ -312,10 +348,14 @@ func (s *Service) CheckEmailRevert(ctx context.Context, token string) (string, e
 // RevertEmailChange follows a "this wasn't me" link from the old mailbox
 // (no login needed): the old address is restored, every session ends and
 // the account needs a new password (set through recovery) before anyone
-// can log in again. API tokens and two-factor authentication are removed
-// too (whoever changed the address may have set them up). The links of
-// later changes stop working, so the oldest link has the last word; the
-// pending change is cancelled.
+// can log in again. API tokens are deleted (whoever changed the address may
+// hold one), and so is what of two-factor authentication was set up since
+// whoever made the change signed in (an intruder's own secret or recovery
+// codes: factorsSince); a second factor the owner had before stays, so that the recovery that
+// follows still asks for it: the old mailbox alone never opens an account
+// protected by two-factor authentication. The links of later changes stop
+// working, so the oldest link has the last word; the pending change is
+// cancelled.
 func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client) (*portal.User, error) {
 	t, err := s.revertToken(ctx, token)
 	if err != nil {
@@ -349,16 +389,18 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 		if _, err := tx.DeleteUserAPITokens(ctx, u.ID); err != nil { // whoever changed the address may hold one
 			return err
 		}
-		// Whoever changed the address may also have turned on two-factor
+		// Whoever changed the address may have turned on two-factor
 		// authentication with a secret of their own, which the recovery
-		// that must follow would ask for: it is removed (all of it, the
-		// owner's own too; the owner can turn it on again).
-		removed2FA, err := tx.DeleteTwoFactor(ctx, u.ID)
+		// that must follow would ask for: what was set up since they
+		// signed in goes (factorsSince).
+		removed2FA, removedCodes, err := tx.DeleteTwoFactorSince(ctx, u.ID, t.FactorsSince)
 		if err != nil {
 			return err
 		}
-		if err := tx.ResetThrottle(ctx, twoFactorKey(u.ID)); err != nil {
-			return err
+		if removed2FA {
+			if err := tx.ResetThrottle(ctx, twoFactorKey(u.ID)); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.DeleteEmailTokens(ctx, u.ID, purposeEmailRevert, t.Created, t.ID); err != nil {
 			return err
@@ -367,7 +409,7 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 			return err
 		}
 		return w.audit(ctx, &u, c.IP, "", "", "Reverted e-mail change (this wasn't me); signed out everywhere, password reset required",
-			map[string]any{"email": cur.Email}, map[string]any{"email": u.Email, "password_reset_required": true, "two_factor_removed": removed2FA})
+			map[string]any{"email": cur.Email}, map[string]any{"email": u.Email, "password_reset_required": true, "two_factor_removed": removed2FA, "recovery_codes_removed": removedCodes})
 	})
 	if err != nil {
 		return nil, err

@@ -31,6 +31,9 @@ func (a *Actor) Restriction() error {
 	case a.Session != nil && a.Session.PasswordOnly:
 		return &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_only": true},
 			Message: `this session was opened by a password recovery link and can only set a new password: PUT /api/v1/self {"password": "…"}`}
+	case a.PasswordExpired && a.Session == nil:
+		return &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_expired": true},
+			Message: "your password has expired: log in with your password and choose a new one (My Account → Password); an API token cannot change it"}
 	case a.PasswordExpired:
 		return &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_expired": true},
 			Message: `your password has expired: choose a new one first (PUT /api/v1/self {"password": "…", "old_password": "…"}, or My Account → Password)`}
@@ -85,6 +88,11 @@ func (s *Service) preparePassword(ctx context.Context, a *Actor, in SelfInput) (
 	if err := a.Restriction(); err != nil && !in.onlyPassword() {
 		return nil, err
 	}
+	if in.Password != nil {
+		if err := requireSession(a, OpChangePassword); err != nil {
+			return nil, err
+		}
+	}
 	if in.Password == nil {
 		if in.OldPassword != nil {
 			return nil, portal.Errorf(portal.EINVALID, "old_password is given without a new password")
@@ -121,7 +129,13 @@ func (s *Service) preparePassword(ctx context.Context, a *Actor, in SelfInput) (
 	if err != nil {
 		return nil, err
 	}
-	password, err := s.checkUserPassword(ctx, u, *in.Password, ep)
+	var names []string // a name changed in the same request counts too
+	for _, n := range []*string{in.FirstName, in.LastName} {
+		if n != nil {
+			names = append(names, *n)
+		}
+	}
+	password, err := s.checkUserPassword(ctx, u, *in.Password, ep, names...)
 	if err != nil {
 		return nil, err
 	}
@@ -133,10 +147,11 @@ func (s *Service) preparePassword(ctx context.Context, a *Actor, in SelfInput) (
 }
 
 // checkUserPassword checks a new password of u against every rule of ep,
-// its history included, naming every broken rule. It returns the
-// normalised password.
-func (s *Service) checkUserPassword(ctx context.Context, u *portal.User, password string, ep *EffectivePolicy) (string, error) {
-	normal, broken, err := brokenRules(password, ep)
+// its history included, naming every broken rule; u's names and e-mail
+// address, and names (further names, such as a new one), make a password
+// easy to guess. It returns the normalised password.
+func (s *Service) checkUserPassword(ctx context.Context, u *portal.User, password string, ep *EffectivePolicy, names ...string) (string, error) {
+	normal, broken, err := brokenRules(ctx, password, ep, passwordInputs(u.FirstName, u.LastName, u.Email, names...))
 	if err != nil {
 		return "", err
 	}

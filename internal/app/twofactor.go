@@ -195,6 +195,9 @@ func (s *Service) prepareTwoFactor(ctx context.Context, a *Actor, in SelfInput) 
 	if in.EnableTwoFactor == nil {
 		return nil, nil
 	}
+	if err := requireSession(a, OpChangeTwoFactor); err != nil {
+		return nil, err
+	}
 	tf, err := s.getTwoFactor(ctx, a.User.ID)
 	if err != nil {
 		return nil, err
@@ -252,9 +255,8 @@ func (s *Service) prepareTwoFactor(ctx context.Context, a *Actor, in SelfInput) 
 // password. Otherwise whoever held a session or a token could turn it on
 // with a secret of their own and lock the owner out.
 func (s *Service) enrolmentProof(ctx context.Context, a *Actor, password string) error {
-	if a.Session == nil {
-		return &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"session_required": true},
-			Message: "two-factor authentication cannot be set up with an API token: log in with your password and set it up in that session"}
+	if err := requireSession(a, OpChangeTwoFactor); err != nil {
+		return err
 	}
 	if password == "" {
 		if s.SessionPrivileged(a) {
@@ -351,9 +353,10 @@ func (s *Service) TwoFactorSecret(ctx context.Context, a *Actor) (secret, uri st
 	if tf == nil {
 		return "", "", notEnrolled()
 	}
-	if a.Session == nil && !tf.Verified {
-		return "", "", &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"session_required": true},
-			Message: "the secret of two-factor authentication is not shown to an API token: log in with your password to set it up"}
+	if !tf.Verified {
+		if err := requireSession(a, OpChangeTwoFactor); err != nil {
+			return "", "", err
+		}
 	}
 	if tf.Verified {
 		return "", "", portal.Errorf(portal.EINVALID, "two-factor authentication is already verified: its secret is shown only while it is being set up (turn it off and on again for a new one)")
@@ -736,6 +739,9 @@ func (s *Service) RecoveryCodes(ctx context.Context, a *Actor) (*RecoveryCodeSta
 // the old set; it needs the current password. The codes are returned to
 // show once.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a *Actor, password string) ([]string, error) {
+	if err := requireSession(a, OpRecoveryCodes); err != nil {
+		return nil, err
+	}
 	if _, err := s.RecoveryCodes(ctx, a); err != nil {
 		return nil, err
 	}

@@ -319,30 +319,28 @@ func TestAPITokenSessionless(t *testing.T) {
 			}
 		}
 
-		// A password change needs the old password: a token is never a
-		// privileged (freshly logged-in) session.
-		r = e.tok(key, "PUT", "/api/v1/self", map[string]any{"password": "a new password 2"})
-		e.want(r, 403, "password change by token without old_password")
-		if r.JSON(t)["reauthentication_required"] != true {
-			t.Errorf("password change by token: %s", r.Body)
+		// A token never changes the password, with the old one or without
+		// (app.OpChangePassword).
+		for _, body := range []map[string]any{{"password": "a new password 2"}, {"password": "a new password 2", "old_password": pw}} {
+			r = e.tok(key, "PUT", "/api/v1/self", body)
+			e.want(r, 403, "password change by token")
+			if r.JSON(t)["session_required"] != true {
+				t.Errorf("password change by token: %s", r.Body)
+			}
 		}
-		e.want(e.tok(key, "PUT", "/api/v1/self", map[string]any{"password": "a new password 2", "old_password": pw}), 200, "password change by token")
-		// It signs out every session (the token has none to keep) and the
-		// token keeps working.
-		e.want(e.do(ann, "GET", "/api/v1/self", nil), 401, "session after a password change by token")
-		e.want(e.tok(key, "GET", "/api/v1/self", nil), 200, "token after a password change")
+		e.want(e.do(ann, "GET", "/api/v1/self", nil), 200, "session after the refused changes")
 
 		// "Sign out other sessions" with a token signs out all of them.
-		c1, r := e.login(email, "a new password 2")
+		c1, r := e.login(email, pw)
 		e.want(r, 200, "login")
-		c2, r := e.login(email, "a new password 2")
+		c2, r := e.login(email, pw)
 		e.want(r, 200, "login")
 		r = e.tok(key, "DELETE", "/api/v1/self/sessions", nil)
 		e.want(r, 200, "sign out sessions by token")
-		if r.JSON(t)["signed_out"] != float64(2) {
+		if r.JSON(t)["signed_out"] != float64(4) {
 			t.Errorf("signed out = %s", r.Body)
 		}
-		for _, c := range []*http.Client{c1, c2, other} {
+		for _, c := range []*http.Client{c1, c2, other, ann} {
 			e.want(e.do(c, "GET", "/api/v1/self", nil), 401, "session after sign-out by token")
 		}
 		e.want(e.tok(key, "GET", "/api/v1/self", nil), 200, "token after signing out sessions")
@@ -388,7 +386,15 @@ func TestAPITokenRevocation(t *testing.T) {
 			t.Errorf("expired password: %s", r.Body)
 		}
 		e.want(e.tok(annKey, "GET", "/api/v1/self", nil), 200, "self with an expired password")
-		e.want(e.tok(annKey, "PUT", "/api/v1/self", map[string]any{"password": "a new password 2", "old_password": pw}), 200, "new password by token")
+		r = e.tok(annKey, "PUT", "/api/v1/self", map[string]any{"password": "a new password 2", "old_password": pw})
+		e.want(r, 403, "new password by token")
+		if !strings.Contains(e.detail(r), "log in with your password") {
+			t.Errorf("new password by token: %s", r.Body)
+		}
+		// The owner changes it in a session; the token works again.
+		annS, r := e.login("ann@example.com", pw)
+		e.want(r, 200, "login with the expired password")
+		e.want(e.changePassword(annS, "a new password 2", pw), 200, "new password in a session")
 		e.want(e.tok(annKey, "GET", "/api/v1/orgs/"+org, nil), 200, "org after the new password")
 
 		// A required password reset refuses the token.
@@ -411,7 +417,7 @@ func TestAPITokenRevocation(t *testing.T) {
 		// may have made one.
 		c := e.signUp("cat@example.com", pw, "")
 		_, catKey := e.tokenCreate(c, "cat")
-		e.requestChange(c, "mallory@example.net")
+		e.want(e.do(c, "POST", "/api/v1/self/update", map[string]any{"email": "mallory@example.net", "password": pw}), 200, "request change")
 		e.want(e.confirmChange(c, e.changeToken("mallory@example.net", 1)), 200, "change")
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/self/update/revert/"+e.revertToken("cat@example.com", 1), nil), 200, "revert")
 		e.want(e.tok(catKey, "GET", "/api/v1/self", nil), 401, "token after a revert")

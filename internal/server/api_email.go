@@ -24,18 +24,30 @@ func emailSentDetail(email string) map[string]any {
 	return detail("we sent a link to " + email + "; follow it within 24 hours, logged in as yourself, to confirm the change")
 }
 
+// emailChangeRequest is the body of POST /api/v1/self/update: Mist's
+// email, and the re-authentication Portal asks for (password, and
+// two_factor when two-factor authentication is on).
+type emailChangeRequest struct {
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	TwoFactor string `json:"two_factor"`
+}
+
 func (s *server) apiRequestEmailChange(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
-	var in emailRequest
+	var in emailChangeRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	ch, err := s.svc.RequestEmailChange(r.Context(), a, in.Email)
+	ch, err := s.svc.RequestEmailChange(r.Context(), a, in.Email, app.Reauth{Password: in.Password, TwoFactor: in.TwoFactor})
 	if err != nil {
 		return err
 	}
 	return ok(w, emailSentDetail(ch.Email))
 }
 
+// apiVerifyEmailChange is Mist's GET that confirms a change. It changes
+// state, so routes.go gives it the cross-origin checks of unsafe requests
+// (unsafeGET); browsers use the GUI's page, which confirms with a POST.
 func (s *server) apiVerifyEmailChange(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
 	u, err := s.svc.ConfirmEmailChange(r.Context(), a, r.PathValue("token"))
 	if err != nil {

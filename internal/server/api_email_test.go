@@ -58,10 +58,11 @@ func (e *apiEnv) revertToken(addr string, n int) string {
 	return e.linkToken(e.waitMail(addr, subjectChanged, n), "/account/email/revert?token=")
 }
 
-// requestChange asks for an e-mail change and expects 200.
+// requestChange asks for an e-mail change, with the password
+// emailPassword, and expects 200.
 func (e *apiEnv) requestChange(c *http.Client, email string) testenv.Response {
 	e.t.Helper()
-	r := e.do(c, "POST", "/api/v1/self/update", map[string]any{"email": email})
+	r := e.do(c, "POST", "/api/v1/self/update", map[string]any{"email": email, "password": emailPassword})
 	e.want(r, 200, "request e-mail change to "+email)
 	return r
 }
@@ -375,7 +376,7 @@ func TestAPIEmailChangeCancelResend(t *testing.T) {
 		for i := range 3 {
 			e.requestChange(c, "ann"+strconv.Itoa(i+3)+"@example.com")
 		}
-		r = e.do(c, "POST", "/api/v1/self/update", map[string]any{"email": "ann9@example.com"})
+		r = e.do(c, "POST", "/api/v1/self/update", map[string]any{"email": "ann9@example.com", "password": emailPassword})
 		e.want(r, 429, "sixth change mail within an hour")
 		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra <= 0 || ra > 3600 {
 			t.Errorf("Retry-After = %q", r.Header.Get("Retry-After"))

@@ -81,12 +81,13 @@ func (s *server) authenticateAPI(r *http.Request) (*app.Actor, error) {
 }
 
 // cookieMaxAge is the life of the session cookies: the longest a session
-// can last (Mist's session_expiry is at most 20160 minutes, 14 days). The
+// can last, its greatest maximum lifetime (portal.MaxSessionMaxLifetime
+// days from the login; activity never extends a session past it). The
 // server is the authority on a session's expiry: it slides with use, and a
 // login that owes its second factor starts short and gets its full life
 // once the code is given, neither of which sends the cookie again. A cookie
 // with the session's own expiry would log the browser out too early.
-const cookieMaxAge = 20160 * 60 // seconds
+const cookieMaxAge = portal.MaxSessionMaxLifetime * 24 * 60 * 60 // seconds
 
 // setSessionCookies starts a browser session after login.
 func (s *server) setSessionCookies(w http.ResponseWriter, res *app.LoginResult) {
@@ -105,6 +106,23 @@ func (s *server) clearSessionCookies(w http.ResponseWriter) {
 
 func client(r *http.Request) app.Client {
 	return app.Client{IP: clientIP(r), UserAgent: r.UserAgent()}
+}
+
+// unsafeGET gives a GET that changes state (Mist's e-mail confirmation
+// link, kept for Mist clients) the cross-origin checks of unsafe methods:
+// a browser's request from another site (Sec-Fetch-Site, Origin) is
+// refused as a POST would be. Clients that send neither header, as Mist's
+// SDK, pass.
+func (s *server) unsafeGET(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		probe := r.Clone(r.Context())
+		probe.Method = http.MethodPost
+		if err := s.cop.Check(probe); err != nil {
+			s.crossOriginDenied(w, r)
+			return
+		}
+		h(w, r)
+	}
 }
 
 // crossOriginDenied answers an unsafe request that a browser sent from

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -134,11 +135,15 @@ func authzRows() []authzRow {
 		{pattern: "GET /api/v1/self", kind: selfRoute, status: 200},
 		{pattern: "PUT /api/v1/self", kind: selfRoute, status: 200, body: named("first_name", "Renamed")},
 		{pattern: "GET /api/v1/self/logs", kind: selfRoute, status: 200},
-		{pattern: "POST /api/v1/self/update", kind: selfRoute, status: 200, body: unique("email", "changed-%d@example.com")},
-		{pattern: "GET /api/v1/self/update/verify/{token}", kind: selfRoute, status: 404},
+		// An API token may never change the e-mail address or the password
+		// (app.SessionOnlyOperations).
+		{pattern: "POST /api/v1/self/update", kind: selfRoute, status: 200, tokenStatus: 403, body: func(f *fixture) any {
+			return map[string]any{"email": fmt.Sprintf("changed-%d@example.com", f.n), "password": fixturePassword}
+		}},
+		{pattern: "GET /api/v1/self/update/verify/{token}", kind: selfRoute, status: 404, tokenStatus: 403},
 		{pattern: "GET /api/v1/self/update", kind: selfRoute, status: 404},
 		{pattern: "DELETE /api/v1/self/update", kind: selfRoute, status: 404},
-		{pattern: "POST /api/v1/self/update/resend", kind: selfRoute, status: 404},
+		{pattern: "POST /api/v1/self/update/resend", kind: selfRoute, status: 404, tokenStatus: 403},
 		{pattern: "GET /api/v1/self/sessions", kind: selfRoute, status: 200},
 		{pattern: "DELETE /api/v1/self/sessions", kind: selfRoute, status: 200},
 		{pattern: "DELETE /api/v1/self/sessions/{session_id}", kind: selfRoute, status: 200},
@@ -154,7 +159,7 @@ func authzRows() []authzRow {
 		{pattern: "GET /api/v1/self/two_factor/token", kind: selfRoute, status: 404},
 		{pattern: "POST /api/v1/self/two_factor/verify", kind: selfRoute, status: 404, body: named("two_factor", "123456")},
 		{pattern: "GET /api/v1/self/two_factor/recovery_codes", kind: selfRoute, status: 404},
-		{pattern: "POST /api/v1/self/two_factor/recovery_codes", kind: selfRoute, status: 404, body: named("password", "correct horse 1")},
+		{pattern: "POST /api/v1/self/two_factor/recovery_codes", kind: selfRoute, status: 404, tokenStatus: 403, body: named("password", fixturePassword)},
 		// Invitations addressed to the caller (an unknown link here).
 		{pattern: "POST /api/v1/invite/verify/{token}", kind: selfRoute, status: 404},
 
@@ -230,7 +235,18 @@ type fixture struct {
 
 var fixtureSeq atomic.Int64
 
-const fakeHash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$a2V5" // never verified here
+// fixturePassword is the password of every fixture user (routes that ask
+// for the current password get it); fixtureHash is its hash, with cheap
+// parameters.
+const fixturePassword = "correct horse 1"
+
+var fixtureHash = sync.OnceValue(func() string {
+	h, err := authn.NewHasher(8, 1, 1, 4).Hash(context.Background(), fixturePassword)
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
 
 func newFixture(t *testing.T, st *testenv.Stack, p principal) *fixture {
 	t.Helper()
@@ -240,7 +256,7 @@ func newFixture(t *testing.T, st *testenv.Stack, p principal) *fixture {
 	id := uuid.NewString
 	mkUser := func(tx *store.Tx, name string) (*portal.User, error) {
 		u := &portal.User{ID: id(), Email: fmt.Sprintf("%s-%d@example.com", name, f.n), FirstName: name, LastName: "Test",
-			PasswordHash: fakeHash, EmailVerified: true, PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
+			PasswordHash: fixtureHash(), EmailVerified: true, PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
 		return u, tx.CreateUser(ctx, u)
 	}
 	priv := func(tx *store.Tx, userID, orgID, siteID, role string) error {

@@ -126,6 +126,8 @@ func TestBrowserAccountEmailChange(t *testing.T) {
 		t.Errorf("the Change Email window opened with the focus on %q", focused)
 	}
 	b.do(chromedp.SendKeys(chromedp.CSS("#dlg-new-email"), newAddr))
+	b.text("#change-email-dialog", "so a change needs your password")
+	b.do(chromedp.SendKeys(chromedp.CSS("#change-email-dialog #email-password"), password))
 	b.shot("change-email-window")
 	b.do(chromedp.Click(chromedp.CSS(`#change-email-dialog button[type=submit]`)))
 	b.text(".flash.ok", "We sent a link to "+newAddr+".")
@@ -180,7 +182,8 @@ func TestBrowserAccountEmailChange(t *testing.T) {
 
 	// Resend and Cancel of a pending change.
 	b.do(chromedp.Navigate(b.st.URL+"/account"), chromedp.Click(chromedp.CSS("#change-email")), chromedp.WaitVisible(chromedp.CSS("#dlg-new-email")),
-		chromedp.SendKeys(chromedp.CSS("#dlg-new-email"), "ann.x@example.org"), chromedp.Click(chromedp.CSS(`#change-email-dialog button[type=submit]`)))
+		chromedp.SendKeys(chromedp.CSS("#dlg-new-email"), "ann.x@example.org"), chromedp.SendKeys(chromedp.CSS("#change-email-dialog #email-password"), password),
+		chromedp.Click(chromedp.CSS(`#change-email-dialog button[type=submit]`)))
 	b.text("#info .pending-email", "ann.x@example.org")
 	b.do(chromedp.Click(chromedp.CSS(`form[action="/account/email/resend"] button`)))
 	b.text(".flash.ok", "We sent a new link to ann.x@example.org.")
@@ -193,16 +196,25 @@ func TestBrowserAccountEmailChange(t *testing.T) {
 	// Without JavaScript's window: the Change Email page, with errors.
 	b.do(chromedp.Navigate(b.st.URL + "/account/email"))
 	b.text("h1", "Change Email")
-	b.do(chromedp.SendKeys(chromedp.CSS("#new-email"), newAddr), chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
+	b.do(chromedp.SendKeys(chromedp.CSS("#new-email"), newAddr), chromedp.SendKeys(chromedp.CSS("#email-password"), password),
+		chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
 	b.text(".flash.error", "That is already your e-mail address.")
 	if got := b.value("#new-email"); got != newAddr {
 		t.Errorf("the page lost what was typed: %q", got)
 	}
 	b.shot("change-email-page-error")
+	// A wrong password: refused, the address typed stays, the password does not.
+	b.replace("#new-email", "ann.other@example.org")
+	b.do(chromedp.SendKeys(chromedp.CSS("#email-password"), "not my password"), chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
+	b.text(".flash.error", "The current password is not correct.")
+	if got, pw := b.value("#new-email"), b.value("#email-password"); got != "ann.other@example.org" || pw != "" {
+		t.Errorf("after a wrong password: address %q (want kept), password %q (want empty)", got, pw)
+	}
+	b.shot("change-email-wrong-password")
 
 	// The link followed after logging out: log in, then back to confirm.
 	b.do(chromedp.Navigate(b.st.URL+"/account/email"), chromedp.SendKeys(chromedp.CSS("#new-email"), "ann.final@example.org"),
-		chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
+		chromedp.SendKeys(chromedp.CSS("#email-password"), password), chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
 	b.text(".flash.ok", "We sent a link to ann.final@example.org.")
 	b.do(chromedp.Click(chromedp.CSS(".usermenu summary")), chromedp.Click(chromedp.CSS(`.usermenu form[action="/logout"] button`)))
 	b.text(".flash.ok", "You have been logged out.")
@@ -225,7 +237,7 @@ func TestBrowserAccountEmailRevert(t *testing.T) {
 	b := newAccountBrowser(t)
 	const oldAddr, password = "bob@example.com", "correct horse 9!"
 	c := b.st.SignUp(t, oldAddr, password, "")
-	r := b.st.Do(t, c, "POST", "/api/v1/self/update", map[string]any{"email": "mallory@example.net"})
+	r := b.st.Do(t, c, "POST", "/api/v1/self/update", map[string]any{"email": "mallory@example.net", "password": password})
 	if r.Status != 200 {
 		t.Fatalf("request change: %d %s", r.Status, r.Body)
 	}
@@ -261,7 +273,7 @@ func TestBrowserAccountPreferences(t *testing.T) {
 	const email, password = "cat@example.com", "correct horse 9!"
 	c := b.st.SignUp(t, email, password, "")
 	// A pending e-mail change: its expiry is one more time on the page.
-	if r := b.st.Do(t, c, "POST", "/api/v1/self/update", map[string]any{"email": "cat.new@example.com"}); r.Status != 200 {
+	if r := b.st.Do(t, c, "POST", "/api/v1/self/update", map[string]any{"email": "cat.new@example.com", "password": password}); r.Status != 200 {
 		t.Fatalf("request change: %d %s", r.Status, r.Body)
 	}
 	b.login(email, password, false)

@@ -34,7 +34,7 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("GET /api/v1/self/two_factor/recovery_codes", s.authed(s.apiRecoveryCodes))            // ours
 	mux.HandleFunc("POST /api/v1/self/two_factor/recovery_codes", s.authed(s.apiRegenerateRecoveryCodes)) // ours
 	mux.HandleFunc("POST /api/v1/self/update", s.authed(s.apiRequestEmailChange))
-	mux.HandleFunc("GET /api/v1/self/update/verify/{token}", s.authed(s.apiVerifyEmailChange))
+	mux.HandleFunc("GET /api/v1/self/update/verify/{token}", s.unsafeGET(s.authed(s.apiVerifyEmailChange)))
 	mux.HandleFunc("GET /api/v1/self/update", s.authed(s.apiPendingEmailChange))               // ours
 	mux.HandleFunc("DELETE /api/v1/self/update", s.authed(s.apiCancelEmailChange))             // ours
 	mux.HandleFunc("POST /api/v1/self/update/resend", s.authed(s.apiResendEmailChange))        // ours

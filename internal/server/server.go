@@ -37,6 +37,9 @@ type server struct {
 	version string
 	proxies []netip.Prefix
 	mux     *http.ServeMux // for telling 404 from 405 on the API
+	// cop refuses unsafe requests that browsers send from other sites
+	// (and the GETs that change state: unsafeGET).
+	cop *http.CrossOriginProtection
 }
 
 // NewServer returns the whole HTTP surface of Portal.
@@ -56,13 +59,13 @@ func NewServer(o Options) (http.Handler, error) {
 		return nil, err
 	}
 	s.pages = pages
+	s.cop = http.NewCrossOriginProtection()
+	s.cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.mux = mux
 	var h http.Handler = mux
-	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
-	h = cop.Handler(h)
+	h = s.cop.Handler(h)
 	h = s.common(h)
 	return h, nil
 }

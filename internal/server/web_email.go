@@ -12,32 +12,41 @@ import (
 // (with /account/email as its page without JavaScript), the verification
 // link's page and the "this wasn't me" page.
 
-// infoView is the data of the Account Information section.
+// infoView is the data of the Account Information section and of the
+// Change Email window.
 type infoView struct {
 	Pending *app.EmailChange // nil: no e-mail change pending
+	// TwoFactor: two-factor authentication is on, so Change Email asks for
+	// a code besides the password.
+	TwoFactor bool
 }
 
 func (s *server) loadInfo(ctx context.Context, a *app.Actor) (any, error) {
+	v := &infoView{TwoFactor: a.TwoFactor.Verified}
 	p, err := s.svc.PendingEmailChange(ctx, a)
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
-		return &infoView{}, nil
+		return v, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &infoView{Pending: p}, nil
+	v.Pending = p
+	return v, nil
 }
 
 // webEmailForm is the Change Email window as a page.
 func (s *server) webEmailForm(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	v.Title = "Change Email"
+	v.Data = &infoView{TwoFactor: a.TwoFactor.Verified}
 	s.render(w, r, http.StatusOK, "change_email", v)
 	return nil
 }
 
 func (s *server) webEmailRequest(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	v.Title = "Change Email"
-	ch, err := s.svc.RequestEmailChange(r.Context(), a, r.PostForm.Get("email"))
+	v.Data = &infoView{TwoFactor: a.TwoFactor.Verified}
+	ch, err := s.svc.RequestEmailChange(r.Context(), a, r.PostForm.Get("email"),
+		app.Reauth{Password: r.PostForm.Get("password"), TwoFactor: r.PostForm.Get("two_factor")})
 	if err != nil {
 		return s.formError(w, r, v, "change_email", err)
 	}

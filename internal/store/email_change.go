@@ -13,8 +13,8 @@ import (
 // AddEmailToken stores a token without replacing the user's other tokens
 // of the same purpose (several "this wasn't me" links may be valid at once).
 func (tx *Tx) AddEmailToken(ctx context.Context, t *EmailToken) error {
-	_, err := tx.exec(ctx, `INSERT INTO email_tokens (id, token_hash, user_id, purpose, email, created_at, expires_at) VALUES (?,?,?,?,?,?,?)`,
-		t.ID, t.TokenHash, t.UserID, t.Purpose, t.Email, ms(t.Created), ms(t.Expires))
+	_, err := tx.exec(ctx, `INSERT INTO email_tokens (id, token_hash, user_id, purpose, email, created_at, expires_at, factors_since) VALUES (?,?,?,?,?,?,?,?)`,
+		t.ID, t.TokenHash, t.UserID, t.Purpose, t.Email, ms(t.Created), ms(t.Expires), ms(t.FactorsSince))
 	return err
 }
 
@@ -22,17 +22,17 @@ func (tx *Tx) AddEmailToken(ctx context.Context, t *EmailToken) error {
 // the purpose, or a not-found error.
 func (c conn) PendingEmailToken(ctx context.Context, userID, purpose string, now time.Time) (*EmailToken, error) {
 	var t EmailToken
-	var created, expires int64
-	err := c.queryRow(ctx, `SELECT id, token_hash, user_id, purpose, email, created_at, expires_at FROM email_tokens
+	var created, expires, since int64
+	err := c.queryRow(ctx, `SELECT id, token_hash, user_id, purpose, email, created_at, expires_at, factors_since FROM email_tokens
 		WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? ORDER BY created_at DESC, id LIMIT 1`, userID, purpose, ms(now)).
-		Scan(&t.ID, &t.TokenHash, &t.UserID, &t.Purpose, &t.Email, &created, &expires)
+		Scan(&t.ID, &t.TokenHash, &t.UserID, &t.Purpose, &t.Email, &created, &expires, &since)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("pending link")
 	}
 	if err != nil {
 		return nil, err
 	}
-	t.Created, t.Expires = fromMS(created), fromMS(expires)
+	t.Created, t.Expires, t.FactorsSince = fromMS(created), fromMS(expires), fromMS(since)
 	return &t, nil
 }
 

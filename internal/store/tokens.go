@@ -17,6 +17,9 @@ type EmailToken struct {
 	Created   time.Time
 	Expires   time.Time
 	Used      time.Time
+	// FactorsSince (e-mail change and revert links): second factors set up
+	// at or after it are removed when the change is undone; zero: all.
+	FactorsSince time.Time
 }
 
 // CreateEmailToken stores a token, replacing the user's pending tokens of the same purpose.
@@ -24,25 +27,25 @@ func (tx *Tx) CreateEmailToken(ctx context.Context, t *EmailToken) error {
 	if _, err := tx.exec(ctx, `DELETE FROM email_tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL`, t.UserID, t.Purpose); err != nil {
 		return err
 	}
-	_, err := tx.exec(ctx, `INSERT INTO email_tokens (id, token_hash, user_id, purpose, email, created_at, expires_at) VALUES (?,?,?,?,?,?,?)`,
-		t.ID, t.TokenHash, t.UserID, t.Purpose, t.Email, ms(t.Created), ms(t.Expires))
+	_, err := tx.exec(ctx, `INSERT INTO email_tokens (id, token_hash, user_id, purpose, email, created_at, expires_at, factors_since) VALUES (?,?,?,?,?,?,?,?)`,
+		t.ID, t.TokenHash, t.UserID, t.Purpose, t.Email, ms(t.Created), ms(t.Expires), ms(t.FactorsSince))
 	return err
 }
 
 // GetEmailToken finds a token by hash and purpose.
 func (c conn) GetEmailToken(ctx context.Context, hash, purpose string) (*EmailToken, error) {
 	var t EmailToken
-	var created, expires int64
+	var created, expires, since int64
 	var used sql.NullInt64
-	err := c.queryRow(ctx, `SELECT id, token_hash, user_id, purpose, email, created_at, expires_at, used_at FROM email_tokens WHERE token_hash = ? AND purpose = ?`, hash, purpose).
-		Scan(&t.ID, &t.TokenHash, &t.UserID, &t.Purpose, &t.Email, &created, &expires, &used)
+	err := c.queryRow(ctx, `SELECT id, token_hash, user_id, purpose, email, created_at, expires_at, used_at, factors_since FROM email_tokens WHERE token_hash = ? AND purpose = ?`, hash, purpose).
+		Scan(&t.ID, &t.TokenHash, &t.UserID, &t.Purpose, &t.Email, &created, &expires, &used, &since)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("link")
 	}
 	if err != nil {
 		return nil, err
 	}
-	t.Created, t.Expires, t.Used = fromMS(created), fromMS(expires), fromMS(used.Int64)
+	t.Created, t.Expires, t.Used, t.FactorsSince = fromMS(created), fromMS(expires), fromMS(used.Int64), fromMS(since)
 	return &t, nil
 }
 

@@ -86,6 +86,32 @@ func (tx *Tx) DeleteTwoFactor(ctx context.Context, userID string) (bool, error) 
 	return n > 0, err
 }
 
+// DeleteTwoFactorSince removes what of the user's second factor was set up
+// at or after since: the enrolment if it was started then (with all its
+// recovery codes), else only the recovery codes made then. It reports
+// whether the enrolment went and how many recovery codes went with either.
+func (tx *Tx) DeleteTwoFactorSince(ctx context.Context, userID string, since time.Time) (factor bool, codes int64, err error) {
+	res, err := tx.exec(ctx, `DELETE FROM two_factor WHERE user_id = ? AND created_at >= ?`, userID, ms(since))
+	if err != nil {
+		return false, 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, 0, err
+	}
+	factor = n > 0
+	q := `DELETE FROM two_factor_recovery_codes WHERE user_id = ? AND created_at >= ?`
+	args := []any{userID, ms(since)}
+	if factor {
+		q, args = `DELETE FROM two_factor_recovery_codes WHERE user_id = ?`, args[:1]
+	}
+	if res, err = tx.exec(ctx, q, args...); err != nil {
+		return false, 0, err
+	}
+	codes, err = res.RowsAffected()
+	return factor, codes, err
+}
+
 // ReplaceRecoveryCodes voids the user's recovery codes and stores the
 // hashes of a new set.
 func (tx *Tx) ReplaceRecoveryCodes(ctx context.Context, userID string, ids, hashes []string, now time.Time) error {

@@ -29,6 +29,7 @@ var twoFactorTests = []struct {
 	{"Steps", testTwoFactorSteps},
 	{"StepConcurrent", testTwoFactorStepConcurrent},
 	{"RecoveryCodes", testRecoveryCodes},
+	{"DeleteSince", testTwoFactorDeleteSince},
 	{"RecoveryConcurrent", testRecoveryCodeConcurrent},
 	{"OrgRequirement", testTwoFactorRequirement},
 }
@@ -305,4 +306,59 @@ func testTwoFactorRequirement(t *testing.T, db *store.DB) {
 	}
 	err = db.Write(ctx, func(tx *store.Tx) error { return tx.SetOrgTwoFactorRequiredAt(ctx, newID(), t0) })
 	wantCode(t, "SetOrgTwoFactorRequiredAt of an unknown organization", err, portal.ENOTFOUND)
+}
+
+// testTwoFactorDeleteSince: only what was set up at or after the time goes.
+func testTwoFactorDeleteSince(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	deleteSince := func(u *portal.User, since time.Time) (factor bool, codes int64) {
+		t.Helper()
+		write(t, db, func(tx *store.Tx) (err error) { factor, codes, err = tx.DeleteTwoFactorSince(ctx, u.ID, since); return err })
+		return factor, codes
+	}
+	codes := func(u *portal.User, at time.Time, n int) {
+		t.Helper()
+		ids, hashes := make([]string, n), make([]string, n)
+		for i := range ids {
+			ids[i], hashes[i] = newID(), fmt.Sprintf("h%d-%s", i, newID())
+		}
+		write(t, db, func(tx *store.Tx) error { return tx.ReplaceRecoveryCodes(ctx, u.ID, ids, hashes, at) })
+	}
+
+	// Set up before: the factor and its codes stay.
+	before := mkUser(t, db, "since-before@example.com")
+	mkTwoFactor(t, db, before, "s1", true) // started at t0
+	codes(before, t0, 3)
+	if f, n := deleteSince(before, t0.Add(time.Second)); f || n != 0 {
+		t.Errorf("a factor set up before: removed factor=%v codes=%d, want neither", f, n)
+	}
+	if tf, err := db.GetTwoFactor(ctx, before.ID); err != nil || !tf.Verified {
+		t.Errorf("the earlier factor is gone: %+v %v", tf, err)
+	}
+	// Codes made later than since go; the factor stays.
+	codes(before, t0.Add(time.Hour), 4)
+	if f, n := deleteSince(before, t0.Add(time.Second)); f || n != 4 {
+		t.Errorf("later codes: removed factor=%v codes=%d, want codes only (4)", f, n)
+	}
+	if st, _ := db.RecoveryCodes(ctx, before.ID); st.Total != 0 {
+		t.Errorf("later codes still there: %+v", st)
+	}
+	if _, err := db.GetTwoFactor(ctx, before.ID); err != nil {
+		t.Errorf("the earlier factor went with the later codes: %v", err)
+	}
+
+	// Set up at or after since: the factor and every code go.
+	after := mkUser(t, db, "since-after@example.com")
+	mkTwoFactor(t, db, after, "s2", true) // started at t0
+	codes(after, t0.Add(time.Minute), 2)
+	if f, n := deleteSince(after, t0); !f || n != 2 {
+		t.Errorf("a factor set up at since: removed factor=%v codes=%d, want both (2)", f, n)
+	}
+	if _, err := db.GetTwoFactor(ctx, after.ID); portal.ErrorCode(err) != portal.ENOTFOUND {
+		t.Errorf("the later factor stays: %v", err)
+	}
+	// Nothing to remove.
+	if f, n := deleteSince(after, t0); f || n != 0 {
+		t.Errorf("nothing left: removed factor=%v codes=%d", f, n)
+	}
 }
