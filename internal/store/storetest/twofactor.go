@@ -313,7 +313,10 @@ func testTwoFactorDeleteSince(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	deleteSince := func(u *portal.User, since time.Time) (factor bool, codes int64) {
 		t.Helper()
-		write(t, db, func(tx *store.Tx) (err error) { factor, codes, err = tx.DeleteTwoFactorSince(ctx, u.ID, since); return err })
+		write(t, db, func(tx *store.Tx) (err error) {
+			factor, codes, err = tx.DeleteTwoFactorSince(ctx, u.ID, since)
+			return err
+		})
 		return factor, codes
 	}
 	codes := func(u *portal.User, at time.Time, n int) {
