@@ -90,6 +90,13 @@ const (
 	MinPasswordLen       = 8   // when no policy is stricter
 	MaxNotesLen          = 1000
 	DefaultSessionExpiry = 1440 // minutes
+
+	// The absolute lifetime of a session, in days from its login, whatever
+	// its activity: an organization's session_max_lifetime (ours, not
+	// Mist's), the shortest of the user's organizations.
+	DefaultSessionMaxLifetime = 30
+	MinSessionMaxLifetime     = 1
+	MaxSessionMaxLifetime     = 90
 )
 
 type User struct {
@@ -134,8 +141,10 @@ type Org struct {
 	ID            string
 	Name          string
 	SessionExpiry int // minutes
-	CreatedTime   time.Time
-	ModifiedTime  time.Time
+	// SessionMaxLifetime is in days (0 when creating: the default).
+	SessionMaxLifetime int
+	CreatedTime        time.Time
+	ModifiedTime       time.Time
 }
 
 type Site struct {

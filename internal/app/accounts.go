@@ -229,7 +229,7 @@ func (s *Service) VerifyRegistration(ctx context.Context, token string, c Client
 		}
 		orgID := ""
 		if r.OrgName != "" {
-			o, err := s.createOrg(ctx, w, u, c.IP, r.OrgName, portal.DefaultSessionExpiry)
+			o, err := s.createOrg(ctx, w, u, c.IP, r.OrgName, portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
 			if err != nil {
 				return err
 			}
@@ -343,7 +343,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 			return nil, err
 		}
 	}
-	expiry, err := s.db.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry)
+	limits, err := userSessionLimits(ctx, s.db, u.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -362,12 +362,12 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	if err != nil {
 		return nil, err
 	}
-	life := time.Duration(expiry) * time.Minute
+	expires := limits.expires(now, now)
 	if pending {
-		life = min(life, pendingTwoFactorTTL)
+		expires = now.Add(min(expires.Sub(now), pendingTwoFactorTTL))
 	}
 	sess := &portal.Session{ID: newID(), TokenHash: authn.HashToken(token), UserID: u.ID, CSRFToken: csrf,
-		CreatedTime: now, LastSeenTime: now, ExpiresTime: now.Add(life), AuthTime: now,
+		CreatedTime: now, LastSeenTime: now, ExpiresTime: expires, AuthTime: now,
 		TwoFactorPassed: false, IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		// The password was verified outside this transaction: the session
@@ -484,7 +484,7 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Actor, e
 	}
 	now := s.clock()
 	if !now.Before(sess.ExpiresTime) {
-		return nil, portal.Errorf(portal.EUNAUTHORIZED, "your session has expired; please log in again")
+		return nil, s.expiredError(ctx, sess) // session_lifetime.go
 	}
 	u, err := s.db.GetUser(ctx, sess.UserID)
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
@@ -507,9 +507,10 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Actor, e
 	if err := s.loadTwoFactor(ctx, a); err != nil {
 		return nil, err
 	}
-	// Slide the expiry, writing at most once a minute per session. A
-	// session opened by a recovery link, or still owing its second factor,
-	// keeps its short life.
+	// Slide the expiry, writing at most once a minute per session, never
+	// past the session's maximum lifetime (session_lifetime.go). A session
+	// opened by a recovery link, or still owing its second factor, keeps
+	// its short life.
 	if now.Sub(sess.LastSeenTime) >= time.Minute && !sess.PasswordOnly && !a.TwoFactor.Pending {
 		if err := s.slideSession(ctx, sess, now); err != nil {
 			return nil, err
@@ -521,13 +522,23 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (*Actor, e
 // pendingTwoFactorTTL is how long a session may wait for its second factor.
 const pendingTwoFactorTTL = 10 * time.Minute
 
-// slideSession moves a session's expiry to now plus the user's session expiry.
+// slideSession moves a session's expiry to now plus the user's session
+// expiry, but never past its maximum lifetime (session_lifetime.go). A
+// session already past it (an organization lowered its maximum) ends: its
+// expiry is set to that moment and the maximum-lifetime refusal returned.
 func (s *Service) slideSession(ctx context.Context, sess *portal.Session, now time.Time) error {
-	expiry, err := s.db.UserSessionExpiry(ctx, sess.UserID, portal.DefaultSessionExpiry)
+	limits, err := userSessionLimits(ctx, s.db, sess.UserID)
 	if err != nil {
 		return err
 	}
-	sess.LastSeenTime, sess.ExpiresTime = now, now.Add(time.Duration(expiry)*time.Minute)
+	if end := limits.end(sess.CreatedTime); !now.Before(end) {
+		if err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.TouchSession(ctx, sess.ID, sess.LastSeenTime, end) }); err != nil {
+			return err
+		}
+		sess.ExpiresTime = end
+		return maxLifetimeError(limits.maxDays)
+	}
+	sess.LastSeenTime, sess.ExpiresTime = now, limits.expires(sess.CreatedTime, now)
 	return s.db.Write(ctx, func(tx *store.Tx) error { return tx.TouchSession(ctx, sess.ID, sess.LastSeenTime, sess.ExpiresTime) })
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 
 	"portal"
 	"portal/internal/store"
@@ -11,11 +12,21 @@ import (
 type OrgInput struct {
 	Name          *string
 	SessionExpiry *int
+	// SessionMaxLifetime is the absolute lifetime of sessions, in days (ours).
+	SessionMaxLifetime *int
 }
 
 func checkSessionExpiry(v int) error {
 	if v < 10 || v > 20160 {
 		return portal.Errorf(portal.EINVALID, "session_expiry must be between 10 and 20160 minutes")
+	}
+	return nil
+}
+
+func checkSessionMaxLifetime(v int) error {
+	if v < portal.MinSessionMaxLifetime || v > portal.MaxSessionMaxLifetime {
+		return &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"field": "session_max_lifetime"},
+			Message: fmt.Sprintf("session_max_lifetime must be between %d and %d days", portal.MinSessionMaxLifetime, portal.MaxSessionMaxLifetime)}
 	}
 	return nil
 }
@@ -36,17 +47,26 @@ func (s *Service) CreateOrg(ctx context.Context, a *Actor, in OrgInput) (*portal
 		}
 		expiry = *in.SessionExpiry
 	}
+	maxLifetime := portal.DefaultSessionMaxLifetime
+	if in.SessionMaxLifetime != nil {
+		if err := checkSessionMaxLifetime(*in.SessionMaxLifetime); err != nil {
+			return nil, err
+		}
+		maxLifetime = *in.SessionMaxLifetime
+	}
 	var o *portal.Org
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
-		o, err = s.createOrg(ctx, w, a.User, a.IP, name, expiry)
+		o, err = s.createOrg(ctx, w, a.User, a.IP, name, expiry, maxLifetime)
 		return err
 	})
 	return o, err
 }
 
-func (s *Service) createOrg(ctx context.Context, w *writer, u *portal.User, ip, name string, expiry int) (*portal.Org, error) {
+// createOrg creates an organization with session_expiry expiry (minutes)
+// and session_max_lifetime maxLifetime (days); u becomes its Super User.
+func (s *Service) createOrg(ctx context.Context, w *writer, u *portal.User, ip, name string, expiry, maxLifetime int) (*portal.Org, error) {
 	now := s.clock()
-	o := &portal.Org{ID: newID(), Name: name, SessionExpiry: expiry, CreatedTime: now, ModifiedTime: now}
+	o := &portal.Org{ID: newID(), Name: name, SessionExpiry: expiry, SessionMaxLifetime: maxLifetime, CreatedTime: now, ModifiedTime: now}
 	if err := w.tx.CreateOrg(ctx, o); err != nil {
 		return nil, err
 	}
@@ -58,7 +78,7 @@ func (s *Service) createOrg(ctx context.Context, w *writer, u *portal.User, ip, 
 }
 
 func orgFields(o *portal.Org) map[string]any {
-	return map[string]any{"name": o.Name, "session_expiry": o.SessionExpiry}
+	return map[string]any{"name": o.Name, "session_expiry": o.SessionExpiry, "session_max_lifetime": o.SessionMaxLifetime}
 }
 
 // GetOrg returns an organization the actor belongs to.
@@ -85,6 +105,11 @@ func (s *Service) UpdateOrg(ctx context.Context, a *Actor, id string, in OrgInpu
 			return nil, err
 		}
 	}
+	if in.SessionMaxLifetime != nil {
+		if err := checkSessionMaxLifetime(*in.SessionMaxLifetime); err != nil {
+			return nil, err
+		}
+	}
 	var o *portal.Org
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		if o, err = tx.GetOrg(ctx, id); err != nil {
@@ -96,6 +121,9 @@ func (s *Service) UpdateOrg(ctx context.Context, a *Actor, id string, in OrgInpu
 		}
 		if in.SessionExpiry != nil {
 			o.SessionExpiry = *in.SessionExpiry
+		}
+		if in.SessionMaxLifetime != nil {
+			o.SessionMaxLifetime = *in.SessionMaxLifetime
 		}
 		o.ModifiedTime = s.clock()
 		if err := tx.UpdateOrg(ctx, o); err != nil {

@@ -11,17 +11,25 @@ type orgJSON struct {
 	ID            string `json:"id"`
 	Name          string `json:"name"`
 	SessionExpiry int    `json:"session_expiry"`
-	CreatedTime   int64  `json:"created_time"`
-	ModifiedTime  int64  `json:"modified_time"`
+	// SessionMaxLifetime (ours): days a session lives at most from its login.
+	SessionMaxLifetime int   `json:"session_max_lifetime"`
+	CreatedTime        int64 `json:"created_time"`
+	ModifiedTime       int64 `json:"modified_time"`
 }
 
 func toOrgJSON(o *portal.Org) orgJSON {
-	return orgJSON{ID: o.ID, Name: o.Name, SessionExpiry: o.SessionExpiry, CreatedTime: o.CreatedTime.Unix(), ModifiedTime: o.ModifiedTime.Unix()}
+	return orgJSON{ID: o.ID, Name: o.Name, SessionExpiry: o.SessionExpiry, SessionMaxLifetime: o.SessionMaxLifetime,
+		CreatedTime: o.CreatedTime.Unix(), ModifiedTime: o.ModifiedTime.Unix()}
 }
 
 type orgRequest struct {
-	Name          *string `json:"name"`
-	SessionExpiry *int    `json:"session_expiry"`
+	Name               *string `json:"name"`
+	SessionExpiry      *int    `json:"session_expiry"`
+	SessionMaxLifetime *int    `json:"session_max_lifetime"`
+}
+
+func (in orgRequest) input() app.OrgInput {
+	return app.OrgInput{Name: in.Name, SessionExpiry: in.SessionExpiry, SessionMaxLifetime: in.SessionMaxLifetime}
 }
 
 func (s *server) apiCreateOrg(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
@@ -29,7 +37,7 @@ func (s *server) apiCreateOrg(w http.ResponseWriter, r *http.Request, a *app.Act
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	o, err := s.svc.CreateOrg(r.Context(), a, app.OrgInput{Name: in.Name, SessionExpiry: in.SessionExpiry})
+	o, err := s.svc.CreateOrg(r.Context(), a, in.input())
 	if err != nil {
 		return err
 	}
@@ -57,7 +65,7 @@ func (s *server) apiUpdateOrg(w http.ResponseWriter, r *http.Request, a *app.Act
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	o, err := s.svc.UpdateOrg(r.Context(), a, id, app.OrgInput{Name: in.Name, SessionExpiry: in.SessionExpiry})
+	o, err := s.svc.UpdateOrg(r.Context(), a, id, in.input())
 	if err != nil {
 		return err
 	}

@@ -8,20 +8,25 @@ import (
 	"portal"
 )
 
-const orgCols = `id, name, session_expiry, created_at, modified_at`
+const orgCols = `id, name, session_expiry, session_max_lifetime, created_at, modified_at`
 
 func scanOrg(row interface{ Scan(...any) error }) (*portal.Org, error) {
 	var o portal.Org
 	var created, modified int64
-	if err := row.Scan(&o.ID, &o.Name, &o.SessionExpiry, &created, &modified); err != nil {
+	if err := row.Scan(&o.ID, &o.Name, &o.SessionExpiry, &o.SessionMaxLifetime, &created, &modified); err != nil {
 		return nil, err
 	}
 	o.CreatedTime, o.ModifiedTime = fromMS(created), fromMS(modified)
 	return &o, nil
 }
 
+// CreateOrg inserts an organization; a SessionMaxLifetime of 0 is stored
+// (and set in o) as portal.DefaultSessionMaxLifetime.
 func (tx *Tx) CreateOrg(ctx context.Context, o *portal.Org) error {
-	_, err := tx.exec(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES (?,?,?,?,?)`, o.ID, o.Name, o.SessionExpiry, ms(o.CreatedTime), ms(o.ModifiedTime))
+	if o.SessionMaxLifetime == 0 {
+		o.SessionMaxLifetime = portal.DefaultSessionMaxLifetime
+	}
+	_, err := tx.exec(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES (?,?,?,?,?,?)`, o.ID, o.Name, o.SessionExpiry, o.SessionMaxLifetime, ms(o.CreatedTime), ms(o.ModifiedTime))
 	return err
 }
 
@@ -34,7 +39,8 @@ func (c conn) GetOrg(ctx context.Context, id string) (*portal.Org, error) {
 }
 
 func (tx *Tx) UpdateOrg(ctx context.Context, o *portal.Org) error {
-	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET name = ?, session_expiry = ?, modified_at = ? WHERE id = ?`, o.Name, o.SessionExpiry, ms(o.ModifiedTime), o.ID)
+	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET name = ?, session_expiry = ?, session_max_lifetime = ?, modified_at = ? WHERE id = ?`,
+		o.Name, o.SessionExpiry, o.SessionMaxLifetime, ms(o.ModifiedTime), o.ID)
 }
 
 func (tx *Tx) DeleteOrg(ctx context.Context, id string) error {
@@ -132,6 +138,17 @@ func (c conn) ListPrivileges(ctx context.Context, userID string) ([]*portal.Priv
 func (c conn) UserSessionExpiry(ctx context.Context, userID string, def int) (int, error) {
 	var v sql.NullInt64
 	err := c.queryRow(ctx, `SELECT MIN(o.session_expiry) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = ?`, userID).Scan(&v)
+	if err != nil || !v.Valid {
+		return def, err
+	}
+	return int(v.Int64), nil
+}
+
+// UserSessionMaxLifetime returns the shortest session_max_lifetime (days)
+// among the user's organizations, or def when the user belongs to none.
+func (c conn) UserSessionMaxLifetime(ctx context.Context, userID string, def int) (int, error) {
+	var v sql.NullInt64
+	err := c.queryRow(ctx, `SELECT MIN(o.session_max_lifetime) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = ?`, userID).Scan(&v)
 	if err != nil || !v.Valid {
 		return def, err
 	}

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Orgs/CascadeDelete", testOrgCascadeDelete},
 		{"Privileges/List", testListPrivileges},
 		{"Privileges/UserSessionExpiry", testUserSessionExpiry},
+		{"Privileges/UserSessionMaxLifetime", testUserSessionMaxLifetime},
 		{"Sessions/CRUD", testSessions},
 		{"Sessions/DeleteExpired", testDeleteExpiredSessions},
 		{"Sessions/PerUser", testUserSessions},
@@ -327,7 +328,10 @@ func testOrgCRUD(t *testing.T, db *store.DB) {
 	if !reflect.DeepEqual(got, o) {
 		t.Fatalf("GetOrg = %+v, want %+v", got, o)
 	}
-	o.Name, o.SessionExpiry, o.ModifiedTime = "Acme Corp", 30, t0.Add(time.Minute)
+	if o.SessionMaxLifetime != portal.DefaultSessionMaxLifetime {
+		t.Errorf("CreateOrg without a maximum lifetime: %d, want the default %d", o.SessionMaxLifetime, portal.DefaultSessionMaxLifetime)
+	}
+	o.Name, o.SessionExpiry, o.SessionMaxLifetime, o.ModifiedTime = "Acme Corp", 30, 7, t0.Add(time.Minute)
 	write(t, db, func(tx *store.Tx) error { return tx.UpdateOrg(ctx, o) })
 	if got, err = db.GetOrg(ctx, o.ID); err != nil {
 		t.Fatal(err)
