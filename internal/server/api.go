@@ -112,6 +112,9 @@ func decodeJSONBody(body io.Reader, v any) error {
 		}
 		return portal.Errorf(portal.EINVALID, "request body must hold a single JSON object")
 	}
+	if err := checkDuplicateKeys(raw); err != nil {
+		return err
+	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return jsonError(err)
 	}

@@ -248,3 +248,59 @@ func TestAPIBadQuery(t *testing.T) {
 		}
 	})
 }
+
+// TestAPIDuplicateKeys: a key given twice in one JSON object, at any
+// depth, is refused with 400 rather than letting the last one win (a
+// filter in front of Portal may have read the first). encoding/json
+// matches keys to fields regardless of case, so keys that differ only in
+// case count as the same key.
+func TestAPIDuplicateKeys(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		c := e.signUp("ann@example.com", "correct horse 1", "Acme")
+		org := e.firstOrg(c)
+		csrf := e.cookie(c, "csrftoken")
+		anon := e.st.Client()
+		for _, tc := range []struct {
+			client       *http.Client
+			method, path string
+			body, detail string
+		}{
+			{anon, "POST", "/api/v1/register", `{"email": "bob@example.com", "first_name": "B", "last_name": "C", "password": "correct horse 2", "email": "ann@example.com"}`,
+				`duplicate key "email" in the JSON body`},
+			{anon, "POST", "/api/v1/login", `{"email": "bob@example.com", "Email": "ann@example.com", "password": "correct horse 1"}`,
+				`duplicate key "Email" in the JSON body`},
+			{anon, "POST", "/api/v1/login", `{"email": "ann@example.com", "password": "x", "pass\u0077ord": "correct horse 1"}`,
+				`duplicate key "password" in the JSON body`},
+			{c, "PUT", "/api/v1/orgs/" + org, `{"name": "Evil", "NAME": "Acme"}`,
+				`duplicate key "NAME" in the JSON body`},
+			{c, "PUT", "/api/v1/orgs/" + org + "/setting", `{"password_policy": {"enabled": true, "min_length": 8, "min_length": 32}}`,
+				`duplicate key "min_length" in the JSON body`},
+			{c, "POST", "/api/v1/orgs/" + org + "/invites", `{"email": "cy@example.com", "first_name": "Cy", "last_name": "D", "privileges": [{"scope": "org", "role": "read", "role": "admin"}]}`,
+				`duplicate key "role" in the JSON body`},
+			// Unknown keys are ignored, but not twice either.
+			{c, "PUT", "/api/v1/orgs/" + org, `{"name": "Acme", "x": {"y": 1, "y": 2}}`,
+				`duplicate key "y" in the JSON body`},
+		} {
+			r := e.raw(tc.client, tc.method, tc.path, tc.body, map[string]string{"Content-Type": "application/json", "X-CSRFToken": csrf})
+			if r.Status != 400 || !strings.HasPrefix(e.detail(r), tc.detail) {
+				t.Errorf("%s %s %s: %d %s, want 400 with detail %q", tc.method, tc.path, tc.body, r.Status, r.Body, tc.detail)
+			}
+		}
+		// The same key in different objects is no duplicate.
+		r := e.raw(c, "PUT", "/api/v1/orgs/"+org+"/setting", `{"password_policy": {"enabled": false}, "x": {"enabled": true}}`,
+			map[string]string{"Content-Type": "application/json", "X-CSRFToken": csrf})
+		e.want(r, 200, "the same key in two objects")
+		// Nothing was done: no sign-up, no invitation, no change.
+		for _, addr := range []string{"bob@example.com", "cy@example.com"} {
+			if m := e.mailsTo(addr); len(m) != 0 {
+				t.Errorf("%d mails to %s", len(m), addr)
+			}
+		}
+		r = e.do(c, "GET", "/api/v1/orgs/"+org, nil)
+		if o := r.JSON(t); o["name"] != "Acme" {
+			t.Errorf("org = %s", r.Body)
+		}
+	})
+}
