@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"embed"
+	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -139,6 +141,10 @@ type pageHandler func(w http.ResponseWriter, r *http.Request, v *view, a *app.Ac
 // page and comes back afterwards.
 func (s *server) page(h pageHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := readForm(r); err != nil {
+			s.webError(w, r, &view{}, err)
+			return
+		}
 		a, err := s.authenticate(r)
 		if err != nil {
 			if to, ok := twoFactorRedirect(r, err); ok { // the second factor, or enrolment (web_twofactor.go)
@@ -201,10 +207,32 @@ type publicHandler func(w http.ResponseWriter, r *http.Request, v *view) error
 func (s *server) public(h publicHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v := &view{}
+		if err := readForm(r); err != nil {
+			s.webError(w, r, v, err)
+			return
+		}
 		if err := h(w, r, v); err != nil {
 			s.webError(w, r, v, err)
 		}
 	}
+}
+
+// readForm reads the form of a POST before anything looks at a field of
+// it (the CSRF token first): a body over the size cap is then answered 413
+// with a page that says so, not taken for a form without its CSRF token
+// (403) or without its fields.
+func readForm(r *http.Request) error {
+	if safeMethod(r.Method) {
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return portal.Errorf(portal.EINVALID, "the form could not be read")
+	}
+	return nil
 }
 
 // webError shows an error page with a readable message.
@@ -214,7 +242,7 @@ func (s *server) webError(w http.ResponseWriter, r *http.Request, v *view, err e
 	v.Title, v.ErrorPage = errorTitle(st), true
 	switch {
 	case st == http.StatusRequestEntityTooLarge:
-		v.Error = "The form you sent is too large."
+		v.Error = fmt.Sprintf("The form is too large: at most %d MiB can be sent at once. Shorten what you typed or pasted, then send it again.", maxBody>>20)
 	case st >= 500:
 		v.Error = "Something went wrong on our side. Please try again. (request id " + requestID(r.Context()) + ")"
 	default:
@@ -233,6 +261,8 @@ func errorTitle(status int) string {
 		return "Not allowed"
 	case http.StatusTooManyRequests:
 		return "Too many attempts"
+	case http.StatusRequestEntityTooLarge:
+		return "Form too large"
 	}
 	return "Something went wrong"
 }
