@@ -113,22 +113,70 @@ func New(t *testing.T) context.Context {
 }
 
 // Do runs browser actions in order and fails the test at the first error.
+// It starts once the page in the tab has finished loading (Ready), so that
+// an action after a click that navigated does not run on the page being
+// replaced.
 func Do(t testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
+	Ready(t, ctx)
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("browser: %v (at %s)", err, location(ctx))
 	}
 }
 
+// readyWait bounds the wait for a page to load, and for a read to find a
+// document that is not being replaced.
+const readyWait = 30 * time.Second
+
+// Ready waits until the tab's document has finished loading
+// (document.readyState is "complete"). A navigation in progress replaces
+// the document, which makes the check itself fail for a moment: those
+// errors are waited out too.
+func Ready(t testing.TB, ctx context.Context) {
+	t.Helper()
+	deadline := time.Now().Add(readyWait)
+	for {
+		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.readyState`))
+		if err == nil && state == "complete" {
+			return
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			t.Fatalf("browser: the page did not finish loading within %s (state %q, %v; at %s)", readyWait, state, err, location(ctx))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// transient reports whether err comes from reading a document that a
+// navigation replaced meanwhile: the read is worth trying again on the new one.
+func transient(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"No node with given id found", "Cannot find context with specified id",
+		"Execution context was destroyed", "Could not find node with given id", "Node is detached from document",
+		"Inspected target navigated or closed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // Get runs one browser action that returns a value, failing the test on
-// error.
+// error. It reads a page that has finished loading (Ready), and reads again
+// when a navigation replaced the document during the read (transient).
 func Get[T any](t testing.TB, ctx context.Context, a chromedp.Action[T]) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("browser: %v (at %s)", err, location(ctx))
+	deadline := time.Now().Add(readyWait)
+	for {
+		Ready(t, ctx)
+		v, err := chromedp.Run(ctx, a)
+		if err == nil {
+			return v
+		}
+		if !transient(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			t.Fatalf("browser: %v (at %s)", err, location(ctx))
+		}
 	}
-	return v
 }
 
 // location is the URL of the tab, for error messages.
