@@ -142,7 +142,8 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake, SecretBox: box,
 		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }})
 	handler, err := server.NewServer(server.Options{Service: svc, Logger: logger, SecureCookies: cfg.SecureCookies(),
-		Ready: db.Ping, Metrics: metrics, Version: version, TrustedProxies: cfg.TrustedProxies})
+		Ready: db.Ping, Metrics: metrics, Version: version, TrustedProxies: cfg.TrustedProxies,
+		MetricsAllow: cfg.MetricsAllow, MetricsElsewhere: cfg.MetricsAddr != ""})
 	if err != nil {
 		return err
 	}
@@ -152,19 +153,40 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	// With PORTAL_METRICS_ADDR, /metrics has a listener of its own (and is
+	// not on the main one).
+	var metricsLn net.Listener
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("PORTAL_METRICS_ADDR: %w", err)
+		}
+		metricsSrv = &http.Server{Handler: metrics.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	}
 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); worker.Run(workerCtx) }()
 	go svc.RunCleanup(workerCtx, time.Hour)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "Portal %s listening on http://%s (public URL %s, database %s)\n", version, ln.Addr(), cfg.BaseURL, db.Dialect())
 	logger.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "database", string(db.Dialect()))
+	if metricsSrv != nil {
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+		fmt.Fprintf(stdout, "Metrics on http://%s/metrics\n", metricsLn.Addr())
+		logger.Info("metrics listening", "addr", metricsLn.Addr().String())
+	}
 
 	select {
 	case err := <-errc:
+		srv.Close()
+		if metricsSrv != nil {
+			metricsSrv.Close()
+		}
 		stopWorker()
 		<-workerDone
 		return err
@@ -174,6 +196,9 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutCtx)
+	if metricsSrv != nil {
+		err = errors.Join(err, metricsSrv.Shutdown(shutCtx))
+	}
 	stopWorker()
 	<-workerDone
 	if err != nil {

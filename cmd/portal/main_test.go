@@ -331,8 +331,12 @@ func TestServe(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "secret.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("secret.key mode %v, %v; want 0600", fi.Mode().Perm(), err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "portal.db")); err != nil {
-		t.Errorf("no SQLite database: %v", err)
+	for path, want := range map[string]os.FileMode{filepath.Join(dir, "portal.db"): 0o600, dir: 0o700} {
+		if fi, err := os.Stat(path); err != nil {
+			t.Errorf("%s: %v", path, err)
+		} else if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %#o, want %#o", path, fi.Mode().Perm(), want)
+		}
 	}
 
 	// A restart keeps the generated key.
@@ -358,5 +362,56 @@ func TestServe(t *testing.T) {
 	b2, err := os.ReadFile(filepath.Join(dir, "secret.key"))
 	if err != nil || !bytes.Equal(b, b2) {
 		t.Fatalf("secret key changed on restart (%v)", err)
+	}
+}
+
+// TestServeMetricsAddr: with PORTAL_METRICS_ADDR the metrics answer on
+// that address only, not on the main one (not even to loopback).
+func TestServeMetricsAddr(t *testing.T) {
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	vars := map[string]string{"PORTAL_ADDR": addr, "PORTAL_METRICS_ADDR": metricsAddr, "PORTAL_DATA_DIR": t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, env(vars), &stdout, &stderr) }()
+	client := &http.Client{Timeout: 5 * time.Second}
+	up := false
+	for range 500 { // bounded: about 10s
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before serving: %v\nstderr:\n%s", err, stderr.String())
+		default:
+		}
+		if res, err := client.Get("http://" + addr + "/healthz"); err == nil {
+			res.Body.Close()
+			if up = res.StatusCode == http.StatusOK && strings.Contains(stdout.String(), "Metrics on"); up {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !up {
+		cancel()
+		t.Fatalf("never served\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+	if code, body := get(t, "http://"+metricsAddr+"/metrics"); code != 200 || !strings.Contains(body, "portal_http_requests_total") {
+		t.Errorf("GET /metrics on PORTAL_METRICS_ADDR = %d, without portal_http_requests_total:\n%s", code, body)
+	}
+	if code, _ := get(t, "http://"+addr+"/metrics"); code != http.StatusNotFound {
+		t.Errorf("GET /metrics on the main address = %d, want 404", code)
+	}
+	if code, _ := get(t, "http://"+metricsAddr+"/healthz"); code != http.StatusNotFound {
+		t.Errorf("GET /healthz on the metrics address = %d, want 404 (only /metrics there)", code)
+	}
+	if !strings.Contains(stdout.String(), "Metrics on http://"+metricsAddr+"/metrics") {
+		t.Errorf("stdout = %q, want the metrics address", stdout.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run after cancel = %v\nstderr:\n%s", err, stderr.String())
+	}
+	if _, err := http.Get("http://" + metricsAddr + "/metrics"); err == nil {
+		t.Error("metrics still served after run returned")
 	}
 }

@@ -29,6 +29,12 @@ type Config struct {
 	TrustedProxiesRaw  string
 	// TrustedProxies is TrustedProxiesRaw parsed by Validate.
 	TrustedProxies []netip.Prefix
+	// MetricsAddr, when set, is the only address /metrics is served on.
+	MetricsAddr     string
+	MetricsAllowRaw string
+	// MetricsAllow is MetricsAllowRaw parsed by Validate: the clients
+	// besides loopback that may read /metrics on the main address.
+	MetricsAllow []netip.Prefix
 }
 
 // Postgres reports whether the database URL selects PostgreSQL.
@@ -61,6 +67,8 @@ func (c *Config) options() []option {
 		{"google-client-id", "PORTAL_GOOGLE_CLIENT_ID", "", "Google sign-in client id (unset: feature hidden)", &c.GoogleClientID},
 		{"google-client-secret", "PORTAL_GOOGLE_CLIENT_SECRET", "", "Google sign-in client secret", &c.GoogleClientSecret},
 		{"trusted-proxies", "PORTAL_TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is trusted", &c.TrustedProxiesRaw},
+		{"metrics-addr", "PORTAL_METRICS_ADDR", "", "serve /metrics only on this separate listen address (default: on the main address, to loopback and -metrics-allow clients)", &c.MetricsAddr},
+		{"metrics-allow", "PORTAL_METRICS_ALLOW", "", "comma-separated addresses or CIDR ranges that, besides loopback, may read /metrics on the main address", &c.MetricsAllowRaw},
 		{"google-issuer", "PORTAL_GOOGLE_ISSUER", "https://accounts.google.com", "OpenID issuer for Google sign-in", &c.GoogleIssuer},
 	}
 }
@@ -112,8 +120,31 @@ func (c *Config) Validate() error {
 	if c.Postgres() && c.SecretKey == "" {
 		return errors.New("PORTAL_SECRET_KEY is required with PostgreSQL so that all instances share it")
 	}
-	c.TrustedProxies = nil
-	for _, f := range strings.Split(c.TrustedProxiesRaw, ",") {
+	if c.TrustedProxies, err = parsePrefixes("PORTAL_TRUSTED_PROXIES", c.TrustedProxiesRaw); err != nil {
+		return err
+	}
+	if c.MetricsAllow, err = parsePrefixes("PORTAL_METRICS_ALLOW", c.MetricsAllowRaw); err != nil {
+		return err
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("PORTAL_METRICS_ADDR %q: %v", c.MetricsAddr, err)
+		}
+		if c.MetricsAddr == c.Addr {
+			return fmt.Errorf("PORTAL_METRICS_ADDR %q must differ from PORTAL_ADDR: it is a separate listener for /metrics", c.MetricsAddr)
+		}
+	}
+	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
+		return errors.New("PORTAL_GOOGLE_CLIENT_ID and PORTAL_GOOGLE_CLIENT_SECRET must be set together")
+	}
+	return nil
+}
+
+// parsePrefixes parses a comma-separated list of IP addresses and CIDR
+// ranges (an address is a range of one); name is the variable, for errors.
+func parsePrefixes(name, raw string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(raw, ",") {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
@@ -121,16 +152,13 @@ func (c *Config) Validate() error {
 		if err != nil {
 			a, aerr := netip.ParseAddr(f)
 			if aerr != nil {
-				return fmt.Errorf("PORTAL_TRUSTED_PROXIES: %q is neither an IP address nor a CIDR range", f)
+				return nil, fmt.Errorf("%s: %q is neither an IP address nor a CIDR range", name, f)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
-		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		out = append(out, p.Masked())
 	}
-	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
-		return errors.New("PORTAL_GOOGLE_CLIENT_ID and PORTAL_GOOGLE_CLIENT_SECRET must be set together")
-	}
-	return nil
+	return out, nil
 }
 
 // SecureCookies reports whether cookies must carry the Secure attribute.

@@ -39,6 +39,32 @@ func TestTrustedProxies(t *testing.T) {
 	}
 }
 
+func TestMetricsSettings(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != "" || len(c.MetricsAllow) != 0 {
+		t.Fatalf("defaults: metrics addr %q, allow %v", c.MetricsAddr, c.MetricsAllow)
+	}
+	c, err = Load(nil, env(map[string]string{"PORTAL_METRICS_ADDR": "127.0.0.1:9090", "PORTAL_METRICS_ALLOW": " 10.1.0.0/16, 192.168.1.7,2001:db8::/32 ,"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != "127.0.0.1:9090" || len(c.MetricsAllow) != 3 || c.MetricsAllow[0].String() != "10.1.0.0/16" ||
+		c.MetricsAllow[1].String() != "192.168.1.7/32" || c.MetricsAllow[2].String() != "2001:db8::/32" {
+		t.Fatalf("got addr %q, allow %v", c.MetricsAddr, c.MetricsAllow)
+	}
+	// Flags win, as for every setting.
+	c, err = Load([]string{"-metrics-addr", "0.0.0.0:9100", "-metrics-allow", "10.9.9.9"}, env(map[string]string{"PORTAL_METRICS_ADDR": "127.0.0.1:9090", "PORTAL_METRICS_ALLOW": "10.0.0.0/8"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != "0.0.0.0:9100" || len(c.MetricsAllow) != 1 || c.MetricsAllow[0].String() != "10.9.9.9/32" {
+		t.Fatalf("flags: addr %q, allow %v", c.MetricsAddr, c.MetricsAllow)
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	for name, e := range map[string]map[string]string{
 		"PORTAL_ADDR":            {"PORTAL_ADDR": "nonsense"},
@@ -46,6 +72,8 @@ func TestInvalid(t *testing.T) {
 		"PORTAL_SECRET_KEY":      {"PORTAL_DATABASE_URL": "postgres://db/portal"},
 		"PORTAL_TRUSTED_PROXIES": {"PORTAL_TRUSTED_PROXIES": "not-an-ip"},
 		"PORTAL_GOOGLE_CLIENT":   {"PORTAL_GOOGLE_CLIENT_ID": "id"},
+		"PORTAL_METRICS_ALLOW":   {"PORTAL_METRICS_ALLOW": "10.0.0.0/8, everyone"},
+		"PORTAL_METRICS_ADDR":    {"PORTAL_METRICS_ADDR": "9090"},
 	} {
 		_, err := Load(nil, env(e), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), name) {
@@ -57,6 +85,10 @@ func TestInvalid(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "PORTAL_DATABASE_URL") {
 			t.Errorf("PORTAL_DATABASE_URL %q: got error %v, want one naming PORTAL_DATABASE_URL", bad, err)
 		}
+	}
+	// The metrics listener cannot be the main one.
+	if _, err := Load(nil, env(map[string]string{"PORTAL_METRICS_ADDR": "127.0.0.1:8080"}), io.Discard); err == nil || !strings.Contains(err.Error(), "must differ from PORTAL_ADDR") {
+		t.Errorf("PORTAL_METRICS_ADDR equal to PORTAL_ADDR: got error %v", err)
 	}
 	if _, err := Load([]string{"extra"}, env(nil), io.Discard); err == nil {
 		t.Error("a stray argument was accepted")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -47,4 +48,64 @@ func (m *Metrics) observe(method, route string, status int, d time.Duration) {
 
 func (m *Metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Handler serves GET /metrics to every client, and nothing else (404): for
+// a listener of its own (PORTAL_METRICS_ADDR), which only the monitoring
+// network should reach.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.handler())
+	return mux
+}
+
+// metricsGate serves /metrics on the main address to loopback clients and
+// to those in PORTAL_METRICS_ALLOW only; anyone else gets the 404 page of
+// an address Portal does not serve, for any method, so nothing hints that
+// the path exists.
+//
+// The client is the TCP peer, never a header it sent. When the peer is one
+// of PORTAL_TRUSTED_PROXIES, the request comes from behind the load
+// balancer: the proxy's own (often loopback or private) address says
+// nothing about the client, so the client address found in X-Forwarded-For
+// (clientIP, the right-most address that is not a trusted proxy) must
+// itself be allowed, and a proxied request without one is refused.
+func (s *server) metricsGate(h http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.metricsAllowed(r) {
+			s.pageNotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed: use GET", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}
+}
+
+func (s *server) metricsAllowed(r *http.Request) bool {
+	peer := peerIP(r)
+	client := peer
+	if s.trusted(peer) {
+		client = clientIP(r)
+		if client == peer { // no client address behind the proxy
+			return false
+		}
+	}
+	a, err := netip.ParseAddr(client)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	if a.IsLoopback() {
+		return true
+	}
+	for _, p := range s.metricsAllow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

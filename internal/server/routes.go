@@ -16,7 +16,9 @@ func (s *server) routes(mux routeRegistrar) {
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metrics.handler())
+	if !s.metricsElsewhere { // else on its own listener (PORTAL_METRICS_ADDR)
+		mux.Handle("/metrics", s.metricsGate(s.metrics.handler())) // loopback and PORTAL_METRICS_ALLOW only (metrics.go)
+	}
 	mux.HandleFunc("GET /api/v1/openapi.json", s.openapi)
 
 	// JSON API (Mist paths and shapes).

@@ -25,6 +25,11 @@ type Options struct {
 	Version       string
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// MetricsAllow are the clients besides loopback that may read /metrics
+	// (metrics.go); MetricsElsewhere leaves /metrics out of this handler, for
+	// a separate listener (Metrics.Handler).
+	MetricsAllow     []netip.Prefix
+	MetricsElsewhere bool
 }
 
 type server struct {
@@ -37,6 +42,10 @@ type server struct {
 	version string
 	proxies []netip.Prefix
 	mux     *http.ServeMux // for telling 404 from 405 on the API
+	// metricsAllow and metricsElsewhere: Options.MetricsAllow and
+	// Options.MetricsElsewhere.
+	metricsAllow     []netip.Prefix
+	metricsElsewhere bool
 	// cop refuses unsafe requests that browsers send from other sites
 	// (and the GETs that change state: unsafeGET).
 	cop *http.CrossOriginProtection
@@ -44,7 +53,8 @@ type server struct {
 
 // NewServer returns the whole HTTP surface of Portal.
 func NewServer(o Options) (http.Handler, error) {
-	s := &server{svc: o.Service, log: o.Logger, secure: o.SecureCookies, ready: o.Ready, metrics: o.Metrics, version: o.Version, proxies: o.TrustedProxies}
+	s := &server{svc: o.Service, log: o.Logger, secure: o.SecureCookies, ready: o.Ready, metrics: o.Metrics, version: o.Version, proxies: o.TrustedProxies,
+		metricsAllow: o.MetricsAllow, metricsElsewhere: o.MetricsElsewhere}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

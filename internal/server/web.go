@@ -271,12 +271,6 @@ func errorTitle(status int) string {
 // page (with the navigation when signed in) rather than plain text. A path
 // served only with another method (a form's address, reloaded) is a 405.
 func (s *server) webNotFound(w http.ResponseWriter, r *http.Request) {
-	v := &view{}
-	if _, err := r.Cookie(sessionCookie); err == nil {
-		if a, err := s.authenticate(r); err == nil {
-			v = s.pageView(r, a)
-		}
-	}
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
 		if m == r.Method || (m == http.MethodGet && r.Method == http.MethodHead) {
@@ -290,10 +284,27 @@ func (s *server) webNotFound(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		s.webError(w, r, v, portal.Errorf(portal.EMETHOD, "this address is where a form is sent and cannot be opened by itself: go back, or use the menu"))
+		s.webError(w, r, s.notFoundView(r), portal.Errorf(portal.EMETHOD, "this address is where a form is sent and cannot be opened by itself: go back, or use the menu"))
 		return
 	}
-	s.webError(w, r, v, portal.Errorf(portal.ENOTFOUND, "page not found: check the address, or use the menu"))
+	s.pageNotFound(w, r)
+}
+
+// pageNotFound answers 404 with the error page of an address Portal does
+// not serve, whatever the method.
+func (s *server) pageNotFound(w http.ResponseWriter, r *http.Request) {
+	s.webError(w, r, s.notFoundView(r), portal.Errorf(portal.ENOTFOUND, "page not found: check the address, or use the menu"))
+}
+
+// notFoundView is the view of an error page for a missing address: with
+// the navigation when signed in.
+func (s *server) notFoundView(r *http.Request) *view {
+	if _, err := r.Cookie(sessionCookie); err == nil {
+		if a, err := s.authenticate(r); err == nil {
+			return s.pageView(r, a)
+		}
+	}
+	return &view{}
 }
 
 // redirectTo answers GET on the address of a form (after a failed form the
