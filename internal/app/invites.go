@@ -253,7 +253,7 @@ func (s *Service) UpdateInvite(ctx context.Context, a *Actor, orgID, inviteID st
 		if err != nil {
 			return err
 		}
-		if email != "" && lower(email) != lower(inv.Email) {
+		if email != "" && !sameEmail(email, inv.Email) {
 			return portal.Errorf(portal.EINVALID, "the address of an invitation cannot change: cancel this one and invite %s instead", email)
 		}
 		if err := notMember(ctx, tx, orgID, inv.OrgName, inv.Email); err != nil {
@@ -322,7 +322,7 @@ type InviteInfo struct {
 }
 
 // For reports whether the invitation is addressed to u.
-func (i *InviteInfo) For(u *portal.User) bool { return u != nil && lower(u.Email) == lower(i.Email) }
+func (i *InviteInfo) For(u *portal.User) bool { return u != nil && sameEmail(u.Email, i.Email) }
 
 func invalidInvite() error {
 	return portal.Errorf(portal.ENOTFOUND, "this invitation link is invalid or was replaced by a newer one: use the link of the latest invitation mail")
@@ -442,7 +442,7 @@ func (s *Service) AcceptInvite(ctx context.Context, a *Actor, token string) (*po
 	if err != nil {
 		return nil, err
 	}
-	if lower(a.User.Email) != lower(inv.Email) {
+	if !sameEmail(a.User.Email, inv.Email) {
 		return nil, notForYou(inv, a.User)
 	}
 	now := s.clock()
@@ -470,7 +470,7 @@ func (s *Service) DeclineInvite(ctx context.Context, a *Actor, token string, c C
 	}
 	who := &portal.User{ID: portal.NilID, Email: inv.Email, FirstName: inv.FirstName, LastName: inv.LastName}
 	if a != nil {
-		if lower(a.User.Email) != lower(inv.Email) {
+		if !sameEmail(a.User.Email, inv.Email) {
 			return nil, notForYou(inv, a.User)
 		}
 		who = a.User

@@ -99,7 +99,7 @@ func (s *Service) recoveryLink(ctx context.Context, token string) (*store.EmailT
 		return nil, nil, err
 	}
 	u, err := s.db.GetUser(ctx, t.UserID)
-	if portal.ErrorCode(err) == portal.ENOTFOUND || err == nil && lower(u.Email) != lower(t.Email) {
+	if portal.ErrorCode(err) == portal.ENOTFOUND || err == nil && !sameEmail(u.Email, t.Email) {
 		return nil, nil, invalidLink() // the account is gone, or its address changed since
 	}
 	if err != nil {

@@ -7,14 +7,54 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"portal"
+	"portal/internal/store"
 )
 
-// cleanEmail trims and checks an e-mail address.
+// cleanEmail trims and checks an e-mail address and returns its one
+// normalised form, which is what is stored, compared and mailed: NFKC, then
+// lower case (strings.ToLower), so "Ann@Example.COM" is "ann@example.com"
+// and a full-width domain is the plain one (as IDNA maps it). It refuses,
+// so that no two different mailboxes share a normalised form and no
+// address can pass for another:
+//
+//   - an address holding a character outside ASCII whose lower case, upper
+//     case or case folding is an ASCII letter: U+212A KELVIN SIGN (k),
+//     U+0130 (İ, i), U+0131 (ı, I) and U+017F (ſ, s), the only four; in
+//     the local part or the domain;
+//   - an address whose local part (before the last @) NFKC changes: a
+//     ligature, a full-width or other compatibility character, a
+//     decomposed accent. The receiving server decides what its local parts
+//     mean, so Portal does not rewrite them beyond case.
+//
+// Addresses with other characters outside ASCII (Jürgen@straße.de) are
+// accepted, lower-cased.
 func cleanEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", portal.Errorf(portal.EINVALID, "email is required")
+	}
+	if len(s) > portal.MaxEmailLen {
+		return "", portal.Errorf(portal.EINVALID, "email must be at most %d characters", portal.MaxEmailLen)
+	}
+	if !utf8.ValidString(s) {
+		return "", portal.Errorf(portal.EINVALID, "email is not valid UTF-8")
+	}
+	if err := checkASCIILookalikes(s); err != nil {
+		return "", err
+	}
+	at := strings.LastIndex(s, "@")
+	if at < 0 {
+		return "", portal.Errorf(portal.EINVALID, "email %q is not a valid e-mail address", s)
+	}
+	if local := s[:at]; !norm.NFKC.IsNormalString(local) {
+		return "", portal.Errorf(portal.EINVALID, "email %q: the part before @ holds characters that Unicode normalisation (NFKC) changes, such as a ligature, a full-width letter or a separate accent; type it with ordinary characters", s)
+	}
+	s = strings.ToLower(norm.NFKC.String(s))
+	if err := checkASCIILookalikes(s); err != nil {
+		return "", err
 	}
 	if len(s) > portal.MaxEmailLen {
 		return "", portal.Errorf(portal.EINVALID, "email must be at most %d characters", portal.MaxEmailLen)
@@ -26,8 +66,44 @@ func cleanEmail(s string) (string, error) {
 	return s, nil
 }
 
+// checkASCIILookalikes refuses an address holding a character outside
+// ASCII that is a case variant of an ASCII letter (see cleanEmail).
+func checkASCIILookalikes(s string) error {
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			continue
+		}
+		if l := asciiCaseOf(r); l != 0 {
+			return portal.Errorf(portal.EINVALID, "email must not contain %q (%U), a look-alike of the letter %q that would let the address pass for another one; type it with plain letters", r, r, l)
+		}
+	}
+	return nil
+}
+
+// asciiCaseOf is the ASCII letter that r (outside ASCII) is a case variant
+// of (by lower or upper case, or case folding), or 0.
+func asciiCaseOf(r rune) rune {
+	for _, c := range []rune{unicode.ToLower(r), unicode.ToUpper(r)} {
+		if c < utf8.RuneSelf {
+			return unicode.ToLower(c)
+		}
+	}
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < utf8.RuneSelf {
+			return unicode.ToLower(f)
+		}
+	}
+	return 0
+}
+
+// sameEmail reports whether two stored or cleaned addresses are the same
+// account's, comparing them as the store does (store.EmailKey: a
+// character outside ASCII never equals an ASCII one).
+func sameEmail(a, b string) bool { return store.EmailKey(a) == store.EmailKey(b) }
+
 // cleanName trims a name and checks it is not too long, has no control
-// characters and, when required, is not empty.
+// characters, text-direction controls (isBidiControl) or line and
+// paragraph separators (U+2028, U+2029) and, when required, is not empty.
 func cleanName(field, s string, max int, required bool) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" && required {
@@ -40,11 +116,24 @@ func cleanName(field, s string, max int, required bool) (string, error) {
 		return "", portal.Errorf(portal.EINVALID, "%s must be at most %d characters (got %d)", field, max, n)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return "", portal.Errorf(portal.EINVALID, "%s must not contain control characters", field)
+		case isBidiControl(r):
+			return "", portal.Errorf(portal.EINVALID, "%s must not contain invisible text-direction characters (%U), which can make the text around it read differently", field, r)
+		case r == '\u2028' || r == '\u2029':
+			return "", portal.Errorf(portal.EINVALID, "%s must not contain line or paragraph separators (%U)", field, r)
 		}
 	}
 	return s, nil
+}
+
+// isBidiControl reports whether r is one of the invisible characters that
+// change the direction of the text around them: the embeddings and
+// overrides U+202A–U+202E, the isolates U+2066–U+2069, and the marks
+// U+200E, U+200F and U+061C.
+func isBidiControl(r rune) bool {
+	return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 || r == 0x200E || r == 0x200F || r == 0x061C
 }
 
 // checkNewPassword applies the base rules for a new password, for someone

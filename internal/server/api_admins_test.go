@@ -172,7 +172,7 @@ func TestAPIInvite(t *testing.T) {
 			}
 		}
 		token := e.linkToken(m, "/invite?token=")
-		if !hasMessage(e.orgAudit(org), "Invited Bob@Example.com as Network Admin (Branch, HQ)") {
+		if !hasMessage(e.orgAudit(org), "Invited bob@example.com as Network Admin (Branch, HQ)") { // the address normalised
 			t.Errorf("no audit entry for the invitation: %v", e.orgAudit(org))
 		}
 		if row := e.adminRow(ann, org, "bob@example.com"); row == nil || row["status"] != "invite_pending" || row["invite_id"] != inv["invite_id"] {

@@ -72,7 +72,7 @@ func (tx *Tx) CreateInvite(ctx context.Context, inv *Invite) error {
 	}
 	_, err := tx.exec(ctx, `INSERT INTO invites (id, org_id, email, email_lower, first_name, last_name, scope, role, token_hash, invited_by, invited_by_name,
 		hours, created_at, modified_at, expires_at, status, closed_at, closed_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		inv.ID, inv.OrgID, inv.Email, strings.ToLower(inv.Email), inv.FirstName, inv.LastName, inv.Scope, inv.Role, inv.TokenHash, inv.InvitedBy, inv.InvitedByName,
+		inv.ID, inv.OrgID, inv.Email, EmailKey(inv.Email), inv.FirstName, inv.LastName, inv.Scope, inv.Role, inv.TokenHash, inv.InvitedBy, inv.InvitedByName,
 		inv.Hours, ms(inv.Created), ms(inv.Modified), ms(inv.Expires), inv.Status, nil, "")
 	if err != nil {
 		return err
@@ -139,7 +139,7 @@ func (c conn) GetInviteByToken(ctx context.Context, tokenHash string) (*Invite, 
 // (case-insensitively), or a not-found error.
 func (c conn) OpenInvite(ctx context.Context, orgID, email string) (*Invite, error) {
 	return c.oneInvite(ctx, `SELECT `+inviteCols+inviteFrom+` WHERE i.org_id = ? AND i.email_lower = ? AND i.status = ?`,
-		orgID, strings.ToLower(email), InvitePending)
+		orgID, EmailKey(email), InvitePending)
 }
 
 func (c conn) oneInvite(ctx context.Context, query string, args ...any) (*Invite, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -38,7 +37,7 @@ func scanRegistration(row interface{ Scan(...any) error }) (*Registration, error
 // CreateRegistration stores a pending sign-up.
 func (tx *Tx) CreateRegistration(ctx context.Context, r *Registration) error {
 	_, err := tx.exec(ctx, `INSERT INTO registrations (`+registrationCols+`, email_lower) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-		r.ID, r.TokenHash, r.Email, r.FirstName, r.LastName, r.PasswordHash, r.OrgName, ms(r.Created), ms(r.Expires), nil, strings.ToLower(r.Email))
+		r.ID, r.TokenHash, r.Email, r.FirstName, r.LastName, r.PasswordHash, r.OrgName, ms(r.Created), ms(r.Expires), nil, EmailKey(r.Email))
 	return err
 }
 
@@ -55,7 +54,7 @@ func (c conn) GetRegistration(ctx context.Context, tokenHash string) (*Registrat
 // (expired or not: a new link can be sent for it), or a not-found error.
 func (c conn) LatestRegistration(ctx context.Context, email string) (*Registration, error) {
 	r, err := scanRegistration(c.queryRow(ctx, `SELECT `+registrationCols+` FROM registrations
-		WHERE email_lower = ? AND used_at IS NULL ORDER BY created_at DESC, id LIMIT 1`, strings.ToLower(email)))
+		WHERE email_lower = ? AND used_at IS NULL ORDER BY created_at DESC, id LIMIT 1`, EmailKey(email)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("registration")
 	}
@@ -79,6 +78,6 @@ func (tx *Tx) UseRegistration(ctx context.Context, r *Registration, now time.Tim
 // one that created the account, so that concurrent verifications never
 // lock each other's rows in opposite orders.
 func (tx *Tx) CloseRegistrations(ctx context.Context, email string, now time.Time) error {
-	_, err := tx.exec(ctx, `UPDATE registrations SET used_at = ? WHERE email_lower = ? AND used_at IS NULL`, ms(now), strings.ToLower(email))
+	_, err := tx.exec(ctx, `UPDATE registrations SET used_at = ? WHERE email_lower = ? AND used_at IS NULL`, ms(now), EmailKey(email))
 	return err
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"portal"
 )
@@ -38,7 +40,7 @@ func (tx *Tx) CreateUser(ctx context.Context, u *portal.User) error {
 		_, err := tx.exec(ctx, `INSERT INTO users (`+userCols+`, email_lower) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			u.ID, u.Email, u.FirstName, u.LastName, u.Phone, u.PasswordHash, u.EmailVerified,
 			ms(u.PasswordModifiedTime), ms(u.CreatedTime), ms(u.ModifiedTime),
-			u.Phone2, u.MACFormat, u.Hour24, u.Timezone, u.PasswordResetRequired, strings.ToLower(u.Email))
+			u.Phone2, u.MACFormat, u.Hour24, u.Timezone, u.PasswordResetRequired, EmailKey(u.Email))
 		return err
 	})
 }
@@ -54,7 +56,7 @@ func (c conn) GetUser(ctx context.Context, id string) (*portal.User, error) {
 
 // GetUserByEmail finds a user by e-mail, case-insensitively.
 func (c conn) GetUserByEmail(ctx context.Context, email string) (*portal.User, error) {
-	u, err := scanUser(c.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE email_lower = ?`, strings.ToLower(email)))
+	u, err := scanUser(c.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE email_lower = ?`, EmailKey(email)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("user")
 	}
@@ -81,7 +83,7 @@ func (tx *Tx) SetPasswordHash(ctx context.Context, userID, hash string, changed 
 func (tx *Tx) UpdateUser(ctx context.Context, u *portal.User) error {
 	return tx.execOne(ctx, notFound("user"), `UPDATE users SET email = ?, email_lower = ?, first_name = ?, last_name = ?, phone = ?, phone2 = ?,
 		mac_format = ?, hour24 = ?, timezone = ?, password_reset_required = ?, modified_at = ? WHERE id = ?`,
-		u.Email, strings.ToLower(u.Email), u.FirstName, u.LastName, u.Phone, u.Phone2, u.MACFormat, u.Hour24, u.Timezone, u.PasswordResetRequired, ms(u.ModifiedTime), u.ID)
+		u.Email, EmailKey(u.Email), u.FirstName, u.LastName, u.Phone, u.Phone2, u.MACFormat, u.Hour24, u.Timezone, u.PasswordResetRequired, ms(u.ModifiedTime), u.ID)
 }
 
 // SetPasswordHashIf replaces the stored hash with hash (a rehash of the same
@@ -92,4 +94,27 @@ func (tx *Tx) UpdateUser(ctx context.Context, u *portal.User) error {
 // either wholly before or wholly after the caller's transaction.
 func (tx *Tx) SetPasswordHashIf(ctx context.Context, userID, oldHash, hash string) error {
 	return tx.execOne(ctx, ErrPasswordChanged, `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`, hash, userID, oldHash)
+}
+
+// EmailKey is the form in which addresses are compared (the email_lower
+// columns): each character lower-cased, except that a character outside
+// ASCII whose lower case is ASCII (U+212A KELVIN SIGN, U+0130) stays as it
+// is, so that no address can be folded onto another account's ASCII one.
+// For every other address it is strings.ToLower, which filled those
+// columns before, so existing rows (with upper-case letters too) are still
+// found. Comparing this key computed in Go, never SQL lower(), gives the
+// same answer on SQLite and PostgreSQL.
+func EmailKey(email string) string {
+	return strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			return r
+		}
+		if l := unicode.ToLower(r); l >= utf8.RuneSelf {
+			return l
+		}
+		return r
+	}, email)
 }
