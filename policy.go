@@ -11,7 +11,7 @@ type PasswordPolicy struct {
 	RequiresTwoFactorAuth bool // members without two-factor authentication must enrol (app/twofactor.go)
 	ExpiryInDays          int  // 0: passwords never expire
 	HistoryCount          int  // no reuse of the last N passwords; 0: no check
-	BlockCommon           bool // refuse passwords found in the bundled list of common passwords
+	BlockCommon           bool // a stricter bar for guessable passwords (app/guessable.go); common ones are always refused
 	MinCharacterClasses   int  // of lower case, upper case, digits, special characters; 0..4
 	TwoFactorGraceDays    int  // days a member has to enrol once two-factor authentication is required; 0..90
 }

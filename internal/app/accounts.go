@@ -61,7 +61,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, c Client) erro
 	if err != nil {
 		return err
 	}
-	password, err := checkNewPassword(in.Password)
+	password, err := checkNewPassword(ctx, in.Password, first, last, email)
 	if err != nil {
 		return err
 	}

@@ -532,7 +532,7 @@ func (s *Service) SignUpFromInvite(ctx context.Context, token string, in InviteS
 	if err != nil {
 		return nil, nil, err
 	}
-	password, err := checkPassword(in.Password, ep)
+	password, err := checkPassword(ctx, in.Password, ep, passwordInputs(first, last, inv.Email))
 	if err != nil {
 		return nil, nil, err
 	}

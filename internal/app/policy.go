@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"unicode"
@@ -183,10 +184,11 @@ const (
 // organization that imposes it (none for the product's own limits).
 type PasswordRule struct {
 	Key     string
-	Value   int    // the length, count or days; 1 for a yes/no rule
+	Value   int    // the length, count or days; 1 for a yes/no rule; for block_common the minimum guesses as a power of ten
 	Text    string // "at least 12 characters"
 	OrgID   string // "" for Portal's own rule
 	OrgName string
+	Reason  string // in a refusal, why the password breaks the rule: "it is a common password"
 }
 
 // Describe is the rule with who imposes it: "at least 12 characters
@@ -198,10 +200,28 @@ func (r PasswordRule) Describe() string {
 	return r.Text + " (required by " + r.OrgName + ")"
 }
 
+// describeBroken is the rule as a refusal names it: with why the password
+// breaks it, when that is known ("not a common or easily guessed password
+// (it is a common password with digits added)").
+func (r PasswordRule) describeBroken() string {
+	switch {
+	case r.Reason == "":
+		return r.Describe()
+	case r.OrgName == "":
+		return r.Text + " (" + r.Reason + ")"
+	}
+	return r.Text + " (required by " + r.OrgName + "; " + r.Reason + ")"
+}
+
 // EffectivePolicy is the strictest combination of the enabled policies of
 // every organization a user belongs to: the longest minimum length, every
 // requirement any of them sets, the shortest non-zero expiry, the longest
 // history. Rules lists what applies, in the order shown to the user.
+//
+// Common and easily guessed passwords are refused for everyone (the rule
+// block_common is always in Rules, MinGuesses baseMinGuesses, see
+// guessable.go); BlockCommon is set when an organization's policy asks
+// for it, which raises MinGuesses to strictMinGuesses.
 type EffectivePolicy struct {
 	MinLength             int
 	MaxLength             int
@@ -210,6 +230,7 @@ type EffectivePolicy struct {
 	ExpiryInDays          int
 	HistoryCount          int
 	BlockCommon           bool
+	MinGuesses            float64 // zxcvbn's estimate a new password must reach
 	MinCharacterClasses   int
 	Rules                 []PasswordRule
 }
@@ -269,9 +290,14 @@ func combinePolicies(orgs []store.OrgPolicy) *EffectivePolicy {
 	if ep.MinCharacterClasses > 1 {
 		add(RuleClasses, ep.MinCharacterClasses, fmt.Sprintf("at least %d kinds of characters (lower case, upper case, digits, special characters)", ep.MinCharacterClasses))
 	}
+	// Portal's own rule, stricter with an organization's block_common.
+	ep.MinGuesses = baseMinGuesses
+	text := "not a common or easily guessed password"
 	if ep.BlockCommon {
-		add(RuleBlockCommon, 1, "not a common password")
+		ep.MinGuesses = strictMinGuesses
+		text += ", by a stricter measure: several words, or at least 10 characters without a pattern"
 	}
+	add(RuleBlockCommon, int(math.Round(math.Log10(ep.MinGuesses))), text)
 	if ep.HistoryCount > 0 {
 		text := "not your current password"
 		if ep.HistoryCount > 1 {
@@ -311,7 +337,8 @@ var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 })
 
 // IsCommonPassword reports whether p (normalised) is in the bundled list
-// of common passwords, compared case-insensitively.
+// of common passwords, compared case-insensitively. Every new password is
+// checked against it (guessable), whatever zxcvbn's score.
 func IsCommonPassword(p string) bool {
 	_, ok := commonPasswords()[strings.ToLower(p)]
 	return ok
@@ -352,11 +379,13 @@ func hasSpecialChar(p string) bool {
 }
 
 // checkPassword normalises p (NFKC) and checks it against every rule of
-// the policy that can be checked without the user's previous passwords.
-// The refusal names every broken rule, Mist-like:
-// {"detail": "password policy not met: …", "min_length": 12, "errors": […]}.
-func checkPassword(p string, ep *EffectivePolicy) (string, error) {
-	normal, broken, err := brokenRules(p, ep)
+// the policy that can be checked without the user's previous passwords;
+// inputs are the user's names and e-mail address (passwordInputs), which
+// make a password easy to guess. The refusal names every broken rule,
+// Mist-like: {"detail": "password policy not met: …", "min_length": 12,
+// "errors": […]}.
+func checkPassword(ctx context.Context, p string, ep *EffectivePolicy, inputs []string) (string, error) {
+	normal, broken, err := brokenRules(ctx, p, ep, inputs)
 	if err != nil {
 		return "", err
 	}
@@ -367,9 +396,10 @@ func checkPassword(p string, ep *EffectivePolicy) (string, error) {
 }
 
 // brokenRules returns p normalised and the rules of ep it breaks (not the
-// history, which needs the user's hashes). An empty or invalid password is
-// an error of its own.
-func brokenRules(p string, ep *EffectivePolicy) (string, []PasswordRule, error) {
+// history, which needs the user's hashes), each with its Reason when there
+// is more to say. An empty or invalid password is an error of its own.
+// inputs are the user's names and e-mail address (passwordInputs).
+func brokenRules(ctx context.Context, p string, ep *EffectivePolicy, inputs []string) (string, []PasswordRule, error) {
 	if p == "" {
 		return "", nil, portal.Errorf(portal.EINVALID, "password is required")
 	}
@@ -391,7 +421,16 @@ func brokenRules(p string, ep *EffectivePolicy) (string, []PasswordRule, error) 
 		case RuleClasses:
 			ok = characterClasses(p) >= r.Value
 		case RuleBlockCommon:
-			ok = !IsCommonPassword(p)
+			// Outside the product's length limits the length rules
+			// refuse the password already; this also keeps zxcvbn's
+			// work bounded (at most 32 characters, 128 bytes).
+			if n >= portal.MinPasswordLen && n <= portal.MaxPasswordLen && len(p) <= 4*portal.MaxPasswordLen {
+				var err error
+				if _, r.Reason, err = guessable(ctx, p, inputs, ep.MinGuesses); err != nil {
+					return "", nil, err
+				}
+				ok = r.Reason == ""
+			}
 		}
 		if !ok {
 			broken = append(broken, r)
@@ -405,12 +444,12 @@ func policyError(ep *EffectivePolicy, broken []PasswordRule) error {
 	texts := make([]string, len(broken))
 	keys := make([]string, len(broken))
 	for i, r := range broken {
-		texts[i], keys[i] = r.Describe(), r.Key
+		texts[i], keys[i] = r.describeBroken(), r.Key
 	}
 	return &portal.Error{Code: portal.EINVALID, Message: "password policy not met: " + strings.Join(texts, "; "),
 		Fields: map[string]any{
 			"min_length": ep.MinLength, "max_length": ep.MaxLength, "requires_special_char": ep.RequiresSpecialChar,
-			"min_character_classes": ep.MinCharacterClasses, "block_common": ep.BlockCommon, "history_count": ep.HistoryCount,
+			"min_character_classes": ep.MinCharacterClasses, "block_common": ep.BlockCommon, "min_guesses": ep.MinGuesses, "history_count": ep.HistoryCount,
 			"errors": texts, "broken_rules": keys,
 		}}
 }

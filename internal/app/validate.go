@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"net/mail"
 	"strings"
 	"time"
@@ -137,9 +138,10 @@ func isBidiControl(r rune) bool {
 }
 
 // checkNewPassword applies the base rules for a new password, for someone
-// in no organization yet (sign-up); see checkPassword for the policy.
-func checkNewPassword(p string) (string, error) {
-	return checkPassword(p, basePolicy())
+// in no organization yet (sign-up) with these names and e-mail address;
+// see checkPassword for the policy.
+func checkNewPassword(ctx context.Context, p, first, last, email string) (string, error) {
+	return checkPassword(ctx, p, basePolicy(), passwordInputs(first, last, email))
 }
 
 func checkTimezone(tz string) (string, error) {

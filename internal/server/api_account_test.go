@@ -95,7 +95,7 @@ func TestAPIRegisterResend(t *testing.T) {
 	spec := mistspec.Load(t)
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		e := newAPIEnv(t, spec, d)
-		const email, password = "bob@example.com", "bobs password"
+		const email, password = "bob@example.com", "bobs garden kettle"
 		e.want(e.register(e.st.Client(), email, password, nil), 200, "register")
 		oldToken := e.verifyToken(email, 1)
 
@@ -154,7 +154,7 @@ func TestAPIVerifyLink(t *testing.T) {
 		e := newAPIEnv(t, spec, d)
 		anon := e.st.Client()
 
-		e.want(e.register(anon, "once@example.com", "password one", nil), 200, "register")
+		e.want(e.register(anon, "once@example.com", "first signup kettle", nil), 200, "register")
 		token := e.verifyToken("once@example.com", 1)
 		e.want(e.do(anon, "POST", "/api/v1/register/verify/"+token, nil), 200, "first use")
 		r := e.do(anon, "POST", "/api/v1/register/verify/"+token, nil)
@@ -164,7 +164,7 @@ func TestAPIVerifyLink(t *testing.T) {
 		}
 
 		// Still valid one second before the 24 hours are up.
-		e.want(e.register(anon, "late@example.com", "password two", nil), 200, "register")
+		e.want(e.register(anon, "late@example.com", "second signup kettle", nil), 200, "register")
 		token = e.verifyToken("late@example.com", 1)
 		e.st.Clock.Advance(24*time.Hour - time.Second)
 		e.want(e.do(anon, "POST", "/api/v1/register/verify/"+token, nil), 200, "link at 23:59:59")
@@ -223,7 +223,7 @@ func TestAPIRegisterBadInput(t *testing.T) {
 			{"password over 32", "e10@example.com", map[string]any{"password": strings.Repeat("p", portal.MaxPasswordLen+1)}, "password"},
 		}
 		for _, tc := range cases {
-			password := "good password"
+			password := "good long passphrase"
 			if p, ok := tc.fields["password"].(string); ok {
 				password = p
 			}
@@ -251,12 +251,13 @@ func TestAPIRegisterBadInput(t *testing.T) {
 		// The limits themselves are accepted, and the refused addresses are
 		// still free: signing up now creates the account.
 		email := "e3@example.com"
-		r := e.register(e.st.Client(), email, strings.Repeat("p", portal.MaxPasswordLen), map[string]any{
+		const longest = "correct horse battery staple 32!" // portal.MaxPasswordLen characters
+		r := e.register(e.st.Client(), email, longest, map[string]any{
 			"first_name": strings.Repeat("é", portal.MaxNameLen), "last_name": strings.Repeat("l", portal.MaxNameLen),
 			"org_name": strings.Repeat("ö", portal.MaxOrgNameLen)})
 		e.want(r, 200, "register at the limits")
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/register/verify/"+e.verifyToken(email, 1), nil), 200, "verify")
-		c, r := e.login(email, strings.Repeat("p", portal.MaxPasswordLen))
+		c, r := e.login(email, longest)
 		e.want(r, 200, "login at the limits")
 		if self := e.self(c); self["first_name"] != strings.Repeat("é", portal.MaxNameLen) {
 			t.Errorf("first name = %q", self["first_name"])
@@ -451,7 +452,7 @@ func TestAPICSRF(t *testing.T) {
 		c := e.signUp("ann@example.com", "correct horse 1", "Acme")
 		org := e.firstOrg(c)
 		site := e.createSite(c, org, "HQ")
-		other := e.signUp("bob@example.com", "bobs password", "")
+		other := e.signUp("bob@example.com", "bobs garden kettle", "")
 		otherToken := e.cookie(other, "csrftoken")
 
 		requests := []struct{ method, path, body string }{

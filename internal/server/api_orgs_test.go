@@ -221,7 +221,7 @@ func TestAPIOrgIsolation(t *testing.T) {
 		ann := e.signUp("ann@example.com", "correct horse 1", "Acme Secret")
 		org := e.firstOrg(ann)
 		site := e.createSite(ann, org, "Hidden HQ")
-		bob := e.signUp("bob@example.com", "bobs password", "Bobco")
+		bob := e.signUp("bob@example.com", "bobs garden kettle", "Bobco")
 		bobOrg := e.firstOrg(bob)
 		bobSite := e.createSite(bob, bobOrg, "Bob site")
 

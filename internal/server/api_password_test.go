@@ -185,7 +185,7 @@ func TestAPIPasswordPolicySetting(t *testing.T) {
 		}
 
 		// Network Admins and Observers of the organization: 403; others: 404.
-		bob := e.signUp("bob@example.com", "bobs password", "")
+		bob := e.signUp("bob@example.com", "bobs garden kettle", "")
 		e.grant(e.self(bob)["admin_id"].(string), org, "", portal.RoleWrite)
 		carol := e.signUp("carol@example.com", "carols password", "")
 		e.grant(e.self(carol)["admin_id"].(string), org, "", portal.RoleRead)
@@ -277,16 +277,16 @@ func TestAPIPasswordRules(t *testing.T) {
 			"max":     "at most 32 characters",
 			"special": "a special character (neither a letter nor a digit) (required by Beta)",
 			"classes": "at least 3 kinds of characters (lower case, upper case, digits, special characters) (required by Beta)",
-			"common":  "not a common password (required by Beta)",
+			"common":  "not a common or easily guessed password, by a stricter measure: several words, or at least 10 characters without a pattern (required by Beta; it is a common password)",
 			"history": "not one of your last 2 passwords (required by Beta)",
 		}
 		for _, c := range []struct {
 			password string
 			broken   []string
 		}{
-			{"Ab1!short", []string{"min"}},
-			{"Abcdefgh12345", []string{"special"}},
-			{"abcdefgh!!!!", []string{"classes"}},
+			{"Xq7!vbz9Kpw", []string{"min"}},
+			{"Qvrm7Ktzw4Hb", []string{"special"}},
+			{"qvrm!ktzw?hbx", []string{"classes"}},
 			{"P030710P$E4O", []string{"common"}}, // in the list, in lower case
 			{strings.Repeat("Ab1!", 8) + "x", []string{"max"}},
 			{current, []string{"history"}},
@@ -322,11 +322,11 @@ func TestAPIPasswordRules(t *testing.T) {
 		}
 
 		// History: the last 2 passwords (the current one and the one before).
-		for _, next := range []string{"N3w password!", "Another pass 2!"} {
+		for _, next := range []string{"N3w garden kettle!", "Another pass 2!"} {
 			e.want(e.changePassword(ann, next, current), 200, "change to "+next)
 			current = next
 		}
-		r = e.changePassword(ann, "N3w password!", current)
+		r = e.changePassword(ann, "N3w garden kettle!", current)
 		e.want(r, 400, "the previous password again")
 		if got := e.policyErrors(r); !slices.Equal(got, []string{rule["history"]}) {
 			t.Errorf("reuse: errors %q", got)
@@ -345,15 +345,16 @@ func TestAPIPasswordRules(t *testing.T) {
 
 		// Acme's policy off: Beta's 10 characters are the minimum now.
 		e.want(e.setPolicy(ann, acme, map[string]any{"enabled": false}), 200, "Acme policy off")
-		e.want(e.changePassword(ann, "Ab1!567890", current), 200, "10 characters under Beta")
+		e.want(e.changePassword(ann, "Xq7!vbz9Kp", current), 200, "10 characters under Beta")
 
-		// The base rules for a user in no organization: 8 to 32 characters.
-		bob := e.signUp("bob@example.com", "bobs password", "")
+		// The base rules for a user in no organization: 8 to 32 characters,
+		// not common or easily guessed.
+		bob := e.signUp("bob@example.com", "bobs garden kettle", "")
 		for _, c := range []struct {
 			pw     string
 			status int
-		}{{"1234567", 400}, {strings.Repeat("é", 33), 400}, {"password", 200}} {
-			e.want(e.changePassword(bob, c.pw, "bobs password"), c.status, "bob's password "+c.pw)
+		}{{"1234567", 400}, {strings.Repeat("é", 33), 400}, {"password", 400}, {"vN7#qLp2", 200}} {
+			e.want(e.changePassword(bob, c.pw, "bobs garden kettle"), c.status, "bob's password "+c.pw)
 		}
 	})
 }

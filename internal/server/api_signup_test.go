@@ -21,18 +21,18 @@ func TestAPISignupCannotBeHijacked(t *testing.T) {
 		e.want(e.register(e.st.Client(), victim, "stranger-pass", nil), 200, "stranger's sign-up")
 		strangerToken := e.verifyToken(victim, 1)
 		e.st.Clock.Advance(time.Minute)
-		e.want(e.register(e.st.Client(), victim, "victim-pass", nil), 200, "victim's sign-up")
+		e.want(e.register(e.st.Client(), victim, "quiet kettle lamp 7", nil), 200, "victim's sign-up")
 		victimToken := e.verifyToken(victim, 2)
 
 		// The newest sign-up is pending: its password is told it is not verified yet.
-		_, r := e.login(victim, "victim-pass")
+		_, r := e.login(victim, "quiet kettle lamp 7")
 		e.want(r, 403, "login before verification")
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/register/verify/"+victimToken, nil), 200, "victim follows their link")
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/register/verify/"+strangerToken, nil), 400, "stranger's link after the victim verified")
 
 		_, r = e.login(victim, "stranger-pass")
 		e.want(r, 400, "login with the stranger's password")
-		_, r = e.login(victim, "victim-pass")
+		_, r = e.login(victim, "quiet kettle lamp 7")
 		e.want(r, 200, "login with the victim's password")
 	})
 }
@@ -44,16 +44,16 @@ func TestAPIExpiredSignupCanBeRenewed(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		e := newAPIEnv(t, spec, d)
 		const email = "late@example.com"
-		e.want(e.register(e.st.Client(), email, "late-password", nil), 200, "sign-up")
+		e.want(e.register(e.st.Client(), email, "late signup kettle", nil), 200, "sign-up")
 		old := e.verifyToken(email, 1)
 		e.st.Clock.Advance(25 * time.Hour)
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/register/verify/"+old, nil), 400, "expired link")
-		_, r := e.login(email, "late-password")
+		_, r := e.login(email, "late signup kettle")
 		e.want(r, 403, "login with an expired sign-up")
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/register/resend", map[string]any{"email": email}), 200, "resend")
 		fresh := e.verifyToken(email, 2)
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/register/verify/"+fresh, nil), 200, "renewed link")
-		_, r = e.login(email, "late-password")
+		_, r = e.login(email, "late signup kettle")
 		e.want(r, 200, "login after verification")
 	})
 }

@@ -103,6 +103,7 @@ func TestBrowserPassword(t *testing.T) {
 	browsertest.WaitText(t, ctx, `#password li[data-rule="min_length"]`, "at least 12 characters — required by "+orgName)
 	browsertest.WaitText(t, ctx, `#password li[data-rule="requires_special_char"]`, "a special character (neither a letter nor a digit) — required by "+orgName)
 	browsertest.WaitText(t, ctx, `#password li[data-rule="max_length"]`, "at most 32 characters")
+	browsertest.WaitText(t, ctx, `#password li[data-rule="block_common"]`, "not a common or easily guessed password")
 	browsertest.Screenshot(t, ctx, "password-section")
 
 	// A weak password: the rules turn red as it is typed…
@@ -119,7 +120,8 @@ func TestBrowserPassword(t *testing.T) {
 	// … and Save is refused with every broken rule named, nothing secret kept.
 	do(chromedp.Click(css(`form[action="/account/password"] button[type=submit]`)))
 	browsertest.WaitText(t, ctx, "#password .flash.error", "Password policy not met: at least 12 characters (required by "+orgName+
-		"); a special character (neither a letter nor a digit) (required by "+orgName+").")
+		"); a special character (neither a letter nor a digit) (required by "+orgName+
+		"); not a common or easily guessed password (it is a common word with a common password added).")
 	for _, f := range []string{"#current_password", "#new_password", "#new_password_confirm"} {
 		if got := value(f); got != "" {
 			t.Errorf("after a refused password %s still holds %q", f, got)

@@ -26,7 +26,7 @@ func TestNavShowsOrgAdminLinksOnlyToOrgSuperUsers(t *testing.T) {
 	}
 	siteID := r.JSON(t)["id"].(string)
 
-	siteAdmin := st.SignUp(t, "site-admin@example.com", "site-password", "")
+	siteAdmin := st.SignUp(t, "site-admin@example.com", "kettle lamp harbor", "")
 	u, err := st.DB.GetUserByEmail(ctx, "site-admin@example.com")
 	if err != nil {
 		t.Fatal(err)
