@@ -98,9 +98,11 @@ func (s *server) apiLoginTwoFactor(w http.ResponseWriter, r *http.Request, a *ap
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if err := s.svc.PassTwoFactor(r.Context(), a, in.TwoFactor); err != nil {
+	token, err := s.svc.PassLoginTwoFactor(r.Context(), a, in.TwoFactor)
+	if err != nil {
 		return err
 	}
+	s.setRotatedSessionCookie(w, a, token)
 	return ok(w, loginResponse{Email: a.User.Email, TwoFactorRequired: false, TwoFactorPassed: true})
 }
 

@@ -98,6 +98,16 @@ func (s *server) setSessionCookies(w http.ResponseWriter, res *app.LoginResult) 
 		SameSite: http.SameSiteLaxMode, MaxAge: cookieMaxAge})
 }
 
+// setRotatedSessionCookie sets the new token of the actor's session after
+// the second factor was passed (app.PassLoginTwoFactor); "" changes
+// nothing. The csrftoken cookie is sent again with the same value: the
+// session keeps its CSRF token, which Mist clients read only once.
+func (s *server) setRotatedSessionCookie(w http.ResponseWriter, a *app.Actor, token string) {
+	if token != "" && a.Session != nil {
+		s.setSessionCookies(w, &app.LoginResult{Token: token, Session: a.Session, User: a.User})
+	}
+}
+
 func (s *server) clearSessionCookies(w http.ResponseWriter) {
 	for _, name := range []string{sessionCookie, csrfCookie} {
 		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(0, 0), Secure: s.secure, SameSite: http.SameSiteLaxMode})

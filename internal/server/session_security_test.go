@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -10,9 +12,21 @@ import (
 	"portal/internal/testenv"
 )
 
-// Session security (OWASP ASVS 5.0 chapter 7): an absolute lifetime.
+// Session security (OWASP ASVS 5.0 chapter 7): an absolute lifetime, and a
+// new token once the second factor is passed.
 
 const day = 24 * time.Hour
+
+// sessionCookieSet returns the value of the sessionid cookie that r sets,
+// or "".
+func sessionCookieSet(r testenv.Response) string {
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == "sessionid" {
+			return c.Value
+		}
+	}
+	return ""
+}
 
 // TestAPISessionMaxLifetime: activity slides a session, but never past its
 // maximum lifetime counted from the login (30 days by default, an
@@ -147,6 +161,89 @@ func TestAPISessionMaxLifetimeBadInput(t *testing.T) {
 			if r.JSON(t)["session_max_lifetime"] != float64(v) {
 				t.Errorf("PUT %d: %s", v, r.Body)
 			}
+		}
+	})
+}
+
+// TestAPITwoFactorRotatesSessionToken: passing the second factor gives the
+// session a new token, so a token seen before the second step is worthless
+// after it; the CSRF token stays the same (Mist clients read it once).
+func TestAPITwoFactorRotatesSessionToken(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		const email = "rotate@example.com"
+		owner := e.signUp(email, twoFactorTestPassword, "")
+		secret, _ := e.activate(owner)
+
+		e.alignClock(1)
+		c := e.pendingLogin(email)
+		before, csrf := e.cookie(c, "sessionid"), e.cookie(c, "csrftoken")
+		r := e.passCode(c, e.code(secret, 0))
+		e.want(r, 200, "second factor")
+		after := e.cookie(c, "sessionid")
+		if set := sessionCookieSet(r); set == "" || set != after || after == before {
+			t.Fatalf("second factor: sessionid set %q, jar %q, before %q: want a new token", set, after, before)
+		}
+		if got := e.cookie(c, "csrftoken"); got != csrf {
+			t.Errorf("csrftoken changed from %q to %q", csrf, got)
+		}
+
+		old := e.clientWith(map[string]string{"sessionid": before, "csrftoken": csrf})
+		e.want(e.do(old, "GET", "/api/v1/self", nil), 401, "token from before the second factor")
+		e.want(e.do(old, "POST", "/api/v1/logout", nil), 401, "logout with the old token")
+
+		m := e.self(c)
+		if m["two_factor_passed"] != true || m["email"] != email {
+			t.Errorf("self with the new token: %v", m)
+		}
+		// The CSRF token read at login still works for unsafe requests.
+		r = e.raw(c, "PUT", "/api/v1/self", `{"first_name": "Rotated"}`, map[string]string{"X-CSRFToken": csrf})
+		e.want(r, 200, "PUT /self with the csrftoken read at login")
+	})
+}
+
+// TestGUITwoFactorRotatesSessionToken: the second page of a GUI login sets
+// a new sessionid cookie; the one set by the first page is refused.
+func TestGUITwoFactorRotatesSessionToken(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		const email = "gui-rotate@example.com"
+		owner := e.signUp(email, twoFactorTestPassword, "")
+		secret, _ := e.activate(owner)
+		e.alignClock(1)
+
+		c := e.st.Client()
+		form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+		r := sendRaw(t, e.st, c, "POST", "/login", strings.NewReader(url.Values{"email": {email}, "password": {twoFactorTestPassword}, "next": {"/account"}}.Encode()), true, form)
+		if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login/two_factor") {
+			t.Fatalf("POST /login: %d to %q", r.Status, r.Header.Get("Location"))
+		}
+		before, csrf := e.cookie(c, "sessionid"), e.cookie(c, "csrftoken")
+		r = sendRaw(t, e.st, c, "POST", "/login/two_factor", strings.NewReader(url.Values{"csrf_token": {csrf}, "two_factor": {e.code(secret, 0)}, "next": {"/account"}}.Encode()), true, form)
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/account" {
+			t.Fatalf("POST /login/two_factor: %d to %q", r.Status, r.Header.Get("Location"))
+		}
+		after := sessionCookieSet(r)
+		if after == "" || after == before || e.cookie(c, "sessionid") != after {
+			t.Fatalf("POST /login/two_factor set sessionid %q (before %q)", after, before)
+		}
+		if got := e.cookie(c, "csrftoken"); got != csrf {
+			t.Errorf("csrftoken changed from %q to %q", csrf, got)
+		}
+		old := e.clientWith(map[string]string{"sessionid": before, "csrftoken": csrf})
+		r = sendRaw(t, e.st, old, "GET", "/account", nil, false, nil)
+		if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login?") {
+			t.Errorf("GET /account with the first page's cookie: %d to %q, want the login page", r.Status, r.Header.Get("Location"))
+		}
+		if page := pageText(t, e.st, c, "/account"); !strings.Contains(page, email) {
+			t.Error("My Account with the new cookie does not show the account")
+		}
+		// A form with the CSRF token of the first page still works.
+		r = sendRaw(t, e.st, c, "POST", "/account/info", strings.NewReader(url.Values{"csrf_token": {csrf}, "first_name": {"Gui"}, "last_name": {"User"}}.Encode()), true, form)
+		if r.Status != http.StatusSeeOther {
+			t.Errorf("a form after the second factor with the first page's CSRF token: %d", r.Status)
 		}
 	})
 }

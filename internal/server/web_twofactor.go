@@ -213,9 +213,11 @@ func (s *server) webLoginTwoFactor(w http.ResponseWriter, r *http.Request, v *vi
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil
 	}
-	if err := s.svc.PassTwoFactor(r.Context(), a, f.Get("two_factor")); err != nil {
+	token, err := s.svc.PassLoginTwoFactor(r.Context(), a, f.Get("two_factor"))
+	if err != nil {
 		return s.reshow(w, r, v, err, func(status int) error { return s.renderLoginTwoFactor(w, r, v, a, next, recovery, status) })
 	}
+	s.setRotatedSessionCookie(w, a, token) // the session's new token (auth.go)
 	if recovery {
 		s.flash(w, "You logged in with a recovery code; it will not work again. Make new codes in My Account → Authentication if you are running low.")
 	}

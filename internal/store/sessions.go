@@ -42,6 +42,13 @@ func (tx *Tx) TouchSession(ctx context.Context, id string, seen, expires time.Ti
 	return err
 }
 
+// RotateSessionToken gives the session id a new token hash, if its token
+// hash is still oldHash; otherwise (the session is gone, or another request
+// rotated it first) it is not found and nothing changes.
+func (tx *Tx) RotateSessionToken(ctx context.Context, id, oldHash, newHash string) error {
+	return tx.execOne(ctx, notFound("session"), `UPDATE sessions SET token_hash = ? WHERE id = ? AND token_hash = ?`, newHash, id, oldHash)
+}
+
 func (tx *Tx) DeleteSession(ctx context.Context, id string) error {
 	_, err := tx.exec(ctx, `DELETE FROM sessions WHERE id = ?`, id)
 	return err

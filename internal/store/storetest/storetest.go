@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Sessions/CRUD", testSessions},
 		{"Sessions/DeleteExpired", testDeleteExpiredSessions},
 		{"Sessions/PerUser", testUserSessions},
+		{"Sessions/RotateToken", testRotateSessionToken},
 		{"TwoFactor", testTwoFactor}, // twofactor.go
 		{"APITokens", testAPITokens},
 		{"Registrations", testRegistrations},
