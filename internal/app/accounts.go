@@ -264,6 +264,14 @@ var ErrBadCredentials = portal.Errorf(portal.EINVALID, "invalid email or passwor
 // Login checks a password and opens a new session. Unknown addresses take
 // the same path and time as wrong passwords.
 //
+// A login from a browser that still holds a session of the same user
+// (c.SessionToken) ends that session in the transaction that opens the new
+// one, so a browser has one session and a token from before the login is
+// worthless after it. A session of another user is left alone (only the
+// browser's cookie is replaced). That holds even if a second factor is
+// still owed, and with LoginWithCode even if the code then fails: the
+// browser then logs in again.
+//
 // The attempt is counted (per account and per client address) before the
 // password is hashed, so concurrent guesses cannot all pass the throttle;
 // a successful login forgets the account's failures and gives the client
@@ -384,10 +392,20 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		if err := releaseLogin(ctx, tx, acctKey, ipKey); err != nil {
 			return err
 		}
+		var after map[string]any
+		if c.SessionToken != "" && len(c.SessionToken) <= 128 {
+			ended, err := tx.DeleteUserSessionByToken(ctx, u.ID, authn.HashToken(c.SessionToken))
+			if err != nil {
+				return err
+			}
+			if ended {
+				after = map[string]any{"previous_session_ended": true}
+			}
+		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
 		}
-		return w.audit(ctx, u, c.IP, "", "", "Logged in", nil, nil)
+		return w.audit(ctx, u, c.IP, "", "", "Logged in", nil, after)
 	})
 	if err != nil {
 		if errors.Is(err, ErrBadCredentials) {

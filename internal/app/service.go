@@ -87,6 +87,9 @@ type Actor struct {
 type Client struct {
 	IP        string
 	UserAgent string
+	// SessionToken is the session cookie the request came with, if any
+	// (optional): a login replaces that session when it is the same user's.
+	SessionToken string
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC() }

@@ -69,7 +69,7 @@ func (s *server) apiLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	// With two-factor authentication the session owes a code, unless it
 	// came in the body (api_twofactor.go).
-	res, err := s.svc.LoginWithCode(r.Context(), in.Email, in.Password, in.TwoFactor, client(r))
+	res, err := s.svc.LoginWithCode(r.Context(), in.Email, in.Password, in.TwoFactor, loginClient(r))
 	if err != nil {
 		return err
 	}

@@ -118,6 +118,16 @@ func client(r *http.Request) app.Client {
 	return app.Client{IP: clientIP(r), UserAgent: r.UserAgent()}
 }
 
+// loginClient is client with the session cookie the request came with: a
+// login replaces that session when it is the same user's (app.Login).
+func loginClient(r *http.Request) app.Client {
+	c := client(r)
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		c.SessionToken = ck.Value
+	}
+	return c
+}
+
 // unsafeGET gives a GET that changes state (Mist's e-mail confirmation
 // link, kept for Mist clients) the cross-origin checks of unsafe methods:
 // a browser's request from another site (Sec-Fetch-Site, Origin) is

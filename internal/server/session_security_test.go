@@ -12,8 +12,9 @@ import (
 	"portal/internal/testenv"
 )
 
-// Session security (OWASP ASVS 5.0 chapter 7): an absolute lifetime, and a
-// new token once the second factor is passed.
+// Session security (OWASP ASVS 5.0 chapter 7): an absolute lifetime, a new
+// token once the second factor is passed, and a new login replacing the
+// browser's previous session.
 
 const day = 24 * time.Hour
 
@@ -244,6 +245,92 @@ func TestGUITwoFactorRotatesSessionToken(t *testing.T) {
 		r = sendRaw(t, e.st, c, "POST", "/account/info", strings.NewReader(url.Values{"csrf_token": {csrf}, "first_name": {"Gui"}, "last_name": {"User"}}.Encode()), true, form)
 		if r.Status != http.StatusSeeOther {
 			t.Errorf("a form after the second factor with the first page's CSRF token: %d", r.Status)
+		}
+	})
+}
+
+// TestLoginReplacesPreviousSession: a login from a browser that holds a
+// session of the same user ends that session in the same transaction (API
+// and GUI); a session of another user in the jar is left alone, only its
+// cookie is replaced. With two-factor authentication, a login with the
+// code ends a session of the browser that still owed its code.
+func TestLoginReplacesPreviousSession(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		const ann, bob, pw = "ann@example.com", "bob@example.com", "correct horse 1"
+		c := e.signUp(ann, pw, "")
+		first := e.cookie(c, "sessionid")
+		e.want(e.do(c, "POST", "/api/v1/login", map[string]any{"email": ann, "password": pw}), 200, "second login")
+		second := e.cookie(c, "sessionid")
+		if second == first {
+			t.Fatal("the second login kept the token")
+		}
+		e.want(e.do(e.clientWith(map[string]string{"sessionid": first}), "GET", "/api/v1/self", nil), 401, "the first session")
+		if list := e.sessions(c); len(list) != 1 {
+			t.Errorf("after logging in twice in one browser, %d sessions: %v", len(list), list)
+		}
+
+		// The GUI login does the same.
+		form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+		r := sendRaw(t, e.st, c, "POST", "/login", strings.NewReader(url.Values{"email": {ann}, "password": {pw}}.Encode()), true, form)
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("POST /login: %d", r.Status)
+		}
+		third := e.cookie(c, "sessionid")
+		if third == second {
+			t.Fatal("the GUI login kept the token")
+		}
+		e.want(e.do(e.clientWith(map[string]string{"sessionid": second}), "GET", "/api/v1/self", nil), 401, "the session before the GUI login")
+		if list := e.sessions(c); len(list) != 1 {
+			t.Errorf("after the GUI login, %d sessions: %v", len(list), list)
+		}
+		if !e.hasAudit(c, "Logged in") {
+			t.Error("no audit entry of the login")
+		}
+
+		// A jar holding Ann's cookie logs in as Bob: Ann's session stays.
+		e.signUp(bob, pw, "")
+		shared := e.clientWith(map[string]string{"sessionid": third, "csrftoken": e.cookie(c, "csrftoken")})
+		e.want(e.do(shared, "POST", "/api/v1/login", map[string]any{"email": bob, "password": pw}), 200, "Bob logs in over Ann's cookie")
+		if e.cookie(shared, "sessionid") == third {
+			t.Fatal("Bob's login kept Ann's cookie")
+		}
+		if m := e.self(c); m["email"] != ann {
+			t.Errorf("Ann's session now belongs to %v", m["email"])
+		}
+		if list := e.sessions(c); len(list) != 1 {
+			t.Errorf("Ann has %d sessions, want 1: %v", len(list), list)
+		}
+		if m := e.self(shared); m["email"] != bob {
+			t.Errorf("the shared jar is signed in as %v, want Bob", m["email"])
+		}
+		r = sendRaw(t, e.st, e.clientWith(map[string]string{"sessionid": third}), "POST", "/login", strings.NewReader(url.Values{"email": {bob}, "password": {pw}}.Encode()), true, form)
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("GUI login of Bob over Ann's cookie: %d", r.Status)
+		}
+		e.want(e.do(c, "GET", "/api/v1/self", nil), 200, "Ann's session after Bob's GUI login over her cookie")
+
+		// With two-factor authentication: a login with the code in its
+		// body, from a jar holding a session that still owes its code (a
+		// token handed out before the second factor), ends that session.
+		const carol = "carol@example.com"
+		secret, _ := e.activate(e.signUp(carol, twoFactorTestPassword, ""))
+		e.alignClock(1)
+		c = e.pendingLogin(carol)
+		pending := e.cookie(c, "sessionid")
+		r2 := e.do(c, "POST", "/api/v1/login", map[string]any{"email": carol, "password": twoFactorTestPassword, "two_factor": e.code(secret, 0)})
+		e.want(r2, 200, "login with the code")
+		if m := r2.JSON(t); m["two_factor_passed"] != true || m["two_factor_required"] != false {
+			t.Errorf("login with the code: %s", r2.Body)
+		}
+		if now := e.cookie(c, "sessionid"); now == pending || now == "" {
+			t.Fatalf("login with the code kept the token %q", now)
+		}
+		e.want(e.do(e.clientWith(map[string]string{"sessionid": pending}), "GET", "/api/v1/self", nil), 401, "the pending session's token")
+		e.want(e.do(c, "GET", "/api/v1/self/apitokens", nil), 200, "the new session")
+		if list := e.sessions(c); len(list) != 2 { // signUp's and this one
+			t.Errorf("Carol has %d sessions, want 2: %v", len(list), list)
 		}
 	})
 }

@@ -20,7 +20,7 @@ func (s *server) webLogin(w http.ResponseWriter, r *http.Request, v *view) error
 	if err := r.ParseForm(); err != nil {
 		return portal.Errorf(portal.EINVALID, "the form could not be read")
 	}
-	res, err := s.svc.Login(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), client(r))
+	res, err := s.svc.Login(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), loginClient(r))
 	if err != nil {
 		var e *portal.Error
 		if errors.As(err, &e) && e.Fields["email_not_verified"] == true {

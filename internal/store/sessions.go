@@ -49,6 +49,18 @@ func (tx *Tx) RotateSessionToken(ctx context.Context, id, oldHash, newHash strin
 	return tx.execOne(ctx, notFound("session"), `UPDATE sessions SET token_hash = ? WHERE id = ? AND token_hash = ?`, newHash, id, oldHash)
 }
 
+// DeleteUserSessionByToken ends the session whose token hashes to hash if
+// it belongs to the user userID, and reports whether it did. A session of
+// another user stays as it is.
+func (tx *Tx) DeleteUserSessionByToken(ctx context.Context, userID, hash string) (bool, error) {
+	res, err := tx.exec(ctx, `DELETE FROM sessions WHERE token_hash = ? AND user_id = ?`, hash, userID)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 func (tx *Tx) DeleteSession(ctx context.Context, id string) error {
 	_, err := tx.exec(ctx, `DELETE FROM sessions WHERE id = ?`, id)
 	return err

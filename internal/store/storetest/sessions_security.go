@@ -92,3 +92,40 @@ func testRotateSessionToken(t *testing.T, db *store.DB) {
 		t.Error("RotateSessionToken to another session's hash succeeded")
 	}
 }
+
+// testDeleteUserSessionByToken: the session of a token ends only through
+// its own user; an unknown token or another user's session is not deleted.
+func testDeleteUserSessionByToken(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	u := mkUser(t, db, "bytoken@example.com")
+	other := mkUser(t, db, "other.bytoken@example.com")
+	mine := mkSession(t, db, u.ID, t0.Add(time.Hour))
+	keep := mkSession(t, db, u.ID, t0.Add(time.Hour))
+	theirs := mkSession(t, db, other.ID, t0.Add(time.Hour))
+	del := func(userID, hash string) bool {
+		t.Helper()
+		var ok bool
+		write(t, db, func(tx *store.Tx) (err error) { ok, err = tx.DeleteUserSessionByToken(ctx, userID, hash); return err })
+		return ok
+	}
+	if del(u.ID, theirs.TokenHash) {
+		t.Error("another user's session was reported deleted")
+	}
+	if _, err := db.GetSessionByTokenHash(ctx, theirs.TokenHash); err != nil {
+		t.Fatalf("another user's session is gone: %v", err)
+	}
+	if del(u.ID, "unknown") {
+		t.Error("an unknown token was reported deleted")
+	}
+	if !del(u.ID, mine.TokenHash) {
+		t.Error("the user's session was not deleted")
+	}
+	_, err := db.GetSessionByTokenHash(ctx, mine.TokenHash)
+	wantCode(t, "deleted session", err, portal.ENOTFOUND)
+	if del(u.ID, mine.TokenHash) {
+		t.Error("deleted twice")
+	}
+	if _, err := db.GetSessionByTokenHash(ctx, keep.TokenHash); err != nil {
+		t.Errorf("another session of the user is gone: %v", err)
+	}
+}

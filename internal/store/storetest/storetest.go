@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Sessions/DeleteExpired", testDeleteExpiredSessions},
 		{"Sessions/PerUser", testUserSessions},
 		{"Sessions/RotateToken", testRotateSessionToken},
+		{"Sessions/DeleteUserSessionByToken", testDeleteUserSessionByToken},
 		{"TwoFactor", testTwoFactor}, // twofactor.go
 		{"APITokens", testAPITokens},
 		{"Registrations", testRegistrations},
