@@ -570,12 +570,12 @@ func (s *Service) SignUpFromInvite(ctx context.Context, token string, in InviteS
 		if o, err = tx.GetOrg(ctx, inv.OrgID); err != nil {
 			return err
 		}
-		expiry, err := tx.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry)
+		limits, err := userSessionLimits(ctx, tx, u.ID)
 		if err != nil {
 			return err
 		}
 		sess = &portal.Session{ID: newID(), TokenHash: authn.HashToken(sessToken), UserID: u.ID, CSRFToken: csrf,
-			CreatedTime: now, LastSeenTime: now, ExpiresTime: now.Add(time.Duration(expiry) * time.Minute), AuthTime: now,
+			CreatedTime: now, LastSeenTime: now, ExpiresTime: limits.expires(now, now), AuthTime: now,
 			IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err

@@ -282,11 +282,11 @@ func (s *Service) commitPassword(ctx context.Context, w *writer, a *Actor, u *po
 		}
 		after["api_tokens_deleted"] = tokens
 		tokensDeleted = tokens
-		expiry, err := tx.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry)
+		limits, err := userSessionLimits(ctx, tx, u.ID)
 		if err != nil {
 			return err
 		}
-		expires := now.Add(time.Duration(expiry) * time.Minute)
+		expires := limits.expires(a.Session.CreatedTime, now)
 		if err := tx.PromoteSession(ctx, a.Session.ID, now, expires); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -332,5 +333,66 @@ func TestLoginReplacesPreviousSession(t *testing.T) {
 		if list := e.sessions(c); len(list) != 2 { // signUp's and this one
 			t.Errorf("Carol has %d sessions, want 2: %v", len(list), list)
 		}
+	})
+}
+
+// TestSessionMaxLifetimeEveryWayIn: the sessions that do not come from a
+// login, a recovery link's session once its password is set and the session
+// of a sign-up from an invitation, are created with an expiry no later than
+// the organization's maximum lifetime, however long its idle expiry is, and
+// are refused from then on.
+func TestSessionMaxLifetimeEveryWayIn(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		const email, password = "ann@example.com", "correct horse 1"
+		ann := e.signUp(email, password, "Acme")
+		org := e.firstOrg(ann)
+		e.want(e.do(ann, "PUT", "/api/v1/orgs/"+org, map[string]any{"session_expiry": 20160, "session_max_lifetime": 1}), 200, "14-day idle expiry, 1-day maximum")
+		// newest checks the user's newest session: its stored expiry is at
+		// most a day after its creation, and it is refused a day on.
+		newest := func(addr string, c *http.Client) {
+			t.Helper()
+			list, err := e.st.DB.ListUserSessions(context.Background(), e.userID(addr), e.st.Clock.Now())
+			if err != nil || len(list) == 0 {
+				t.Fatalf("sessions of %s: %v %v", addr, list, err)
+			}
+			s := list[0]
+			for _, x := range list {
+				if x.CreatedTime.After(s.CreatedTime) {
+					s = x
+				}
+			}
+			if limit := s.CreatedTime.Add(day); s.ExpiresTime.After(limit) {
+				t.Errorf("%s's new session expires at %v, past its maximum lifetime %v", addr, s.ExpiresTime, limit)
+			}
+			e.st.Clock.Advance(day)
+			if r := e.do(c, "GET", "/api/v1/self", nil); r.Status != 401 {
+				t.Errorf("%s's session a day on: %d %s", addr, r.Status, r.Body)
+			}
+		}
+
+		// Recovery with the new password in the same call: a full session.
+		e.want(e.do(e.st.Client(), "POST", "/api/v1/recover", map[string]any{"email": email}), 200, "recover")
+		rec := e.st.Client()
+		e.want(e.do(rec, "POST", "/api/v1/recover/verify/"+e.recoverToken(email, 1), map[string]any{"password": "a recovered passphrase"}), 200, "recovery")
+		newest(email, rec)
+
+		// Sign-up from an invitation to Acme.
+		a2, r := e.login(email, "a recovered passphrase")
+		e.want(r, 200, "login")
+		e.invite(a2, org, "cat@example.com", orgPriv("read"))
+		cat := e.st.Client()
+		form := url.Values{"token": {e.inviteToken("cat@example.com", 1)}, "first_name": {"Cat"}, "last_name": {"Stevens"},
+			"new_password": {"a passphrase of cat"}, "new_password_confirm": {"a passphrase of cat"}}
+		res, err := cat.PostForm(e.st.URL+"/invite/signup", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-up from the invitation: %d", res.StatusCode)
+		}
+		newest("cat@example.com", cat)
 	})
 }
