@@ -210,6 +210,9 @@ func TestBrowserAccountEmailChange(t *testing.T) {
 	if got, pw := b.value("#new-email"), b.value("#email-password"); got != "ann.other@example.org" || pw != "" {
 		t.Errorf("after a wrong password: address %q (want kept), password %q (want empty)", got, pw)
 	}
+	if focused := browsertest.Get(t, b.ctx, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "email-password" {
+		t.Errorf("after a wrong password the focus is on %q, want the password field", focused)
+	}
 	b.shot("change-email-wrong-password")
 
 	// The link followed after logging out: log in, then back to confirm.

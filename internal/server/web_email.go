@@ -19,6 +19,9 @@ type infoView struct {
 	// TwoFactor: two-factor authentication is on, so Change Email asks for
 	// a code besides the password.
 	TwoFactor bool
+	// Retry: the Change Email page is shown again after an error, with the
+	// address kept: the focus goes to the password, which is never kept.
+	Retry bool
 }
 
 func (s *server) loadInfo(ctx context.Context, a *app.Actor) (any, error) {
@@ -44,7 +47,7 @@ func (s *server) webEmailForm(w http.ResponseWriter, r *http.Request, v *view, a
 
 func (s *server) webEmailRequest(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	v.Title = "Change Email"
-	v.Data = &infoView{TwoFactor: a.TwoFactor.Verified}
+	v.Data = &infoView{TwoFactor: a.TwoFactor.Verified, Retry: r.PostForm.Get("email") != ""}
 	ch, err := s.svc.RequestEmailChange(r.Context(), a, r.PostForm.Get("email"),
 		app.Reauth{Password: r.PostForm.Get("password"), TwoFactor: r.PostForm.Get("two_factor")})
 	if err != nil {
