@@ -79,5 +79,6 @@ func (s *Service) expiredError(ctx context.Context, sess *portal.Session) error 
 	if l := (sessionLimits{maxDays: days}); !sess.ExpiresTime.Before(l.end(sess.CreatedTime)) {
 		return maxLifetimeError(days)
 	}
-	return portal.Errorf(portal.EUNAUTHORIZED, "your session has expired; please log in again")
+	return &portal.Error{Code: portal.EUNAUTHORIZED, Fields: map[string]any{"session_expired": true},
+		Message: "your session has expired; please log in again"}
 }

@@ -396,3 +396,38 @@ func TestSessionMaxLifetimeEveryWayIn(t *testing.T) {
 		newest("cat@example.com", cat)
 	})
 }
+
+// TestGUISessionEndedSaysWhy: a page opened with a session that ended by
+// itself goes to the login page, which says why.
+func TestGUISessionEndedSaysWhy(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		// loginPage opens /account with c and follows the redirect to the
+		// login page, returning its text.
+		loginPage := func(c *http.Client) string {
+			t.Helper()
+			r := sendRaw(t, e.st, c, "GET", "/account", nil, false, nil)
+			if loc := r.Header.Get("Location"); r.Status != http.StatusSeeOther || loc != "/login?next=%2Faccount" {
+				t.Fatalf("GET /account: %d to %q, want the login page", r.Status, loc)
+			}
+			return pageText(t, e.st, c, "/login?next=%2Faccount")
+		}
+		ann := e.signUp("ann@example.com", "correct horse 1", "Acme")
+		e.st.Clock.Advance(1441 * time.Minute) // the default idle expiry is 1440 minutes
+		if page := loginPage(ann); !strings.Contains(page, "Your session has expired; please log in again.") || !strings.Contains(page, `name="password"`) {
+			t.Errorf("after the idle expiry the login page shows %q", firstLine(page, "flash"))
+		}
+
+		bob := e.signUp("bob@example.com", "correct horse 1", "Bobs")
+		e.want(e.do(bob, "PUT", "/api/v1/orgs/"+e.firstOrg(bob), map[string]any{"session_expiry": 20160, "session_max_lifetime": 1}), 200, "1-day maximum")
+		e.st.Clock.Advance(day)
+		if page := loginPage(bob); !strings.Contains(page, "Your session has reached its maximum lifetime of 1 day; please log in again.") {
+			t.Errorf("after the maximum lifetime the login page shows %q", firstLine(page, "flash"))
+		}
+		// Without a session, the login page says nothing of the kind.
+		if page := loginPage(e.st.Client()); strings.Contains(page, "please log in again") {
+			t.Errorf("a first visit is told its session ended: %q", firstLine(page, "flash"))
+		}
+	})
+}

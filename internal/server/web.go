@@ -138,43 +138,58 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 type pageHandler func(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error
 
 // page requires a session: without one, the browser goes to the login
-// page and comes back afterwards.
-func (s *server) page(h pageHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := readForm(r); err != nil {
-			s.webError(w, r, &view{}, err)
+// page and comes back afterwards. A restricted session is refused (sent
+// where it can lift the restriction) unless the route is declared open to
+// it: s.page(h, open(whenPending, …)) (restrict.go).
+func (s *server) page(h pageHandler, opens ...restriction) http.Handler {
+	return pageRoute{s: s, h: h, open: open(opens...)}
+}
+
+// pageRoute is a page for a signed-in user (page).
+type pageRoute struct {
+	s    *server
+	h    pageHandler
+	open restriction
+}
+
+func (rt pageRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := rt.s
+	if err := readForm(r); err != nil {
+		s.webError(w, r, &view{}, err)
+		return
+	}
+	a, err := s.authenticate(r, rt.open)
+	if err != nil {
+		if to, ok := twoFactorRedirect(r, err); ok { // the second factor, or enrolment (web_twofactor.go)
+			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
-		a, err := s.authenticate(r)
-		if err != nil {
-			if to, ok := twoFactorRedirect(r, err); ok { // the second factor, or enrolment (web_twofactor.go)
-				http.Redirect(w, r, to, http.StatusSeeOther)
-				return
+		if portal.ErrorCode(err) == portal.EUNAUTHORIZED {
+			next := r.URL.RequestURI()
+			if r.Method != http.MethodGet {
+				next = "/"
 			}
-			if portal.ErrorCode(err) == portal.EUNAUTHORIZED {
-				next := r.URL.RequestURI()
-				if r.Method != http.MethodGet {
-					next = "/"
-				}
-				http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
-				return
+			if sessionEnded(err) {
+				s.flash(w, sentence(portal.ErrorMessage(err))) // why the login page is shown
 			}
-			if isRestriction(err) { // only the password may be changed: the section says why (api_password.go)
-				http.Redirect(w, r, "/account#password", http.StatusSeeOther)
-				return
-			}
-			if portal.ErrorCode(err) == portal.EFORBIDDEN {
-				// The form's CSRF token belongs to an older session: the
-				// page was loaded before a logout or a new login.
-				err = portal.Errorf(portal.EFORBIDDEN, "this page is out of date, probably because you logged out or in again in another tab; reload it and try again")
-			}
-			s.webError(w, r, &view{}, err)
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 			return
 		}
-		v := s.pageView(r, a)
-		if err := h(w, r, v, a); err != nil {
-			s.webError(w, r, v, err)
+		if isRestriction(err) { // only the password may be changed: the section says why (restrict.go)
+			http.Redirect(w, r, "/account#password", http.StatusSeeOther)
+			return
 		}
+		if portal.ErrorCode(err) == portal.EFORBIDDEN {
+			// The form's CSRF token belongs to an older session: the
+			// page was loaded before a logout or a new login.
+			err = portal.Errorf(portal.EFORBIDDEN, "this page is out of date, probably because you logged out or in again in another tab; reload it and try again")
+		}
+		s.webError(w, r, &view{}, err)
+		return
+	}
+	v := s.pageView(r, a)
+	if err := rt.h(w, r, v, a); err != nil {
+		s.webError(w, r, v, err)
 	}
 }
 
@@ -199,6 +214,13 @@ func (s *server) pageView(r *http.Request, a *app.Actor) *view {
 		}
 	}
 	return v
+}
+
+// sessionEnded reports whether err says that the session ended by itself:
+// after the idle expiry or at its maximum lifetime.
+func sessionEnded(err error) bool {
+	var e *portal.Error
+	return errors.As(err, &e) && (e.Fields["session_expired"] == true || e.Fields["session_max_lifetime_reached"] == true)
 }
 
 // publicHandler serves a page that needs no session.
@@ -300,7 +322,7 @@ func (s *server) pageNotFound(w http.ResponseWriter, r *http.Request) {
 // the navigation when signed in.
 func (s *server) notFoundView(r *http.Request) *view {
 	if _, err := r.Cookie(sessionCookie); err == nil {
-		if a, err := s.authenticate(r); err == nil {
+		if a, err := s.authenticate(r, 0); err == nil {
 			return s.pageView(r, a)
 		}
 	}
