@@ -12,22 +12,7 @@ import (
 	"portal/internal/store"
 )
 
-const (
-	registerTTL = 24 * time.Hour
-
-	// Failed logins: an account locks after acctLimit failures within the
-	// window, for acctLock doubling per further failure (capped at maxLock);
-	// a client address locks after ipLimit failures.
-	throttleWindow  = 15 * time.Minute
-	acctLimit       = 5
-	acctLock        = time.Minute
-	ipLimit         = 100 // attempts being checked or failed per client address in the window
-	ipLock          = 15 * time.Minute
-	maxLock         = time.Hour
-	signupMailLimit = 5         // sign-up mails per address per hour
-	signupIPLimit   = 20        // sign-ups and resends per client address…
-	signupIPWindow  = time.Hour // …in this window
-)
+const registerTTL = 24 * time.Hour
 
 // RegisterInput is a sign-up request.
 type RegisterInput struct {
@@ -79,8 +64,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, c Client) erro
 	now := s.clock()
 	return s.write(ctx, func(tx *store.Tx, w *writer) error {
 		// Mail to one address is capped, whoever asks for it.
-		n, err := tx.RecordFailure(ctx, "signupmail:"+lower(email), now, time.Hour)
-		if err != nil || n > signupMailLimit {
+		if n, _, err := limitSignupMail.record(ctx, tx, lower(email), now); err != nil || n > limitSignupMail.max {
 			return err // over the limit: answer the same, send nothing more this hour
 		}
 		existing, err := tx.GetUserByEmail(ctx, email)
@@ -103,31 +87,24 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, c Client) erro
 	})
 }
 
-// reserveSignup counts a sign-up or resend request of the client address:
-// beyond signupIPLimit within signupIPWindow the address is refused (429)
-// until the window ends, before any password is hashed or mail written.
+// reserveSignup counts a sign-up or resend request of the client address
+// (limitSignupAddress): over the limit the address is refused (429) until
+// the window ends, before any password is hashed or mail written.
 func (s *Service) reserveSignup(ctx context.Context, c Client) error {
-	key, now := "signup:ip:"+c.IP, s.clock()
-	locked, err := s.db.LockedUntil(ctx, key)
+	now := s.clock()
+	if err := s.checkLimits(ctx, now, limitKey{limitSignupAddress, c.IP}); err != nil {
+		return err
+	}
+	var refused *portal.Error
+	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
+		refused, err = limitSignupAddress.reserve(ctx, tx, c.IP, now)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if !locked.After(now) {
-		err = s.db.Write(ctx, func(tx *store.Tx) error {
-			var n int
-			if n, locked, err = tx.ReserveAttempt(ctx, key, now, signupIPWindow); err != nil || locked.After(now) || n <= signupIPLimit {
-				return err
-			}
-			locked = now.Add(signupIPWindow)
-			return tx.Lock(ctx, key, locked)
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if locked.After(now) {
-		return &portal.Error{Code: portal.ETOOMANY, RetryAfter: locked.Sub(now),
-			Message: fmt.Sprintf("too many sign-up requests from your address; try again in %d seconds", int((locked.Sub(now)+time.Second-1)/time.Second))}
+	if refused != nil {
+		return refused
 	}
 	return nil
 }
@@ -163,8 +140,7 @@ func (s *Service) ResendVerification(ctx context.Context, email string, c Client
 		if err != nil {
 			return err
 		}
-		n, err := tx.RecordFailure(ctx, "signupmail:"+lower(email), now, time.Hour)
-		if err != nil || n > signupMailLimit {
+		if n, _, err := limitSignupMail.record(ctx, tx, lower(email), now); err != nil || n > limitSignupMail.max {
 			return err // over the limit: silently send nothing more this hour
 		}
 		if err := tx.RenewRegistration(ctx, r.ID, authn.HashToken(token), now.Add(registerTTL)); err != nil {
@@ -281,22 +257,20 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	if email == "" || password == "" || len(password) > 4*portal.MaxPasswordLen {
 		return nil, ErrBadCredentials
 	}
-	acctKey, ipKey := "login:acct:"+lower(email), "login:ip:"+c.IP
+	acct, ip := lower(email), c.IP
 	now := s.clock()
-	locked, err := s.db.LockedUntil(ctx, acctKey, ipKey) // cheap early answer, no write
-	if err != nil {
+	// The cheap early answer, with no write.
+	if err := s.checkLimits(ctx, now, limitKey{limitLoginAccount, acct}, limitKey{limitLoginAddress, ip}); err != nil {
+		if portal.ErrorCode(err) == portal.ETOOMANY {
+			s.onLogin("throttled")
+		}
 		return nil, err
 	}
-	if locked.After(now) {
-		s.onLogin("throttled")
-		return nil, tooMany(locked.Sub(now))
-	}
-	if locked, err = s.reserveLogin(ctx, acctKey, ipKey, now); err != nil {
+	if err := s.reserveLogin(ctx, acct, ip, now); err != nil {
+		if portal.ErrorCode(err) == portal.ETOOMANY {
+			s.onLogin("throttled")
+		}
 		return nil, err
-	}
-	if locked.After(now) {
-		s.onLogin("throttled")
-		return nil, tooMany(locked.Sub(now))
 	}
 	password = authn.NormalizePassword(password)
 	u, err := s.db.GetUserByEmail(ctx, email)
@@ -338,7 +312,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	}
 	if u.PasswordResetRequired { // after "this wasn't me" (email_change.go)
 		// The password was right: this attempt is not a failure.
-		if err := s.db.Write(ctx, func(tx *store.Tx) error { return releaseLogin(ctx, tx, acctKey, ipKey) }); err != nil {
+		if err := s.db.Write(ctx, func(tx *store.Tx) error { return releaseLogin(ctx, tx, acct, ip) }); err != nil {
 			return nil, err
 		}
 		s.onLogin("failure")
@@ -389,7 +363,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 			}
 			return err
 		}
-		if err := releaseLogin(ctx, tx, acctKey, ipKey); err != nil {
+		if err := releaseLogin(ctx, tx, acct, ip); err != nil {
 			return err
 		}
 		var after map[string]any
@@ -420,70 +394,43 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 
 // reserveLogin counts a login attempt for the client address and the
 // account before its password is hashed, in one short transaction, so that
-// parallel attempts cannot all slip past the limits. It returns a time in
-// the future when the attempt is refused: the address or the account is
-// locked, or the address has used up its attempts (it is then locked). The
-// account's acctLimit-th attempt within the window goes through but locks
-// the account at once, so concurrent attempts are refused; a successful
-// login lifts that lock and gives the address its attempt back
-// (releaseLogin), so many users behind one NAT address do not lock it.
-// Once a lock ends, one more attempt goes through and locks for twice as long.
-func (s *Service) reserveLogin(ctx context.Context, acctKey, ipKey string, now time.Time) (time.Time, error) {
-	refused, full, err := s.tryReserveLogin(ctx, acctKey, ipKey, now)
-	if err != nil || !full {
-		return refused, err
-	}
-	refused = now.Add(ipLock)
-	return refused, s.db.Write(ctx, func(tx *store.Tx) error { return tx.Lock(ctx, ipKey, refused) })
-}
-
-// tryReserveLogin does the counting of reserveLogin; full says the address
-// has no attempt left (nothing was counted).
-func (s *Service) tryReserveLogin(ctx context.Context, acctKey, ipKey string, now time.Time) (refused time.Time, full bool, err error) {
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		n, locked, err := tx.ReserveAttempt(ctx, ipKey, now, throttleWindow)
-		if err != nil {
+// parallel attempts cannot all slip past the limits; it returns the 429
+// refusal when the address or the account is locked, or the address has
+// used up its attempts (it is then locked). The account's limit has a
+// backoff: its max-th attempt within the window goes through but locks the
+// account at once, so concurrent attempts are refused; a successful login
+// lifts that lock and gives the address its attempt back (releaseLogin), so
+// many users behind one NAT address do not lock it. Once a lock ends, one
+// more attempt goes through and locks for twice as long.
+func (s *Service) reserveLogin(ctx context.Context, acct, ip string, now time.Time) error {
+	var refused *portal.Error
+	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
+		if refused, err = limitLoginAddress.reserve(ctx, tx, ip, now); err != nil || refused != nil {
 			return err
 		}
-		if locked.After(now) {
-			refused = locked
-			return nil
-		}
-		if n > ipLimit {
-			full = true
-			return tx.ReleaseAttempt(ctx, ipKey)
-		}
-		if n, locked, err = tx.ReserveAttempt(ctx, acctKey, now, throttleWindow); err != nil {
+		if refused, err = limitLoginAccount.reserve(ctx, tx, acct, now); err != nil || refused == nil {
 			return err
 		}
-		if locked.After(now) {
-			refused = locked
-			return tx.ReleaseAttempt(ctx, ipKey) // nothing is hashed for it
-		}
-		if n >= acctLimit {
-			d := acctLock << min(n-acctLimit, 10)
-			return tx.Lock(ctx, acctKey, now.Add(min(d, maxLock)))
-		}
-		return nil
+		return limitLoginAddress.release(ctx, tx, ip) // nothing is hashed for it
 	})
-	return refused, full, err
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		return refused
+	}
+	return nil
 }
 
 // releaseLogin undoes the count of an attempt whose password was right: the
 // account's failures are forgotten (and its lock lifted) and the client
 // address gets its attempt back, so that many users logging in from one
 // address (a NAT) do not lock it.
-func releaseLogin(ctx context.Context, tx *store.Tx, acctKey, ipKey string) error {
-	if err := tx.ResetThrottle(ctx, acctKey); err != nil {
+func releaseLogin(ctx context.Context, tx *store.Tx, acct, ip string) error {
+	if err := limitLoginAccount.reset(ctx, tx, acct); err != nil {
 		return err
 	}
-	return tx.ReleaseAttempt(ctx, ipKey)
-}
-
-func tooMany(d time.Duration) error {
-	secs := int((d + time.Second - 1) / time.Second)
-	return &portal.Error{Code: portal.ETOOMANY, RetryAfter: time.Duration(secs) * time.Second,
-		Message: fmt.Sprintf("too many failed attempts; try again in %d seconds", secs)}
+	return limitLoginAddress.release(ctx, tx, ip)
 }
 
 // Authenticate resolves a session token to its actor and slides the

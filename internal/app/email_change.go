@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"portal"
@@ -23,10 +22,6 @@ const (
 
 	emailChangeTTL = 24 * time.Hour
 	emailRevertTTL = 7 * 24 * time.Hour
-
-	// At most emailChangeLimit change mails (requests and resends) per
-	// account per hour.
-	emailChangeLimit = 5
 )
 
 // EmailChange is a pending e-mail change.
@@ -38,12 +33,6 @@ type EmailChange struct {
 
 // Now is the service's clock (for pages that show the current time).
 func (s *Service) Now() time.Time { return s.clock() }
-
-func tooManyEmailChanges(d time.Duration) error {
-	mins := int((d + time.Minute - 1) / time.Minute)
-	return &portal.Error{Code: portal.ETOOMANY, RetryAfter: time.Duration(mins) * time.Minute,
-		Message: fmt.Sprintf("too many e-mail change requests; try again in %d minutes", mins)}
-}
 
 func noPendingEmailChange() error {
 	return portal.Errorf(portal.ENOTFOUND, "no e-mail change is pending")
@@ -114,13 +103,8 @@ func (s *Service) ResendEmailChange(ctx context.Context, a *Actor) (*EmailChange
 // authentication) is used in it.
 func (s *Service) sendEmailChange(ctx context.Context, a *Actor, message string, second *twoFactorProof, target func(tx *store.Tx, cur *portal.User) (string, error), done func(*EmailChange)) error {
 	now := s.clock()
-	key := "emailchange:" + a.User.ID
-	locked, err := s.db.LockedUntil(ctx, key)
-	if err != nil {
+	if err := s.checkLimits(ctx, now, limitKey{limitEmailChange, a.User.ID}); err != nil {
 		return err
-	}
-	if locked.After(now) {
-		return tooManyEmailChanges(locked.Sub(now))
 	}
 	token, err := authn.NewToken()
 	if err != nil {
@@ -140,17 +124,8 @@ func (s *Service) sendEmailChange(ctx context.Context, a *Actor, message string,
 				return err
 			}
 		}
-		n, err := tx.RecordFailure(ctx, key, now, time.Hour)
-		if err != nil {
-			return err
-		}
-		if n > emailChangeLimit {
-			return tooManyEmailChanges(time.Hour)
-		}
-		if n == emailChangeLimit {
-			if err := tx.Lock(ctx, key, now.Add(time.Hour)); err != nil {
-				return err
-			}
+		if _, _, err := limitEmailChange.record(ctx, tx, a.User.ID, now); err != nil {
+			return err // over the limit: refused (the limit's lock refuses the next ones early)
 		}
 		t := &store.EmailToken{ID: newID(), TokenHash: authn.HashToken(token), UserID: cur.ID, Purpose: purposeEmailChange,
 			Email: email, Created: now, Expires: now.Add(emailChangeTTL), FactorsSince: factorsSince(a, now)}
@@ -164,7 +139,7 @@ func (s *Service) sendEmailChange(ctx context.Context, a *Actor, message string,
 
 		// Mail to one address is capped, whoever asks for it (the
 		// counter is shared with sign-ups).
-		if n, err := tx.RecordFailure(ctx, "signupmail:"+lower(email), now, time.Hour); err != nil || n > signupMailLimit {
+		if n, _, err := limitSignupMail.record(ctx, tx, lower(email), now); err != nil || n > limitSignupMail.max {
 			return err // over the limit: answer the same, send nothing more this hour
 		}
 		owner, err := tx.GetUserByEmail(ctx, email)
@@ -398,7 +373,7 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 			return err
 		}
 		if removed2FA {
-			if err := tx.ResetThrottle(ctx, twoFactorKey(u.ID)); err != nil {
+			if err := limitTwoFactor.reset(ctx, tx, u.ID); err != nil {
 				return err
 			}
 		}

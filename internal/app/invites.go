@@ -22,8 +22,6 @@ import (
 const (
 	DefaultInviteHours = 7 * 24 // validity of an invitation link
 	MaxInviteHours     = 7 * 24
-	inviteAddrLimit    = 5   // invitation mails per address per hour
-	inviteOrgLimit     = 100 // invitation mails per organization per hour
 )
 
 // InviteInput is an invitation, or a change to one (where empty fields and
@@ -167,20 +165,9 @@ func (s *Service) Invite(ctx context.Context, a *Actor, orgID string, in InviteI
 // and mails the link, within the mail limits.
 func (s *Service) sendInvite(ctx context.Context, w *writer, a *Actor, inv *store.Invite, token string, hours int, now time.Time, create bool) error {
 	tx := w.tx
-	for _, l := range []struct {
-		key, what string
-		limit     int
-	}{
-		{"invitemail:" + lower(inv.Email), "to " + inv.Email, inviteAddrLimit},
-		{"invitemail:org:" + inv.OrgID, "by this organization", inviteOrgLimit},
-	} {
-		n, err := tx.RecordFailure(ctx, l.key, now, time.Hour)
-		if err != nil {
+	for _, k := range []limitKey{{limitInviteAddress, lower(inv.Email)}, {limitInviteOrg, inv.OrgID}} {
+		if _, _, err := k.limit.record(ctx, tx, k.subject, now); err != nil {
 			return err
-		}
-		if n > l.limit {
-			return &portal.Error{Code: portal.ETOOMANY, RetryAfter: time.Hour,
-				Message: fmt.Sprintf("too many invitations were mailed %s in the last hour (at most %d); try again later", l.what, l.limit)}
 		}
 	}
 	inv.TokenHash, inv.InvitedBy, inv.InvitedByName = authn.HashToken(token), a.User.ID, a.User.Name()

@@ -15,10 +15,7 @@ const (
 	// privilegedFor is how long after logging in a password may be changed
 	// without giving the old one (a "privileged session").
 	privilegedFor = portal.PrivilegedSessionMinutes * time.Minute
-	// Wrong old passwords: after oldPasswordLimit within throttleWindow the
-	// change is locked for oldPasswordLock.
-	oldPasswordLimit = 5
-	oldPasswordLock  = 15 * time.Minute
+	// Wrong old passwords are limited by limitOldPassword (limits.go).
 )
 
 // Restriction says what keeps the actor's session from doing anything but
@@ -193,16 +190,11 @@ func (s *Service) reusedPassword(ctx context.Context, u *portal.User, password s
 }
 
 // checkOldPassword verifies the current password given with a change.
-// Wrong guesses are throttled per account, like logins.
+// Wrong guesses are limited per account (limitOldPassword).
 func (s *Service) checkOldPassword(ctx context.Context, u *portal.User, old string) error {
-	key := "oldpw:" + u.ID
 	now := s.clock()
-	locked, err := s.db.LockedUntil(ctx, key)
-	if err != nil {
+	if err := s.checkLimits(ctx, now, limitKey{limitOldPassword, u.ID}); err != nil {
 		return err
-	}
-	if locked.After(now) {
-		return tooMany(locked.Sub(now))
 	}
 	if len(old) <= 4*portal.MaxPasswordLen {
 		ok, _, err := s.hasher.Verify(ctx, u.PasswordHash, old)
@@ -213,12 +205,9 @@ func (s *Service) checkOldPassword(ctx context.Context, u *portal.User, old stri
 			return nil
 		}
 	}
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		n, err := tx.RecordFailure(ctx, key, now, throttleWindow)
-		if err != nil || n < oldPasswordLimit {
-			return err
-		}
-		return tx.Lock(ctx, key, now.Add(oldPasswordLock))
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		_, _, err := limitOldPassword.record(ctx, tx, u.ID, now)
+		return err
 	})
 	if err != nil {
 		return err
@@ -263,10 +252,11 @@ func (s *Service) commitPassword(ctx context.Context, w *writer, a *Actor, u *po
 	if err != nil {
 		return err
 	}
-	for _, key := range []string{"oldpw:" + u.ID, "login:acct:" + lower(pc.email)} {
-		if err := tx.ResetThrottle(ctx, key); err != nil {
-			return err
-		}
+	if err := limitOldPassword.reset(ctx, tx, u.ID); err != nil {
+		return err
+	}
+	if err := limitLoginAccount.reset(ctx, tx, lower(pc.email)); err != nil {
+		return err
 	}
 	message := "Changed password"
 	var tokensDeleted int64

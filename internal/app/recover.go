@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"portal"
@@ -17,14 +16,13 @@ const (
 	// recoverSessionTTL is the life of the password-only session a
 	// recovery link opens when no password comes with it.
 	recoverSessionTTL = 15 * time.Minute
-	recoverMailLimit  = 5  // recovery mails per address per hour
-	recoverIPLimit    = 20 // recovery requests per client address per hour
 )
 
 // RequestRecovery mails a password recovery link to the account of email,
 // if there is one. The answer is the same whether or not there is, so the
-// request reveals nothing. Requests are limited per client address (429)
-// and mails per address (silently: the answer stays the same).
+// request reveals nothing. Requests are limited per client address (429,
+// limitRecoverAddress) and mails per address (limitRecoverMail, silently:
+// the answer stays the same).
 //
 // With two-factor authentication active, following the link also needs a
 // code or a recovery code (VerifyRecovery).
@@ -38,29 +36,16 @@ func (s *Service) RequestRecovery(ctx context.Context, email string, c Client) e
 		return err
 	}
 	now := s.clock()
-	ipKey := "recover:ip:" + c.IP
-	locked, err := s.db.LockedUntil(ctx, ipKey)
-	if err != nil {
+	if err := s.checkLimits(ctx, now, limitKey{limitRecoverAddress, c.IP}); err != nil {
 		return err
 	}
-	if locked.After(now) {
-		secs := int((locked.Sub(now) + time.Second - 1) / time.Second)
-		return &portal.Error{Code: portal.ETOOMANY, RetryAfter: time.Duration(secs) * time.Second,
-			Message: fmt.Sprintf("too many password recovery requests from your address; try again in %d seconds", secs)}
-	}
 	return s.write(ctx, func(tx *store.Tx, w *writer) error {
-		n, err := tx.RecordFailure(ctx, ipKey, now, time.Hour)
-		if err != nil {
+		if _, _, err := limitRecoverAddress.record(ctx, tx, c.IP, now); err != nil {
 			return err
-		}
-		if n >= recoverIPLimit {
-			if err := tx.Lock(ctx, ipKey, now.Add(time.Hour)); err != nil {
-				return err
-			}
 		}
 		// Mail to one address is capped, whoever asks and whether or not
 		// it has an account.
-		if n, err = tx.RecordFailure(ctx, "recovermail:"+lower(email), now, time.Hour); err != nil || n > recoverMailLimit {
+		if n, _, err := limitRecoverMail.record(ctx, tx, lower(email), now); err != nil || n > limitRecoverMail.max {
 			return err
 		}
 		u, err := tx.GetUserByEmail(ctx, email)

@@ -24,18 +24,11 @@ import (
 // given. A code is accepted only for a TOTP step newer than the last one
 // accepted, by one conditional UPDATE (store.UseTOTPStep), so it is never
 // accepted twice, even by concurrent requests. Wrong codes are counted per
-// account in login_throttle and lock the second factor with a growing
+// account (limitTwoFactor) and lock the second factor with a growing
 // delay; the owner is mailed. Secrets and codes are never logged nor put in
 // the audit log.
 
 const (
-	// Wrong codes: after twoFactorLimit within twoFactorWindow the second
-	// factor locks for twoFactorLock, doubling with each further wrong code
-	// up to maxLock (accounts.go).
-	twoFactorLimit  = 5
-	twoFactorWindow = 24 * time.Hour
-	twoFactorLock   = time.Minute
-
 	// RecoveryCodesLow is the number of remaining recovery codes at which
 	// the user is warned to make a new set.
 	RecoveryCodesLow = 3
@@ -314,7 +307,7 @@ func (s *Service) commitTwoFactor(ctx context.Context, w *writer, a *Actor, u *p
 	if _, err := w.tx.DeleteTwoFactor(ctx, u.ID); err != nil {
 		return err
 	}
-	if err := w.tx.ResetThrottle(ctx, twoFactorKey(u.ID)); err != nil {
+	if err := limitTwoFactor.reset(ctx, w.tx, u.ID); err != nil {
 		return err
 	}
 	if err := w.mail(ctx, u.Email, "twofactor_disabled", s.twoFactorMail(u, "/recover")); err != nil {
@@ -442,7 +435,7 @@ func (s *Service) VerifyTwoFactor(ctx context.Context, a *Actor, code, password 
 				return err
 			}
 		}
-		if err := tx.ResetThrottle(ctx, twoFactorKey(u.ID)); err != nil {
+		if err := limitTwoFactor.reset(ctx, tx, u.ID); err != nil {
 			return err
 		}
 		if err := w.mail(ctx, u.Email, "twofactor_enabled", s.twoFactorMail(u, "/recover")); err != nil {
@@ -529,7 +522,7 @@ func (s *Service) PassLoginTwoFactor(ctx context.Context, a *Actor, code string)
 				return err
 			}
 		}
-		if err := tx.ResetThrottle(ctx, twoFactorKey(a.User.ID)); err != nil {
+		if err := limitTwoFactor.reset(ctx, tx, a.User.ID); err != nil {
 			return err
 		}
 		return w.audit(ctx, a.User, a.IP, "", "", "Passed two-factor authentication", nil, map[string]any{"with": proof.kind()})
@@ -590,8 +583,6 @@ func (p *twoFactorProof) kind() string {
 	return "authenticator code"
 }
 
-func twoFactorKey(userID string) string { return "2fa:" + userID }
-
 // compactCode drops the spaces apps put in the middle of codes.
 func compactCode(code string) string {
 	return strings.Join(strings.Fields(code), "")
@@ -619,14 +610,7 @@ func checkCodeFormat(code string, recovery bool) error {
 // twoFactorLocked refuses with 429 while the user's second factor is locked
 // after wrong codes.
 func (s *Service) twoFactorLocked(ctx context.Context, userID string) error {
-	locked, err := s.db.LockedUntil(ctx, twoFactorKey(userID))
-	if err != nil {
-		return err
-	}
-	if now := s.clock(); locked.After(now) {
-		return tooMany(locked.Sub(now))
-	}
-	return nil
+	return s.checkLimits(ctx, s.clock(), limitKey{limitTwoFactor, userID})
 }
 
 // checkSecondFactor checks a code or a recovery code of the user's active
@@ -711,18 +695,14 @@ func (s *Service) commitProof(ctx context.Context, w *writer, a *Actor, u *porta
 // the lockout is audit-logged; the first lockout of a window is mailed to
 // the owner. It returns the refusal: msg (400), or 429 once locked.
 func (s *Service) wrongCode(ctx context.Context, a *Actor, u *portal.User, msg string) error {
-	key, now := twoFactorKey(u.ID), s.clock()
+	now := s.clock()
 	var lock time.Duration
 	err := s.write(ctx, func(tx *store.Tx, w *writer) error {
-		n, err := tx.RecordFailure(ctx, key, now, twoFactorWindow)
-		if err != nil || n < twoFactorLimit {
+		n, l, err := limitTwoFactor.record(ctx, tx, u.ID, now)
+		if lock = l; err != nil || lock == 0 {
 			return err
 		}
-		lock = min(twoFactorLock<<min(n-twoFactorLimit, 10), maxLock)
-		if err := tx.Lock(ctx, key, now.Add(lock)); err != nil {
-			return err
-		}
-		if n == twoFactorLimit {
+		if n == limitTwoFactor.max {
 			if err := w.mail(ctx, u.Email, "twofactor_locked", s.twoFactorMail(u, "/recover")); err != nil {
 				return err
 			}
@@ -734,9 +714,7 @@ func (s *Service) wrongCode(ctx context.Context, a *Actor, u *portal.User, msg s
 		return err
 	}
 	if lock > 0 {
-		e := tooMany(lock).(*portal.Error)
-		e.Message = fmt.Sprintf("too many wrong codes; two-factor authentication is locked: try again in %d seconds", int(e.RetryAfter/time.Second))
-		return e
+		return limitTwoFactor.tooMany(u.ID, lock)
 	}
 	return &portal.Error{Code: portal.EINVALID, Message: msg, Fields: map[string]any{"two_factor_incorrect": true}}
 }

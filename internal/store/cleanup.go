@@ -17,7 +17,7 @@ func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (int
 		args []any
 	}{
 		{`DELETE FROM sessions WHERE expires_at < ?`, []any{ms(now)}},
-		{`DELETE FROM login_throttle WHERE window_start < ? AND locked_until < ?`, []any{old, ms(now)}},
+		{`DELETE FROM rate_limits WHERE window_start < ? AND locked_until < ?`, []any{old, ms(now)}},
 		{`DELETE FROM email_tokens WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)`, []any{old, old}},
 		{`DELETE FROM registrations WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)`, []any{old, old}},
 		{`DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?`, []any{old}},

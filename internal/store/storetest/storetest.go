@@ -1113,7 +1113,7 @@ func record(t *testing.T, db *store.DB, key string, now time.Time, window time.D
 	t.Helper()
 	var n int
 	write(t, db, func(tx *store.Tx) (err error) {
-		n, err = tx.RecordFailure(context.Background(), key, now, window)
+		n, err = tx.CountEvent(context.Background(), key, now, window)
 		return err
 	})
 	return n
@@ -1136,7 +1136,7 @@ func testThrottleWindow(t *testing.T, db *store.DB) {
 	}
 	for _, s := range steps {
 		if n := record(t, db, "login:acct:a@example.com", t0.Add(s.at), w); n != s.want {
-			t.Fatalf("RecordFailure at +%v = %d, want %d", s.at, n, s.want)
+			t.Fatalf("CountEvent at +%v = %d, want %d", s.at, n, s.want)
 		}
 	}
 	if n := record(t, db, "login:ip:192.0.2.1", t0.Add(2*w+2*time.Millisecond), w); n != 1 {
@@ -1177,7 +1177,7 @@ func testThrottleLock(t *testing.T, db *store.DB) {
 	record(t, db, "a", t0.Add(time.Second), w)
 	wantTime(t, "LockedUntil(a) after another failure", locked("a"), ua)
 
-	write(t, db, func(tx *store.Tx) error { return tx.ResetThrottle(ctx, "a") })
+	write(t, db, func(tx *store.Tx) error { return tx.ResetLimit(ctx, "a") })
 	if v := locked("a"); !v.IsZero() {
 		t.Fatalf("LockedUntil(a) after reset = %v", v)
 	}
@@ -1185,7 +1185,7 @@ func testThrottleLock(t *testing.T, db *store.DB) {
 		t.Fatalf("failures after reset = %d, want 1", n)
 	}
 	wantTime(t, "LockedUntil(b) after resetting a", locked("b"), ub)
-	write(t, db, func(tx *store.Tx) error { return tx.ResetThrottle(ctx, "never-seen") })
+	write(t, db, func(tx *store.Tx) error { return tx.ResetLimit(ctx, "never-seen") })
 }
 
 // ---- transactions ----
@@ -1215,7 +1215,7 @@ func testRollback(t *testing.T, db *store.DB) {
 		if err := tx.EnqueueMail(ctx, mkMail(1, t0)); err != nil {
 			return err
 		}
-		if _, err := tx.RecordFailure(ctx, "k", t0, time.Minute); err != nil {
+		if _, err := tx.CountEvent(ctx, "k", t0, time.Minute); err != nil {
 			return err
 		}
 		return fmt.Errorf("wrapped: %w", errBoom)
