@@ -32,15 +32,27 @@ func (s *server) api(h apiHandler) http.HandlerFunc {
 }
 
 // authed requires an API token, or a session with CSRF checks on unsafe
-// methods.
-func (s *server) authed(h authedHandler) http.HandlerFunc {
-	return s.api(func(w http.ResponseWriter, r *http.Request) error {
-		a, err := s.authenticateAPI(r)
-		if err != nil {
-			return err
-		}
-		return h(w, r, a)
-	})
+// methods. A restricted session is refused unless the route is declared
+// open to it: s.authed(h, open(whenPending, …)) (restrict.go).
+func (s *server) authed(h authedHandler, opens ...restriction) http.Handler {
+	return authedRoute{s: s, h: h, open: open(opens...)}
+}
+
+// authedRoute is an API route for a signed-in caller (authed).
+type authedRoute struct {
+	s    *server
+	h    authedHandler
+	open restriction
+}
+
+func (rt authedRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a, err := rt.s.authenticateAPI(r, rt.open)
+	if err == nil {
+		err = rt.h(w, r, a)
+	}
+	if err != nil {
+		rt.s.apiError(w, r, err)
+	}
 }
 
 func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {

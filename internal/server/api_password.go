@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -10,34 +9,6 @@ import (
 	"portal"
 	"portal/internal/app"
 )
-
-// openWhenRestricted are the routes a restricted session (opened by a
-// recovery link, or with an expired password) may still use: reading the
-// account, setting the password, logging out. POST /account/password is
-// let through by restrict as well.
-var openWhenRestricted = map[string]bool{
-	"GET /api/v1/self":    true,
-	"PUT /api/v1/self":    true,
-	"POST /api/v1/logout": true,
-	"GET /account":        true,
-	"POST /logout":        true,
-}
-
-// restrict refuses every other route to a restricted session, with the
-// service's reason (403, "password_only" or "password_expired": true).
-func (s *server) restrict(r *http.Request, a *app.Actor) error {
-	err := a.Restriction()
-	if err == nil || openWhenRestricted[r.Pattern] || r.Pattern == "POST /account/{section}" && r.PathValue("section") == "password" {
-		return nil
-	}
-	return err
-}
-
-// isRestriction reports whether err is a refusal by restrict.
-func isRestriction(err error) bool {
-	var e *portal.Error
-	return errors.As(err, &e) && (e.Fields["password_only"] == true || e.Fields["password_expired"] == true)
-}
 
 // passwordPolicyJSON is Mist's org_setting.password_policy with our own
 // fields history_count, block_common and min_character_classes.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"mime"
 	"net/http"
 	"strings"
@@ -13,65 +12,6 @@ import (
 // Two-factor authentication over the API (Mist paths and shapes, plus our
 // own /api/v1/self/two_factor/recovery_codes). The rules are in
 // internal/app/twofactor.go.
-
-// openWhenTwoFactorPending are the only routes of a session that still owes
-// its second factor: reading /self (which then holds nothing but the login
-// state), giving the code, logging out.
-var openWhenTwoFactorPending = map[string]bool{
-	"GET /api/v1/self":              true,
-	"POST /api/v1/login/two_factor": true,
-	"POST /api/v1/logout":           true,
-	"GET /login/two_factor":         true,
-	"POST /login/two_factor":        true,
-	"POST /logout":                  true,
-}
-
-// openWhenEnrolDue are the routes left to a user whom an organization
-// requires to enable two-factor authentication once the grace period is
-// over: enrolment, the account, the password (which may have expired too),
-// logging out. POST /account/{section} is open for the authentication and
-// password sections.
-var openWhenEnrolDue = map[string]bool{
-	"GET /api/v1/self":                           true,
-	"PUT /api/v1/self":                           true,
-	"GET /api/v1/self/two_factor/token":          true,
-	"POST /api/v1/self/two_factor/verify":        true,
-	"GET /api/v1/self/two_factor/recovery_codes": true,
-	"POST /api/v1/logout":                        true,
-	"GET /account":                               true,
-	"GET /account/two_factor":                    true,
-	"POST /account/two_factor":                   true,
-	"GET /account/two_factor/qr.png":             true,
-	"POST /logout":                               true,
-}
-
-// restrictTwoFactor refuses the routes closed to the actor's session by
-// two-factor authentication: 401 with "two_factor_required": true while
-// the session owes its second factor, 403 with
-// "two_factor_enrolment_required": true when an organization requires it
-// and the grace period is over. The latter holds for API tokens as well
-// (a token has no session, so it never owes a second factor).
-func (s *server) restrictTwoFactor(r *http.Request, a *app.Actor) error {
-	switch {
-	case a.Session != nil && a.TwoFactor.Pending && !openWhenTwoFactorPending[r.Pattern]:
-		return app.TwoFactorPendingError()
-	case a.TwoFactor.EnrolDue && !openWhenEnrolDue[r.Pattern]:
-		if r.Pattern == "POST /account/{section}" && (r.PathValue("section") == twoFactorSection || r.PathValue("section") == "password") {
-			return nil
-		}
-		return a.TwoFactorEnrolError()
-	}
-	return nil
-}
-
-// twoFactorRefusal tells which refusal of restrictTwoFactor err is.
-func twoFactorRefusal(err error) (pending, enrol bool) {
-	var e *portal.Error
-	if !errors.As(err, &e) {
-		return false, false
-	}
-	return e.Fields["two_factor_required"] == true && e.Code == portal.EUNAUTHORIZED, e.Fields["two_factor_enrolment_required"] == true
-}
 
 // withTwoFactor fills the two-factor keys of /self truthfully.
 func withTwoFactor(out selfJSON, a *app.Actor) selfJSON {

@@ -7,7 +7,6 @@ import (
 
 	"portal"
 	"portal/internal/app"
-	"portal/internal/authn"
 )
 
 const (
@@ -23,8 +22,9 @@ func safeMethod(m string) bool {
 
 // authenticate resolves the session cookie. For an unsafe method it also
 // requires the CSRF token (header for the API, form field for the GUI) to
-// equal the session's; a mismatch is a 403.
-func (s *server) authenticate(r *http.Request) (*app.Actor, error) {
+// equal the session's; a mismatch is a 403. A restricted session is
+// refused unless the route is open to it (restrict.go).
+func (s *server) authenticate(r *http.Request, open restriction) (*app.Actor, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return nil, portal.Errorf(portal.EUNAUTHORIZED, "authentication required")
@@ -38,16 +38,11 @@ func (s *server) authenticate(r *http.Request) (*app.Actor, error) {
 		if got == "" {
 			got = r.PostFormValue(csrfField)
 		}
-		if got == "" || !authn.EqualConstantTime(got, a.Session.CSRFToken) {
-			return nil, portal.Errorf(portal.EFORBIDDEN, "CSRF token missing or incorrect: send header X-CSRFToken with the value of the csrftoken cookie")
+		if err := a.CheckCSRF(got); err != nil {
+			return nil, err
 		}
 	}
-	// A session that still owes its second factor, or whose user must
-	// first enrol in two-factor authentication (api_twofactor.go).
-	if err := s.restrictTwoFactor(r, a); err != nil {
-		return nil, err
-	}
-	if err := s.restrict(r, a); err != nil { // recovery session or expired password (api_password.go)
+	if err := restrict(a, open); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -56,12 +51,14 @@ func (s *server) authenticate(r *http.Request) (*app.Actor, error) {
 // authenticateAPI authenticates a JSON API request: by an API token
 // ("Authorization: Token <key>", no CSRF token needed: browsers never add
 // that header by themselves) or else by the session cookie. The GUI's
-// pages never accept a token (they use authenticate).
-func (s *server) authenticateAPI(r *http.Request) (*app.Actor, error) {
+// pages never accept a token (they use authenticate). A token's user whose
+// password expired or whose enrolment in two-factor authentication is due
+// is restricted as a session is.
+func (s *server) authenticateAPI(r *http.Request, open restriction) (*app.Actor, error) {
 	h := r.Header.Get("Authorization")
 	scheme, key, _ := strings.Cut(strings.TrimSpace(h), " ")
 	if h == "" || !strings.EqualFold(scheme, "Token") {
-		a, err := s.authenticate(r)
+		a, err := s.authenticate(r, open)
 		if h != "" && portal.ErrorCode(err) == portal.EUNAUTHORIZED {
 			return nil, portal.Errorf(portal.EUNAUTHORIZED, `unsupported Authorization header: send "Authorization: Token <key>" with an API token, or log in for a session`)
 		}
@@ -71,10 +68,7 @@ func (s *server) authenticateAPI(r *http.Request) (*app.Actor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.restrictTwoFactor(r, a); err != nil { // api_twofactor.go
-		return nil, err
-	}
-	if err := s.restrict(r, a); err != nil { // expired password (api_password.go)
+	if err := restrict(a, open); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -133,16 +127,22 @@ func loginClient(r *http.Request) app.Client {
 // a browser's request from another site (Sec-Fetch-Site, Origin) is
 // refused as a POST would be. Clients that send neither header, as Mist's
 // SDK, pass.
-func (s *server) unsafeGET(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		probe := r.Clone(r.Context())
-		probe.Method = http.MethodPost
-		if err := s.cop.Check(probe); err != nil {
-			s.crossOriginDenied(w, r)
-			return
-		}
-		h(w, r)
+func (s *server) unsafeGET(h http.Handler) http.Handler { return unsafeGETRoute{s: s, h: h} }
+
+// unsafeGETRoute is a route given the checks of unsafeGET.
+type unsafeGETRoute struct {
+	s *server
+	h http.Handler
+}
+
+func (rt unsafeGETRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	probe := r.Clone(r.Context())
+	probe.Method = http.MethodPost
+	if err := rt.s.cop.Check(probe); err != nil {
+		rt.s.crossOriginDenied(w, r)
+		return
 	}
+	rt.h.ServeHTTP(w, r)
 }
 
 // crossOriginDenied answers an unsafe request that a browser sent from

@@ -53,6 +53,14 @@ type server struct {
 
 // NewServer returns the whole HTTP surface of Portal.
 func NewServer(o Options) (http.Handler, error) {
+	s, err := newServer(o)
+	if err != nil {
+		return nil, err
+	}
+	return s.handler(s.routes), nil
+}
+
+func newServer(o Options) (*server, error) {
 	s := &server{svc: o.Service, log: o.Logger, secure: o.SecureCookies, ready: o.Ready, metrics: o.Metrics, version: o.Version, proxies: o.TrustedProxies,
 		metricsAllow: o.MetricsAllow, metricsElsewhere: o.MetricsElsewhere}
 	if s.log == nil {
@@ -71,13 +79,18 @@ func NewServer(o Options) (http.Handler, error) {
 	s.pages = pages
 	s.cop = http.NewCrossOriginProtection()
 	s.cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+	return s, nil
+}
+
+// handler serves the routes that routes registers, with the middleware.
+func (s *server) handler(routes func(routeRegistrar)) http.Handler {
 	mux := http.NewServeMux()
-	s.routes(mux)
+	routes(mux)
 	s.mux = mux
 	var h http.Handler = mux
 	h = s.cop.Handler(h)
 	h = s.common(h)
-	return h, nil
+	return h
 }
 
 // status maps error codes to HTTP statuses, in one place.

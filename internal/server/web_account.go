@@ -89,22 +89,29 @@ func isSecretField(name string) bool {
 
 // webAccountSave handles POST /account/{section}.
 func (s *server) webAccountSave(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
-	name := r.PathValue("section")
-	for _, sec := range s.accountSections() {
-		if sec.name != name || sec.save == nil {
-			continue
+	return s.saveSection(r.PathValue("section"))(w, r, v, a)
+}
+
+// saveSection handles POST /account/<name>, for the sections registered
+// with a route of their own (routes.go: those open to restricted sessions).
+func (s *server) saveSection(name string) pageHandler {
+	return func(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+		for _, sec := range s.accountSections() {
+			if sec.name != name || sec.save == nil {
+				continue
+			}
+			msg, err := sec.save(r, a)
+			if err != nil {
+				return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, name) })
+			}
+			if msg != "" {
+				s.flash(w, msg)
+			}
+			http.Redirect(w, r, "/account#"+name, http.StatusSeeOther)
+			return nil
 		}
-		msg, err := sec.save(r, a)
-		if err != nil {
-			return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, name) })
-		}
-		if msg != "" {
-			s.flash(w, msg)
-		}
-		http.Redirect(w, r, "/account#"+name, http.StatusSeeOther)
-		return nil
+		return portal.Errorf(portal.ENOTFOUND, "no such section of My Account")
 	}
-	return portal.Errorf(portal.ENOTFOUND, "no such section of My Account")
 }
 
 // formValue returns a pointer to a posted field's value, or nil when the

@@ -243,8 +243,8 @@ type inviteView struct {
 // back here), else sign up from the link.
 func (s *server) webInviteLink(w http.ResponseWriter, r *http.Request) {
 	if _, err := r.Cookie(sessionCookie); err == nil {
-		if _, err := s.authenticate(r); err == nil || isRestriction(err) {
-			s.page(s.webInviteAnswer)(w, r)
+		if _, err := s.authenticate(r, 0); err == nil || isRestriction(err) {
+			s.page(s.webInviteAnswer).ServeHTTP(w, r)
 			return
 		}
 	}
@@ -318,7 +318,7 @@ func (s *server) optionalActor(r *http.Request, api bool) (*app.Actor, error) {
 	if api {
 		auth = s.authenticateAPI
 	}
-	a, err := auth(r)
+	a, err := auth(r, 0)
 	switch {
 	case err == nil:
 		return a, nil
