@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
+	"time"
 
 	"portal"
 )
@@ -47,92 +51,6 @@ func (tx *Tx) DeleteOrg(ctx context.Context, id string) error {
 	return tx.execOne(ctx, notFound("organization"), `DELETE FROM orgs WHERE id = ?`, id)
 }
 
-const siteCols = `id, org_id, name, timezone, country_code, address, notes, created_at, modified_at`
-
-func scanSite(row interface{ Scan(...any) error }) (*portal.Site, error) {
-	var s portal.Site
-	var created, modified int64
-	if err := row.Scan(&s.ID, &s.OrgID, &s.Name, &s.Timezone, &s.CountryCode, &s.Address, &s.Notes, &created, &modified); err != nil {
-		return nil, err
-	}
-	s.CreatedTime, s.ModifiedTime = fromMS(created), fromMS(modified)
-	return &s, nil
-}
-
-func (tx *Tx) CreateSite(ctx context.Context, s *portal.Site) error {
-	_, err := tx.exec(ctx, `INSERT INTO sites (`+siteCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
-		s.ID, s.OrgID, s.Name, s.Timezone, s.CountryCode, s.Address, s.Notes, ms(s.CreatedTime), ms(s.ModifiedTime))
-	return err
-}
-
-func (c conn) GetSite(ctx context.Context, id string) (*portal.Site, error) {
-	s, err := scanSite(c.queryRow(ctx, `SELECT `+siteCols+` FROM sites WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("site")
-	}
-	return s, err
-}
-
-// ListSites returns one page of an organization's sites by name, and the total.
-func (c conn) ListSites(ctx context.Context, orgID string, p portal.Page) ([]*portal.Site, int, error) {
-	var total int
-	if err := c.queryRow(ctx, `SELECT COUNT(*) FROM sites WHERE org_id = ?`, orgID).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	rows, err := c.query(ctx, `SELECT `+siteCols+` FROM sites WHERE org_id = ? ORDER BY name, id LIMIT ? OFFSET ?`, orgID, p.Limit, (p.Page-1)*p.Limit)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	var out []*portal.Site
-	for rows.Next() {
-		s, err := scanSite(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, s)
-	}
-	return out, total, rows.Err()
-}
-
-func (tx *Tx) UpdateSite(ctx context.Context, s *portal.Site) error {
-	return tx.execOne(ctx, notFound("site"), `UPDATE sites SET name = ?, timezone = ?, country_code = ?, address = ?, notes = ?, modified_at = ? WHERE id = ?`,
-		s.Name, s.Timezone, s.CountryCode, s.Address, s.Notes, ms(s.ModifiedTime), s.ID)
-}
-
-func (tx *Tx) DeleteSite(ctx context.Context, id string) error {
-	return tx.execOne(ctx, notFound("site"), `DELETE FROM sites WHERE id = ?`, id)
-}
-
-func (tx *Tx) CreatePrivilege(ctx context.Context, p *portal.Privilege, createdMS int64) error {
-	_, err := tx.exec(ctx, `INSERT INTO privileges (id, user_id, org_id, site_id, scope, role, created_at) VALUES (?,?,?,?,?,?,?)`,
-		p.ID, p.UserID, p.OrgID, nullable(p.SiteID), p.Scope, p.Role, createdMS)
-	return err
-}
-
-// ListPrivileges returns a user's privileges with organization and site
-// names, ordered by organization name, then the org-scoped privilege before
-// the site-scoped ones by site name. (NULL site ids must not decide the
-// order: SQLite sorts NULLs first, PostgreSQL last.)
-func (c conn) ListPrivileges(ctx context.Context, userID string) ([]*portal.Privilege, error) {
-	rows, err := c.query(ctx, `SELECT p.id, p.user_id, p.org_id, COALESCE(p.site_id, ''), p.scope, p.role, o.name, COALESCE(s.name, '')
-		FROM privileges p JOIN orgs o ON o.id = p.org_id LEFT JOIN sites s ON s.id = p.site_id
-		WHERE p.user_id = ? ORDER BY o.name, o.id, CASE WHEN p.site_id IS NULL THEN 0 ELSE 1 END, s.name, s.id, p.id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*portal.Privilege
-	for rows.Next() {
-		var p portal.Privilege
-		if err := rows.Scan(&p.ID, &p.UserID, &p.OrgID, &p.SiteID, &p.Scope, &p.Role, &p.OrgName, &p.SiteName); err != nil {
-			return nil, err
-		}
-		out = append(out, &p)
-	}
-	return out, rows.Err()
-}
-
 // UserSessionExpiry returns the shortest session_expiry (minutes) among the
 // user's organizations, or def when the user belongs to none.
 func (c conn) UserSessionExpiry(ctx context.Context, userID string, def int) (int, error) {
@@ -153,4 +71,137 @@ func (c conn) UserSessionMaxLifetime(ctx context.Context, userID string, def int
 		return def, err
 	}
 	return int(v.Int64), nil
+}
+
+// policyJSON is how a password policy is kept in orgs.password_policy.
+type policyJSON struct {
+	Enabled               bool `json:"enabled"`
+	MinLength             int  `json:"min_length"`
+	RequiresSpecialChar   bool `json:"requires_special_char"`
+	RequiresTwoFactorAuth bool `json:"requires_two_factor_auth"`
+	ExpiryInDays          int  `json:"expiry_in_days"`
+	HistoryCount          int  `json:"history_count"`
+	BlockCommon           bool `json:"block_common"`
+	MinCharacterClasses   int  `json:"min_character_classes"`
+	TwoFactorGraceDays    int  `json:"two_factor_grace_days"`
+}
+
+func decodePolicy(s string) (portal.PasswordPolicy, error) {
+	if strings.TrimSpace(s) == "" {
+		return portal.DefaultPasswordPolicy(), nil
+	}
+	var j policyJSON
+	if err := json.Unmarshal([]byte(s), &j); err != nil {
+		return portal.PasswordPolicy{}, fmt.Errorf("store: password policy: %w", err)
+	}
+	return portal.PasswordPolicy(j), nil
+}
+
+// GetOrgPasswordPolicy returns an organization's password policy (the
+// defaults when it never set one).
+func (c conn) GetOrgPasswordPolicy(ctx context.Context, orgID string) (portal.PasswordPolicy, error) {
+	var s string
+	err := c.queryRow(ctx, `SELECT password_policy FROM orgs WHERE id = ?`, orgID).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return portal.PasswordPolicy{}, notFound("organization")
+	}
+	if err != nil {
+		return portal.PasswordPolicy{}, err
+	}
+	return decodePolicy(s)
+}
+
+// SetOrgPasswordPolicy stores an organization's password policy.
+func (tx *Tx) SetOrgPasswordPolicy(ctx context.Context, orgID string, p portal.PasswordPolicy, now time.Time) error {
+	b, err := json.Marshal(policyJSON(p))
+	if err != nil {
+		return err
+	}
+	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET password_policy = ?, modified_at = ? WHERE id = ?`, string(b), ms(now), orgID)
+}
+
+// OrgPolicy is the password policy of one organization a user belongs to.
+type OrgPolicy struct {
+	OrgID   string
+	OrgName string
+	Policy  portal.PasswordPolicy
+}
+
+// UserPasswordPolicies returns the password policies of every organization
+// the user has a privilege in (org- or site-scoped), by organization name.
+func (c conn) UserPasswordPolicies(ctx context.Context, userID string) ([]OrgPolicy, error) {
+	rows, err := c.query(ctx, `SELECT o.id, o.name, o.password_policy FROM orgs o
+		WHERE o.id IN (SELECT p.org_id FROM privileges p WHERE p.user_id = ?) ORDER BY o.name, o.id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OrgPolicy
+	for rows.Next() {
+		var op OrgPolicy
+		var s string
+		if err := rows.Scan(&op.OrgID, &op.OrgName, &s); err != nil {
+			return nil, err
+		}
+		if op.Policy, err = decodePolicy(s); err != nil {
+			return nil, err
+		}
+		out = append(out, op)
+	}
+	return out, rows.Err()
+}
+
+// SetOrgTwoFactorRequiredAt records when an organization began to require
+// two-factor authentication (zero: it does not).
+func (tx *Tx) SetOrgTwoFactorRequiredAt(ctx context.Context, orgID string, at time.Time) error {
+	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET two_factor_required_at = ? WHERE id = ?`, ms(at), orgID)
+}
+
+// TwoFactorRequirement is one organization of a user whose enabled password
+// policy requires two-factor authentication.
+type TwoFactorRequirement struct {
+	OrgID      string
+	OrgName    string
+	GraceDays  int
+	RequiredAt time.Time // when the organization began to require it
+	JoinedAt   time.Time // when the user got their first privilege in it
+}
+
+// UserTwoFactorRequirements returns the organizations of the user whose
+// enabled password policy requires two-factor authentication, by name.
+func (c conn) UserTwoFactorRequirements(ctx context.Context, userID string) ([]TwoFactorRequirement, error) {
+	rows, err := c.query(ctx, `SELECT o.id, o.name, o.password_policy, o.two_factor_required_at, MIN(p.created_at)
+		FROM orgs o JOIN privileges p ON p.org_id = o.id
+		WHERE p.user_id = ? AND o.two_factor_required_at > 0
+		GROUP BY o.id, o.name, o.password_policy, o.two_factor_required_at ORDER BY o.name, o.id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TwoFactorRequirement
+	for rows.Next() {
+		var r TwoFactorRequirement
+		var policy string
+		var required, joined int64
+		if err := rows.Scan(&r.OrgID, &r.OrgName, &policy, &required, &joined); err != nil {
+			return nil, err
+		}
+		p, err := decodePolicy(policy)
+		if err != nil {
+			return nil, err
+		}
+		if !p.Enabled || !p.RequiresTwoFactorAuth {
+			continue
+		}
+		r.GraceDays, r.RequiredAt, r.JoinedAt = p.TwoFactorGraceDays, fromMS(required), fromMS(joined)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// LockOrg locks an organization's row until the transaction ends, so that
+// changes to its members that depend on a count (its last Super User) are
+// made one at a time on PostgreSQL too. (SQLite has one writer anyway.)
+func (tx *Tx) LockOrg(ctx context.Context, orgID string) error {
+	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET modified_at = modified_at WHERE id = ?`, orgID)
 }

@@ -102,3 +102,31 @@ func (c conn) ListUserSessions(ctx context.Context, userID string, now time.Time
 	}
 	return out, rows.Err()
 }
+
+// GetUserSession returns the session with id if it is one of the user
+// userID's. A session of another user is not found, exactly like an unknown id.
+func (c conn) GetUserSession(ctx context.Context, userID, id string) (*portal.Session, error) {
+	s, err := scanSession(c.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ? AND user_id = ?`, id, userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("session")
+	}
+	return s, err
+}
+
+// DeleteUserSession signs the user userID out of one session. A session
+// of another user, or one already gone, is not found and stays as it is.
+func (tx *Tx) DeleteUserSession(ctx context.Context, userID, id string) error {
+	return tx.execOne(ctx, notFound("session"), `DELETE FROM sessions WHERE id = ? AND user_id = ?`, id, userID)
+}
+
+// PromoteSession turns a password-only session (opened by a recovery link)
+// into a full one once the new password is set.
+func (tx *Tx) PromoteSession(ctx context.Context, id string, authTime, expires time.Time) error {
+	return tx.execOne(ctx, notFound("session"), `UPDATE sessions SET password_only = ?, auth_at = ?, last_seen_at = ?, expires_at = ? WHERE id = ?`,
+		false, ms(authTime), ms(authTime), ms(expires), id)
+}
+
+// PassSessionTwoFactor records that a session gave its second factor.
+func (tx *Tx) PassSessionTwoFactor(ctx context.Context, sessionID string) error {
+	return tx.execOne(ctx, notFound("session"), `UPDATE sessions SET two_factor_passed = ? WHERE id = ?`, true, sessionID)
+}

@@ -118,3 +118,51 @@ func EmailKey(email string) string {
 		return r
 	}, email)
 }
+
+// PasswordHistory returns the hashes of a user's previous passwords, newest
+// first, at most limit of them.
+func (c conn) PasswordHistory(ctx context.Context, userID string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := c.query(ctx, `SELECT password_hash FROM password_history WHERE user_id = ? ORDER BY created_at DESC LIMIT ?`, userID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// ErrPasswordChanged is returned by ChangePassword when the stored hash is
+// no longer the one the change was checked against (a concurrent change).
+var ErrPasswordChanged = errors.New("store: password changed meanwhile")
+
+// ChangePassword replaces the user's password hash with newHash, only if it
+// is still oldHash, keeps oldHash in the password history (trimmed to the
+// newest keep entries), moves the password's time and clears the
+// reset-required flag.
+func (tx *Tx) ChangePassword(ctx context.Context, userID, oldHash, newHash string, now time.Time, historyID string, keep int) error {
+	err := tx.execOne(ctx, ErrPasswordChanged, `UPDATE users SET password_hash = ?, password_modified_at = ?, modified_at = ?, password_reset_required = ?
+		WHERE id = ? AND password_hash = ?`, newHash, ms(now), ms(now), false, userID, oldHash)
+	if err != nil {
+		return err
+	}
+	// created_at orders the history: it moves on by at least a millisecond
+	// per entry even when the clock does not.
+	if _, err := tx.exec(ctx, `INSERT INTO password_history (id, user_id, password_hash, created_at)
+		SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CASE WHEN COALESCE(MAX(created_at), 0) >= ? THEN MAX(created_at) + 1 ELSE ? END
+		FROM password_history WHERE user_id = ?`, historyID, userID, oldHash, ms(now), ms(now), userID); err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `DELETE FROM password_history WHERE user_id = ? AND id NOT IN
+		(SELECT id FROM password_history WHERE user_id = ? ORDER BY created_at DESC LIMIT ?)`, userID, userID, keep)
+	return err
+}

@@ -265,49 +265,6 @@ func testRecoveryCodeConcurrent(t *testing.T, db *store.DB) {
 	}
 }
 
-func testTwoFactorRequirement(t *testing.T, db *store.DB) {
-	ctx := context.Background()
-	acme, beta, gamma := mkOrg(t, db, "Acme", 60), mkOrg(t, db, "Beta", 60), mkOrg(t, db, "Gamma", 60)
-	u := mkUser(t, db, "member@example.com")
-	site := mkSite(t, db, beta.ID, "HQ")
-	mkPriv(t, db, u.ID, acme.ID, "", portal.RoleRead)
-	mkPriv(t, db, u.ID, beta.ID, site.ID, portal.RoleHelpdesk)
-	mkPriv(t, db, u.ID, gamma.ID, "", portal.RoleAdmin)
-	policy := func(orgID string, p portal.PasswordPolicy, at time.Time) {
-		write(t, db, func(tx *store.Tx) error {
-			if err := tx.SetOrgPasswordPolicy(ctx, orgID, p, t0); err != nil {
-				return err
-			}
-			return tx.SetOrgTwoFactorRequiredAt(ctx, orgID, at)
-		})
-	}
-	policy(acme.ID, portal.PasswordPolicy{Enabled: true, MinLength: 8, RequiresTwoFactorAuth: true, TwoFactorGraceDays: 7}, t0.Add(time.Hour))
-	policy(beta.ID, portal.PasswordPolicy{Enabled: true, MinLength: 8, RequiresTwoFactorAuth: true}, t0.Add(2*time.Hour))
-	// Gamma's policy requires it but is not enabled: it imposes nothing.
-	policy(gamma.ID, portal.PasswordPolicy{Enabled: false, MinLength: 8, RequiresTwoFactorAuth: true, TwoFactorGraceDays: 3}, t0.Add(time.Hour))
-	got, err := db.UserTwoFactorRequirements(ctx, u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []store.TwoFactorRequirement{
-		{OrgID: acme.ID, OrgName: "Acme", GraceDays: 7, RequiredAt: t0.Add(time.Hour), JoinedAt: t0},
-		{OrgID: beta.ID, OrgName: "Beta", GraceDays: 0, RequiredAt: t0.Add(2 * time.Hour), JoinedAt: t0},
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("requirements = %+v\nwant %+v", got, want)
-	}
-	// No longer required: not listed.
-	write(t, db, func(tx *store.Tx) error { return tx.SetOrgTwoFactorRequiredAt(ctx, beta.ID, time.Time{}) })
-	if got, _ := db.UserTwoFactorRequirements(ctx, u.ID); len(got) != 1 || got[0].OrgID != acme.ID {
-		t.Errorf("after Beta stopped requiring it: %+v", got)
-	}
-	if got, _ := db.UserTwoFactorRequirements(ctx, mkUser(t, db, "nobody@example.com").ID); len(got) != 0 {
-		t.Errorf("user in no organization: %+v", got)
-	}
-	err = db.Write(ctx, func(tx *store.Tx) error { return tx.SetOrgTwoFactorRequiredAt(ctx, newID(), t0) })
-	wantCode(t, "SetOrgTwoFactorRequiredAt of an unknown organization", err, portal.ENOTFOUND)
-}
-
 // testTwoFactorDeleteSince: only what was set up at or after the time goes.
 func testTwoFactorDeleteSince(t *testing.T, db *store.DB) {
 	ctx := context.Background()

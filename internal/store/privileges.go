@@ -44,13 +44,6 @@ func (c conn) ListOrgMembers(ctx context.Context, orgID string) ([]*Member, erro
 	return out, rows.Err()
 }
 
-// LockOrg locks an organization's row until the transaction ends, so that
-// changes to its members that depend on a count (its last Super User) are
-// made one at a time on PostgreSQL too. (SQLite has one writer anyway.)
-func (tx *Tx) LockOrg(ctx context.Context, orgID string) error {
-	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET modified_at = modified_at WHERE id = ?`, orgID)
-}
-
 // CountOrgAdmins returns how many users are Super Users (org-scoped
 // admin) of an organization.
 func (c conn) CountOrgAdmins(ctx context.Context, orgID string) (int, error) {
@@ -68,4 +61,33 @@ func (tx *Tx) DeleteOrgPrivileges(ctx context.Context, orgID, userID string) (in
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+func (tx *Tx) CreatePrivilege(ctx context.Context, p *portal.Privilege, createdMS int64) error {
+	_, err := tx.exec(ctx, `INSERT INTO privileges (id, user_id, org_id, site_id, scope, role, created_at) VALUES (?,?,?,?,?,?,?)`,
+		p.ID, p.UserID, p.OrgID, nullable(p.SiteID), p.Scope, p.Role, createdMS)
+	return err
+}
+
+// ListPrivileges returns a user's privileges with organization and site
+// names, ordered by organization name, then the org-scoped privilege before
+// the site-scoped ones by site name. (NULL site ids must not decide the
+// order: SQLite sorts NULLs first, PostgreSQL last.)
+func (c conn) ListPrivileges(ctx context.Context, userID string) ([]*portal.Privilege, error) {
+	rows, err := c.query(ctx, `SELECT p.id, p.user_id, p.org_id, COALESCE(p.site_id, ''), p.scope, p.role, o.name, COALESCE(s.name, '')
+		FROM privileges p JOIN orgs o ON o.id = p.org_id LEFT JOIN sites s ON s.id = p.site_id
+		WHERE p.user_id = ? ORDER BY o.name, o.id, CASE WHEN p.site_id IS NULL THEN 0 ELSE 1 END, s.name, s.id, p.id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*portal.Privilege
+	for rows.Next() {
+		var p portal.Privilege
+		if err := rows.Scan(&p.ID, &p.UserID, &p.OrgID, &p.SiteID, &p.Scope, &p.Role, &p.OrgName, &p.SiteName); err != nil {
+			return nil, err
+		}
+		out = append(out, &p)
+	}
+	return out, rows.Err()
 }

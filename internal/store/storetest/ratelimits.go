@@ -1,0 +1,153 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"portal/internal/store"
+)
+
+func record(t *testing.T, db *store.DB, key string, now time.Time, window time.Duration) int {
+	t.Helper()
+	var n int
+	write(t, db, func(tx *store.Tx) (err error) {
+		n, err = tx.CountEvent(context.Background(), key, now, window)
+		return err
+	})
+	return n
+}
+
+func testRateLimitWindow(t *testing.T, db *store.DB) {
+	const w = 15 * time.Minute
+	steps := []struct {
+		at   time.Duration
+		want int
+	}{
+		{0, 1},
+		{time.Minute, 2},
+		{14 * time.Minute, 3},
+		{w, 4},                    // window_start == now-window: still the same window
+		{w + time.Millisecond, 1}, // the window has passed: counting starts again
+		{w + 2*time.Minute, 2},
+		{2*w + time.Millisecond, 3},
+		{2*w + 2*time.Millisecond, 1},
+	}
+	for _, s := range steps {
+		if n := record(t, db, "login:acct:a@example.com", t0.Add(s.at), w); n != s.want {
+			t.Fatalf("CountEvent at +%v = %d, want %d", s.at, n, s.want)
+		}
+	}
+	if n := record(t, db, "login:ip:192.0.2.1", t0.Add(2*w+2*time.Millisecond), w); n != 1 {
+		t.Fatalf("another key: %d, want 1 (keys are independent)", n)
+	}
+}
+
+func testRateLimitLock(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	const w = 15 * time.Minute
+	locked := func(keys ...string) time.Time {
+		t.Helper()
+		v, err := db.LockedUntil(ctx, keys...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := locked("a", "b"); !v.IsZero() {
+		t.Fatalf("LockedUntil with no rows = %v, want zero", v)
+	}
+	if v := locked(); !v.IsZero() {
+		t.Fatalf("LockedUntil() = %v, want zero", v)
+	}
+	record(t, db, "a", t0, w)
+	record(t, db, "b", t0, w)
+	if v := locked("a", "b"); !v.IsZero() {
+		t.Fatalf("LockedUntil after failures only = %v, want zero", v)
+	}
+	ua, ub := t0.Add(time.Minute), t0.Add(15*time.Minute)
+	write(t, db, func(tx *store.Tx) error { return tx.Lock(ctx, "a", ua) })
+	wantTime(t, "LockedUntil(a)", locked("a"), ua)
+	wantTime(t, "LockedUntil(a, c)", locked("a", "c"), ua)
+	write(t, db, func(tx *store.Tx) error { return tx.Lock(ctx, "b", ub) })
+	wantTime(t, "LockedUntil(a, b) (the latest)", locked("a", "b"), ub)
+	wantTime(t, "LockedUntil(b, a) (the latest)", locked("b", "a"), ub)
+	// Further failures keep the lock.
+	record(t, db, "a", t0.Add(time.Second), w)
+	wantTime(t, "LockedUntil(a) after another failure", locked("a"), ua)
+
+	write(t, db, func(tx *store.Tx) error { return tx.ResetLimit(ctx, "a") })
+	if v := locked("a"); !v.IsZero() {
+		t.Fatalf("LockedUntil(a) after reset = %v", v)
+	}
+	if n := record(t, db, "a", t0.Add(2*time.Second), w); n != 1 {
+		t.Fatalf("failures after reset = %d, want 1", n)
+	}
+	wantTime(t, "LockedUntil(b) after resetting a", locked("b"), ub)
+	write(t, db, func(tx *store.Tx) error { return tx.ResetLimit(ctx, "never-seen") })
+}
+
+func reserve(t *testing.T, db *store.DB, key string, now time.Time, window time.Duration) (int, time.Time) {
+	t.Helper()
+	var n int
+	var locked time.Time
+	write(t, db, func(tx *store.Tx) (err error) {
+		n, locked, err = tx.ReserveAttempt(context.Background(), key, now, window)
+		return err
+	})
+	return n, locked
+}
+
+func release(t *testing.T, db *store.DB, key string) {
+	t.Helper()
+	write(t, db, func(tx *store.Tx) error { return tx.ReleaseAttempt(context.Background(), key) })
+}
+
+// testReserveRelease: ReserveAttempt counts like CountEvent (same window)
+// and returns the lock; a locked key is left as it is (neither counted nor
+// its window moved); ReleaseAttempt gives one attempt back, never going
+// below zero, and leaves an unknown key alone.
+func testReserveRelease(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	const w = 15 * time.Minute
+	const k = "login:ip:192.0.2.9"
+	for i := 1; i <= 3; i++ {
+		n, locked := reserve(t, db, k, t0.Add(time.Duration(i)*time.Second), w)
+		if n != i || !locked.IsZero() {
+			t.Fatalf("reservation %d = %d, locked %v; want %d, not locked", i, n, locked, i)
+		}
+	}
+	release(t, db, k)
+	if n, _ := reserve(t, db, k, t0.Add(4*time.Second), w); n != 3 {
+		t.Fatalf("after a release, reservation = %d, want 3", n)
+	}
+	// Locked: nothing is counted and the lock is returned.
+	until := t0.Add(10 * time.Minute)
+	write(t, db, func(tx *store.Tx) error { return tx.Lock(ctx, k, until) })
+	for _, at := range []time.Duration{5 * time.Second, 9 * time.Minute} {
+		n, locked := reserve(t, db, k, t0.Add(at), w)
+		if n != 3 {
+			t.Errorf("reservation while locked (+%v) = %d, want 3 (not counted)", at, n)
+		}
+		wantTime(t, "lock returned while locked", locked, until)
+	}
+	// At the end of the lock the key counts again; once the window (from
+	// the first attempt at +1s) has passed, from 1.
+	if n, locked := reserve(t, db, k, until, w); n != 4 || !locked.Equal(until) {
+		t.Errorf("reservation when the lock ends = %d, %v; want 4, %v", n, locked, until)
+	}
+	if n, _ := reserve(t, db, k, t0.Add(w+time.Second+time.Millisecond), w); n != 1 {
+		t.Errorf("reservation after the window = %d, want 1", n)
+	}
+	// Releases never go below zero.
+	release(t, db, k)
+	release(t, db, k)
+	if n, _ := reserve(t, db, k, t0.Add(w+2*time.Second), w); n != 1 {
+		t.Errorf("reservation after releasing more than was reserved = %d, want 1", n)
+	}
+	// An unknown key: nothing happens, no row appears.
+	release(t, db, "never-seen")
+	if n := record(t, db, "never-seen", t0, w); n != 1 {
+		t.Errorf("CountEvent after releasing an unknown key = %d, want 1", n)
+	}
+}
