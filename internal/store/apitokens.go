@@ -34,14 +34,16 @@ func scanAPIToken(row interface{ Scan(...any) error }) (*APIToken, error) {
 func apiTokenNotFound() error { return notFound("API token") }
 
 // CreateAPIToken inserts a token (never used yet).
-func (tx *Tx) CreateAPIToken(ctx context.Context, t *APIToken) error {
-	_, err := tx.exec(ctx, `INSERT INTO api_tokens (id, user_id, name, key_hash, created_at) VALUES (?,?,?,?,?)`,
+func (tx *Tx) CreateAPIToken(ctx context.Context, t *APIToken) (err error) {
+	defer wrap(&err, "CreateAPIToken")
+	_, err = tx.exec(ctx, `INSERT INTO api_tokens (id, user_id, name, key_hash, created_at) VALUES (?,?,?,?,?)`,
 		t.ID, t.UserID, t.Name, t.KeyHash, ms(t.Created))
 	return err
 }
 
 // GetAPITokenByKeyHash finds the token whose key hashes to hash.
-func (c conn) GetAPITokenByKeyHash(ctx context.Context, hash string) (*APIToken, error) {
+func (c conn) GetAPITokenByKeyHash(ctx context.Context, hash string) (_ *APIToken, err error) {
+	defer wrap(&err, "GetAPITokenByKeyHash")
 	t, err := scanAPIToken(c.queryRow(ctx, `SELECT `+apiTokenCols+` FROM api_tokens WHERE key_hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apiTokenNotFound()
@@ -51,7 +53,8 @@ func (c conn) GetAPITokenByKeyHash(ctx context.Context, hash string) (*APIToken,
 
 // GetUserAPIToken returns one of a user's tokens; another user's token is
 // not found.
-func (c conn) GetUserAPIToken(ctx context.Context, userID, id string) (*APIToken, error) {
+func (c conn) GetUserAPIToken(ctx context.Context, userID, id string) (_ *APIToken, err error) {
+	defer wrap(&err, "GetUserAPIToken(%s, %s)", userID, id)
 	t, err := scanAPIToken(c.queryRow(ctx, `SELECT `+apiTokenCols+` FROM api_tokens WHERE user_id = ? AND id = ?`, userID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apiTokenNotFound()
@@ -60,7 +63,8 @@ func (c conn) GetUserAPIToken(ctx context.Context, userID, id string) (*APIToken
 }
 
 // ListUserAPITokens returns a user's tokens, oldest first.
-func (c conn) ListUserAPITokens(ctx context.Context, userID string) ([]*APIToken, error) {
+func (c conn) ListUserAPITokens(ctx context.Context, userID string) (_ []*APIToken, err error) {
+	defer wrap(&err, "ListUserAPITokens(%s)", userID)
 	rows, err := c.query(ctx, `SELECT `+apiTokenCols+` FROM api_tokens WHERE user_id = ? ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, err
@@ -78,24 +82,28 @@ func (c conn) ListUserAPITokens(ctx context.Context, userID string) ([]*APIToken
 }
 
 // CountUserAPITokens counts a user's tokens.
-func (c conn) CountUserAPITokens(ctx context.Context, userID string) (int, error) {
+func (c conn) CountUserAPITokens(ctx context.Context, userID string) (_ int, err error) {
+	defer wrap(&err, "CountUserAPITokens(%s)", userID)
 	var n int
-	err := c.queryRow(ctx, `SELECT COUNT(*) FROM api_tokens WHERE user_id = ?`, userID).Scan(&n)
+	err = c.queryRow(ctx, `SELECT COUNT(*) FROM api_tokens WHERE user_id = ?`, userID).Scan(&n)
 	return n, err
 }
 
 // RenameAPIToken renames one of a user's tokens (not found otherwise).
-func (tx *Tx) RenameAPIToken(ctx context.Context, userID, id, name string) error {
+func (tx *Tx) RenameAPIToken(ctx context.Context, userID, id, name string) (err error) {
+	defer wrap(&err, "RenameAPIToken(%s, %s)", userID, id)
 	return tx.execOne(ctx, apiTokenNotFound(), `UPDATE api_tokens SET name = ? WHERE user_id = ? AND id = ?`, name, userID, id)
 }
 
 // DeleteAPIToken deletes one of a user's tokens (not found otherwise).
-func (tx *Tx) DeleteAPIToken(ctx context.Context, userID, id string) error {
+func (tx *Tx) DeleteAPIToken(ctx context.Context, userID, id string) (err error) {
+	defer wrap(&err, "DeleteAPIToken(%s, %s)", userID, id)
 	return tx.execOne(ctx, apiTokenNotFound(), `DELETE FROM api_tokens WHERE user_id = ? AND id = ?`, userID, id)
 }
 
 // DeleteUserAPITokens deletes every token of a user and returns how many.
-func (tx *Tx) DeleteUserAPITokens(ctx context.Context, userID string) (int64, error) {
+func (tx *Tx) DeleteUserAPITokens(ctx context.Context, userID string) (_ int64, err error) {
+	defer wrap(&err, "DeleteUserAPITokens(%s)", userID)
 	res, err := tx.exec(ctx, `DELETE FROM api_tokens WHERE user_id = ?`, userID)
 	if err != nil {
 		return 0, err
@@ -106,7 +114,8 @@ func (tx *Tx) DeleteUserAPITokens(ctx context.Context, userID string) (int64, er
 // TouchAPIToken records a use of a token at now, unless it was recorded
 // after now-every already: of concurrent uses within that interval at most
 // one writes. It reports whether the row was updated.
-func (tx *Tx) TouchAPIToken(ctx context.Context, id string, now time.Time, every time.Duration) (bool, error) {
+func (tx *Tx) TouchAPIToken(ctx context.Context, id string, now time.Time, every time.Duration) (_ bool, err error) {
+	defer wrap(&err, "TouchAPIToken(%s)", id)
 	res, err := tx.exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`,
 		ms(now), id, ms(now.Add(-every)))
 	if err != nil {

@@ -9,7 +9,8 @@ import (
 )
 
 // InsertAudit writes one audit entry, in the transaction of the change it records.
-func (tx *Tx) InsertAudit(ctx context.Context, e *portal.AuditEntry) error {
+func (tx *Tx) InsertAudit(ctx context.Context, e *portal.AuditEntry) (err error) {
+	defer wrap(&err, "InsertAudit")
 	before, after := "", ""
 	if e.Before != nil {
 		b, err := json.Marshal(e.Before)
@@ -25,7 +26,7 @@ func (tx *Tx) InsertAudit(ctx context.Context, e *portal.AuditEntry) error {
 		}
 		after = string(b)
 	}
-	_, err := tx.exec(ctx, `INSERT INTO audit_logs (id, ts, admin_id, admin_name, org_id, site_id, message, before_json, after_json, src_ip) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+	_, err = tx.exec(ctx, `INSERT INTO audit_logs (id, ts, admin_id, admin_name, org_id, site_id, message, before_json, after_json, src_ip) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 		e.ID, ms(e.Timestamp), e.AdminID, e.AdminName, e.OrgID, e.SiteID, e.Message, before, after, e.SrcIP)
 	return err
 }
@@ -40,7 +41,8 @@ type AuditQuery struct {
 }
 
 // ListAudit returns one page of entries, newest first, and the total.
-func (c conn) ListAudit(ctx context.Context, q AuditQuery) ([]*portal.AuditEntry, int, error) {
+func (c conn) ListAudit(ctx context.Context, q AuditQuery) (_ []*portal.AuditEntry, _ int, err error) {
+	defer wrap(&err, "ListAudit")
 	where := `ts >= ? AND ts < ?`
 	args := []any{ms(q.Start), ms(q.End)}
 	if q.AdminID != "" {

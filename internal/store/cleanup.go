@@ -9,7 +9,8 @@ import (
 // counters, spent or expired link tokens, and sent mail and answered or
 // cancelled invitations older than keep.
 // It is idempotent, so several instances may run it at once.
-func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (int64, error) {
+func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (_ int64, err error) {
+	defer wrap(&err, "Purge")
 	old := ms(now.Add(-keep))
 	var total int64
 	for _, q := range []struct {

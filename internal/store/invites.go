@@ -66,11 +66,12 @@ func scanInvite(row interface{ Scan(...any) error }) (*Invite, error) {
 
 // CreateInvite stores an open invitation with its sites. An open
 // invitation of the same organization and address gives ErrDuplicate.
-func (tx *Tx) CreateInvite(ctx context.Context, inv *Invite) error {
+func (tx *Tx) CreateInvite(ctx context.Context, inv *Invite) (err error) {
+	defer wrap(&err, "CreateInvite")
 	if inv.Status == "" {
 		inv.Status = InvitePending
 	}
-	_, err := tx.exec(ctx, `INSERT INTO invites (id, org_id, email, email_lower, first_name, last_name, scope, role, token_hash, invited_by, invited_by_name,
+	_, err = tx.exec(ctx, `INSERT INTO invites (id, org_id, email, email_lower, first_name, last_name, scope, role, token_hash, invited_by, invited_by_name,
 		hours, created_at, modified_at, expires_at, status, closed_at, closed_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		inv.ID, inv.OrgID, inv.Email, EmailKey(inv.Email), inv.FirstName, inv.LastName, inv.Scope, inv.Role, inv.TokenHash, inv.InvitedBy, inv.InvitedByName,
 		inv.Hours, ms(inv.Created), ms(inv.Modified), ms(inv.Expires), inv.Status, nil, "")
@@ -92,8 +93,9 @@ func (tx *Tx) insertInviteSites(ctx context.Context, inv *Invite) error {
 // RenewInvite rewrites an open invitation (names, role, sites, inviter) with
 // a new link token and expiry: the previous link stops working. A closed
 // invitation gives ErrTokenSpent.
-func (tx *Tx) RenewInvite(ctx context.Context, inv *Invite) error {
-	err := tx.execOne(ctx, ErrTokenSpent, `UPDATE invites SET first_name = ?, last_name = ?, scope = ?, role = ?, token_hash = ?, invited_by = ?, invited_by_name = ?,
+func (tx *Tx) RenewInvite(ctx context.Context, inv *Invite) (err error) {
+	defer wrap(&err, "RenewInvite")
+	err = tx.execOne(ctx, ErrTokenSpent, `UPDATE invites SET first_name = ?, last_name = ?, scope = ?, role = ?, token_hash = ?, invited_by = ?, invited_by_name = ?,
 		hours = ?, modified_at = ?, expires_at = ? WHERE id = ? AND status = ?`,
 		inv.FirstName, inv.LastName, inv.Scope, inv.Role, inv.TokenHash, inv.InvitedBy, inv.InvitedByName,
 		inv.Hours, ms(inv.Modified), ms(inv.Expires), inv.ID, InvitePending)
@@ -111,7 +113,8 @@ func (tx *Tx) RenewInvite(ctx context.Context, inv *Invite) error {
 // (unless tokenHash is "") and, when unexpired is set, is not expired at
 // now: of two concurrent uses exactly one succeeds, and a link replaced
 // meanwhile no longer counts. Otherwise it returns ErrTokenSpent.
-func (tx *Tx) CloseInvite(ctx context.Context, id, tokenHash, status, by string, now time.Time, unexpired bool) error {
+func (tx *Tx) CloseInvite(ctx context.Context, id, tokenHash, status, by string, now time.Time, unexpired bool) (err error) {
+	defer wrap(&err, "CloseInvite(%s)", id)
 	q := `UPDATE invites SET status = ?, closed_at = ?, closed_by = ? WHERE id = ? AND status = ?`
 	args := []any{status, ms(now), by, id, InvitePending}
 	if tokenHash != "" {
@@ -126,18 +129,21 @@ func (tx *Tx) CloseInvite(ctx context.Context, id, tokenHash, status, by string,
 }
 
 // GetInvite returns an invitation by id, with its sites.
-func (c conn) GetInvite(ctx context.Context, id string) (*Invite, error) {
+func (c conn) GetInvite(ctx context.Context, id string) (_ *Invite, err error) {
+	defer wrap(&err, "GetInvite(%s)", id)
 	return c.oneInvite(ctx, `SELECT `+inviteCols+inviteFrom+` WHERE i.id = ?`, id)
 }
 
 // GetInviteByToken finds an invitation by the hash of its link token.
-func (c conn) GetInviteByToken(ctx context.Context, tokenHash string) (*Invite, error) {
+func (c conn) GetInviteByToken(ctx context.Context, tokenHash string) (_ *Invite, err error) {
+	defer wrap(&err, "GetInviteByToken")
 	return c.oneInvite(ctx, `SELECT `+inviteCols+inviteFrom+` WHERE i.token_hash = ?`, tokenHash)
 }
 
 // OpenInvite returns the open invitation of an address to an organization
 // (case-insensitively), or a not-found error.
-func (c conn) OpenInvite(ctx context.Context, orgID, email string) (*Invite, error) {
+func (c conn) OpenInvite(ctx context.Context, orgID, email string) (_ *Invite, err error) {
+	defer wrap(&err, "OpenInvite(%s)", orgID)
 	return c.oneInvite(ctx, `SELECT `+inviteCols+inviteFrom+` WHERE i.org_id = ? AND i.email_lower = ? AND i.status = ?`,
 		orgID, EmailKey(email), InvitePending)
 }
@@ -158,7 +164,8 @@ func (c conn) oneInvite(ctx context.Context, query string, args ...any) (*Invite
 
 // ListOpenInvites returns an organization's open invitations (expired or
 // not), oldest first, with their sites.
-func (c conn) ListOpenInvites(ctx context.Context, orgID string) ([]*Invite, error) {
+func (c conn) ListOpenInvites(ctx context.Context, orgID string) (_ []*Invite, err error) {
+	defer wrap(&err, "ListOpenInvites(%s)", orgID)
 	rows, err := c.query(ctx, `SELECT `+inviteCols+inviteFrom+` WHERE i.org_id = ? AND i.status = ? ORDER BY i.created_at, i.id`, orgID, InvitePending)
 	if err != nil {
 		return nil, err

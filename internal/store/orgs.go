@@ -26,15 +26,17 @@ func scanOrg(row interface{ Scan(...any) error }) (*portal.Org, error) {
 
 // CreateOrg inserts an organization; a SessionMaxLifetime of 0 is stored
 // (and set in o) as portal.DefaultSessionMaxLifetime.
-func (tx *Tx) CreateOrg(ctx context.Context, o *portal.Org) error {
+func (tx *Tx) CreateOrg(ctx context.Context, o *portal.Org) (err error) {
+	defer wrap(&err, "CreateOrg")
 	if o.SessionMaxLifetime == 0 {
 		o.SessionMaxLifetime = portal.DefaultSessionMaxLifetime
 	}
-	_, err := tx.exec(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES (?,?,?,?,?,?)`, o.ID, o.Name, o.SessionExpiry, o.SessionMaxLifetime, ms(o.CreatedTime), ms(o.ModifiedTime))
+	_, err = tx.exec(ctx, `INSERT INTO orgs (`+orgCols+`) VALUES (?,?,?,?,?,?)`, o.ID, o.Name, o.SessionExpiry, o.SessionMaxLifetime, ms(o.CreatedTime), ms(o.ModifiedTime))
 	return err
 }
 
-func (c conn) GetOrg(ctx context.Context, id string) (*portal.Org, error) {
+func (c conn) GetOrg(ctx context.Context, id string) (_ *portal.Org, err error) {
+	defer wrap(&err, "GetOrg(%s)", id)
 	o, err := scanOrg(c.queryRow(ctx, `SELECT `+orgCols+` FROM orgs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("organization")
@@ -42,20 +44,23 @@ func (c conn) GetOrg(ctx context.Context, id string) (*portal.Org, error) {
 	return o, err
 }
 
-func (tx *Tx) UpdateOrg(ctx context.Context, o *portal.Org) error {
+func (tx *Tx) UpdateOrg(ctx context.Context, o *portal.Org) (err error) {
+	defer wrap(&err, "UpdateOrg")
 	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET name = ?, session_expiry = ?, session_max_lifetime = ?, modified_at = ? WHERE id = ?`,
 		o.Name, o.SessionExpiry, o.SessionMaxLifetime, ms(o.ModifiedTime), o.ID)
 }
 
-func (tx *Tx) DeleteOrg(ctx context.Context, id string) error {
+func (tx *Tx) DeleteOrg(ctx context.Context, id string) (err error) {
+	defer wrap(&err, "DeleteOrg(%s)", id)
 	return tx.execOne(ctx, notFound("organization"), `DELETE FROM orgs WHERE id = ?`, id)
 }
 
 // UserSessionExpiry returns the shortest session_expiry (minutes) among the
 // user's organizations, or def when the user belongs to none.
-func (c conn) UserSessionExpiry(ctx context.Context, userID string, def int) (int, error) {
+func (c conn) UserSessionExpiry(ctx context.Context, userID string, def int) (_ int, err error) {
+	defer wrap(&err, "UserSessionExpiry(%s)", userID)
 	var v sql.NullInt64
-	err := c.queryRow(ctx, `SELECT MIN(o.session_expiry) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = ?`, userID).Scan(&v)
+	err = c.queryRow(ctx, `SELECT MIN(o.session_expiry) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = ?`, userID).Scan(&v)
 	if err != nil || !v.Valid {
 		return def, err
 	}
@@ -64,9 +69,10 @@ func (c conn) UserSessionExpiry(ctx context.Context, userID string, def int) (in
 
 // UserSessionMaxLifetime returns the shortest session_max_lifetime (days)
 // among the user's organizations, or def when the user belongs to none.
-func (c conn) UserSessionMaxLifetime(ctx context.Context, userID string, def int) (int, error) {
+func (c conn) UserSessionMaxLifetime(ctx context.Context, userID string, def int) (_ int, err error) {
+	defer wrap(&err, "UserSessionMaxLifetime(%s)", userID)
 	var v sql.NullInt64
-	err := c.queryRow(ctx, `SELECT MIN(o.session_max_lifetime) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = ?`, userID).Scan(&v)
+	err = c.queryRow(ctx, `SELECT MIN(o.session_max_lifetime) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = ?`, userID).Scan(&v)
 	if err != nil || !v.Valid {
 		return def, err
 	}
@@ -99,9 +105,10 @@ func decodePolicy(s string) (portal.PasswordPolicy, error) {
 
 // GetOrgPasswordPolicy returns an organization's password policy (the
 // defaults when it never set one).
-func (c conn) GetOrgPasswordPolicy(ctx context.Context, orgID string) (portal.PasswordPolicy, error) {
+func (c conn) GetOrgPasswordPolicy(ctx context.Context, orgID string) (_ portal.PasswordPolicy, err error) {
+	defer wrap(&err, "GetOrgPasswordPolicy(%s)", orgID)
 	var s string
-	err := c.queryRow(ctx, `SELECT password_policy FROM orgs WHERE id = ?`, orgID).Scan(&s)
+	err = c.queryRow(ctx, `SELECT password_policy FROM orgs WHERE id = ?`, orgID).Scan(&s)
 	if errors.Is(err, sql.ErrNoRows) {
 		return portal.PasswordPolicy{}, notFound("organization")
 	}
@@ -112,7 +119,8 @@ func (c conn) GetOrgPasswordPolicy(ctx context.Context, orgID string) (portal.Pa
 }
 
 // SetOrgPasswordPolicy stores an organization's password policy.
-func (tx *Tx) SetOrgPasswordPolicy(ctx context.Context, orgID string, p portal.PasswordPolicy, now time.Time) error {
+func (tx *Tx) SetOrgPasswordPolicy(ctx context.Context, orgID string, p portal.PasswordPolicy, now time.Time) (err error) {
+	defer wrap(&err, "SetOrgPasswordPolicy(%s)", orgID)
 	b, err := json.Marshal(policyJSON(p))
 	if err != nil {
 		return err
@@ -129,7 +137,8 @@ type OrgPolicy struct {
 
 // UserPasswordPolicies returns the password policies of every organization
 // the user has a privilege in (org- or site-scoped), by organization name.
-func (c conn) UserPasswordPolicies(ctx context.Context, userID string) ([]OrgPolicy, error) {
+func (c conn) UserPasswordPolicies(ctx context.Context, userID string) (_ []OrgPolicy, err error) {
+	defer wrap(&err, "UserPasswordPolicies(%s)", userID)
 	rows, err := c.query(ctx, `SELECT o.id, o.name, o.password_policy FROM orgs o
 		WHERE o.id IN (SELECT p.org_id FROM privileges p WHERE p.user_id = ?) ORDER BY o.name, o.id`, userID)
 	if err != nil {
@@ -153,7 +162,8 @@ func (c conn) UserPasswordPolicies(ctx context.Context, userID string) ([]OrgPol
 
 // SetOrgTwoFactorRequiredAt records when an organization began to require
 // two-factor authentication (zero: it does not).
-func (tx *Tx) SetOrgTwoFactorRequiredAt(ctx context.Context, orgID string, at time.Time) error {
+func (tx *Tx) SetOrgTwoFactorRequiredAt(ctx context.Context, orgID string, at time.Time) (err error) {
+	defer wrap(&err, "SetOrgTwoFactorRequiredAt(%s)", orgID)
 	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET two_factor_required_at = ? WHERE id = ?`, ms(at), orgID)
 }
 
@@ -169,7 +179,8 @@ type TwoFactorRequirement struct {
 
 // UserTwoFactorRequirements returns the organizations of the user whose
 // enabled password policy requires two-factor authentication, by name.
-func (c conn) UserTwoFactorRequirements(ctx context.Context, userID string) ([]TwoFactorRequirement, error) {
+func (c conn) UserTwoFactorRequirements(ctx context.Context, userID string) (_ []TwoFactorRequirement, err error) {
+	defer wrap(&err, "UserTwoFactorRequirements(%s)", userID)
 	rows, err := c.query(ctx, `SELECT o.id, o.name, o.password_policy, o.two_factor_required_at, MIN(p.created_at)
 		FROM orgs o JOIN privileges p ON p.org_id = o.id
 		WHERE p.user_id = ? AND o.two_factor_required_at > 0
@@ -202,6 +213,7 @@ func (c conn) UserTwoFactorRequirements(ctx context.Context, userID string) ([]T
 // LockOrg locks an organization's row until the transaction ends, so that
 // changes to its members that depend on a count (its last Super User) are
 // made one at a time on PostgreSQL too. (SQLite has one writer anyway.)
-func (tx *Tx) LockOrg(ctx context.Context, orgID string) error {
+func (tx *Tx) LockOrg(ctx context.Context, orgID string) (err error) {
+	defer wrap(&err, "LockOrg(%s)", orgID)
 	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET modified_at = modified_at WHERE id = ?`, orgID)
 }

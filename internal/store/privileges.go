@@ -18,7 +18,8 @@ type Member struct {
 // ListOrgMembers returns the users with privileges in an organization, in
 // no particular order (callers sort for display), each with their
 // privileges there and the names of the organization and sites.
-func (c conn) ListOrgMembers(ctx context.Context, orgID string) ([]*Member, error) {
+func (c conn) ListOrgMembers(ctx context.Context, orgID string) (_ []*Member, err error) {
+	defer wrap(&err, "ListOrgMembers(%s)", orgID)
 	rows, err := c.query(ctx, `SELECT u.id, u.email, u.first_name, u.last_name, p.id, p.scope, p.role, COALESCE(p.site_id, ''), o.name, COALESCE(s.name, '')
 		FROM privileges p JOIN users u ON u.id = p.user_id JOIN orgs o ON o.id = p.org_id LEFT JOIN sites s ON s.id = p.site_id
 		WHERE p.org_id = ? ORDER BY u.id, CASE WHEN p.site_id IS NULL THEN 0 ELSE 1 END, s.name, s.id, p.id`, orgID)
@@ -46,16 +47,18 @@ func (c conn) ListOrgMembers(ctx context.Context, orgID string) ([]*Member, erro
 
 // CountOrgAdmins returns how many users are Super Users (org-scoped
 // admin) of an organization.
-func (c conn) CountOrgAdmins(ctx context.Context, orgID string) (int, error) {
+func (c conn) CountOrgAdmins(ctx context.Context, orgID string) (_ int, err error) {
+	defer wrap(&err, "CountOrgAdmins(%s)", orgID)
 	var n int
-	err := c.queryRow(ctx, `SELECT COUNT(DISTINCT user_id) FROM privileges WHERE org_id = ? AND scope = ? AND role = ?`,
+	err = c.queryRow(ctx, `SELECT COUNT(DISTINCT user_id) FROM privileges WHERE org_id = ? AND scope = ? AND role = ?`,
 		orgID, portal.ScopeOrg, portal.RoleAdmin).Scan(&n)
 	return n, err
 }
 
 // DeleteOrgPrivileges removes every privilege of a user in an organization
 // and returns how many there were.
-func (tx *Tx) DeleteOrgPrivileges(ctx context.Context, orgID, userID string) (int64, error) {
+func (tx *Tx) DeleteOrgPrivileges(ctx context.Context, orgID, userID string) (_ int64, err error) {
+	defer wrap(&err, "DeleteOrgPrivileges(%s, %s)", orgID, userID)
 	res, err := tx.exec(ctx, `DELETE FROM privileges WHERE org_id = ? AND user_id = ?`, orgID, userID)
 	if err != nil {
 		return 0, err
@@ -63,8 +66,9 @@ func (tx *Tx) DeleteOrgPrivileges(ctx context.Context, orgID, userID string) (in
 	return res.RowsAffected()
 }
 
-func (tx *Tx) CreatePrivilege(ctx context.Context, p *portal.Privilege, createdMS int64) error {
-	_, err := tx.exec(ctx, `INSERT INTO privileges (id, user_id, org_id, site_id, scope, role, created_at) VALUES (?,?,?,?,?,?,?)`,
+func (tx *Tx) CreatePrivilege(ctx context.Context, p *portal.Privilege, createdMS int64) (err error) {
+	defer wrap(&err, "CreatePrivilege")
+	_, err = tx.exec(ctx, `INSERT INTO privileges (id, user_id, org_id, site_id, scope, role, created_at) VALUES (?,?,?,?,?,?,?)`,
 		p.ID, p.UserID, p.OrgID, nullable(p.SiteID), p.Scope, p.Role, createdMS)
 	return err
 }
@@ -73,7 +77,8 @@ func (tx *Tx) CreatePrivilege(ctx context.Context, p *portal.Privilege, createdM
 // names, ordered by organization name, then the org-scoped privilege before
 // the site-scoped ones by site name. (NULL site ids must not decide the
 // order: SQLite sorts NULLs first, PostgreSQL last.)
-func (c conn) ListPrivileges(ctx context.Context, userID string) ([]*portal.Privilege, error) {
+func (c conn) ListPrivileges(ctx context.Context, userID string) (_ []*portal.Privilege, err error) {
+	defer wrap(&err, "ListPrivileges(%s)", userID)
 	rows, err := c.query(ctx, `SELECT p.id, p.user_id, p.org_id, COALESCE(p.site_id, ''), p.scope, p.role, o.name, COALESCE(s.name, '')
 		FROM privileges p JOIN orgs o ON o.id = p.org_id LEFT JOIN sites s ON s.id = p.site_id
 		WHERE p.user_id = ? ORDER BY o.name, o.id, CASE WHEN p.site_id IS NULL THEN 0 ELSE 1 END, s.name, s.id, p.id`, userID)

@@ -12,7 +12,8 @@ import (
 )
 
 // LockedUntil returns the latest lock time among keys (zero when none is locked).
-func (c conn) LockedUntil(ctx context.Context, keys ...string) (time.Time, error) {
+func (c conn) LockedUntil(ctx context.Context, keys ...string) (_ time.Time, err error) {
+	defer wrap(&err, "LockedUntil")
 	var latest int64
 	for _, k := range keys {
 		var v int64
@@ -29,8 +30,9 @@ func (c conn) LockedUntil(ctx context.Context, keys ...string) (time.Time, error
 // first event of the window (a key whose window has passed starts again at
 // 1); it returns the number of events in the current window. It counts
 // whether or not key is locked.
-func (tx *Tx) CountEvent(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
-	_, err := tx.exec(ctx, `INSERT INTO rate_limits (key, events, window_start, locked_until) VALUES (?, 1, ?, 0)
+func (tx *Tx) CountEvent(ctx context.Context, key string, now time.Time, window time.Duration) (_ int, err error) {
+	defer wrap(&err, "CountEvent(%s)", key)
+	_, err = tx.exec(ctx, `INSERT INTO rate_limits (key, events, window_start, locked_until) VALUES (?, 1, ?, 0)
 		ON CONFLICT (key) DO UPDATE SET
 			events = CASE WHEN rate_limits.window_start < ? THEN 1 ELSE rate_limits.events + 1 END,
 			window_start = CASE WHEN rate_limits.window_start < ? THEN ? ELSE rate_limits.window_start END`,
@@ -44,14 +46,16 @@ func (tx *Tx) CountEvent(ctx context.Context, key string, now time.Time, window 
 }
 
 // Lock locks key until t.
-func (tx *Tx) Lock(ctx context.Context, key string, until time.Time) error {
-	_, err := tx.exec(ctx, `UPDATE rate_limits SET locked_until = ? WHERE key = ?`, ms(until), key)
+func (tx *Tx) Lock(ctx context.Context, key string, until time.Time) (err error) {
+	defer wrap(&err, "Lock(%s)", key)
+	_, err = tx.exec(ctx, `UPDATE rate_limits SET locked_until = ? WHERE key = ?`, ms(until), key)
 	return err
 }
 
 // ResetLimit forgets the events of key.
-func (tx *Tx) ResetLimit(ctx context.Context, key string) error {
-	_, err := tx.exec(ctx, `DELETE FROM rate_limits WHERE key = ?`, key)
+func (tx *Tx) ResetLimit(ctx context.Context, key string) (err error) {
+	defer wrap(&err, "ResetLimit(%s)", key)
+	_, err = tx.exec(ctx, `DELETE FROM rate_limits WHERE key = ?`, key)
 	return err
 }
 
@@ -61,9 +65,10 @@ func (tx *Tx) ResetLimit(ctx context.Context, key string) error {
 // it is not locked). Callers reserve an attempt before doing the costly
 // work it protects, so that concurrent requests cannot all pass a check
 // made before any of them is counted.
-func (tx *Tx) ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
+func (tx *Tx) ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration) (_ int, _ time.Time, err error) {
+	defer wrap(&err, "ReserveAttempt(%s)", key)
 	n, cutoff := ms(now), ms(now.Add(-window))
-	_, err := tx.exec(ctx, `INSERT INTO rate_limits (key, events, window_start, locked_until) VALUES (?, 1, ?, 0)
+	_, err = tx.exec(ctx, `INSERT INTO rate_limits (key, events, window_start, locked_until) VALUES (?, 1, ?, 0)
 		ON CONFLICT (key) DO UPDATE SET
 			events = CASE WHEN rate_limits.locked_until > ? THEN rate_limits.events
 				WHEN rate_limits.window_start < ? THEN 1 ELSE rate_limits.events + 1 END,
@@ -81,7 +86,8 @@ func (tx *Tx) ReserveAttempt(ctx context.Context, key string, now time.Time, win
 
 // ReleaseAttempt gives back one attempt counted for key (never going below
 // zero); an unknown key is left alone.
-func (tx *Tx) ReleaseAttempt(ctx context.Context, key string) error {
-	_, err := tx.exec(ctx, `UPDATE rate_limits SET events = events - 1 WHERE key = ? AND events > 0`, key)
+func (tx *Tx) ReleaseAttempt(ctx context.Context, key string) (err error) {
+	defer wrap(&err, "ReleaseAttempt(%s)", key)
+	_, err = tx.exec(ctx, `UPDATE rate_limits SET events = events - 1 WHERE key = ? AND events > 0`, key)
 	return err
 }

@@ -11,8 +11,9 @@ import (
 
 const sessionCols = `id, token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, auth_at, two_factor_passed, ip, user_agent, password_only`
 
-func (tx *Tx) CreateSession(ctx context.Context, s *portal.Session) error {
-	_, err := tx.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+func (tx *Tx) CreateSession(ctx context.Context, s *portal.Session) (err error) {
+	defer wrap(&err, "CreateSession")
+	_, err = tx.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 		s.ID, s.TokenHash, s.UserID, s.CSRFToken, ms(s.CreatedTime), ms(s.LastSeenTime), ms(s.ExpiresTime), ms(s.AuthTime), s.TwoFactorPassed, s.IP, s.UserAgent, s.PasswordOnly)
 	return err
 }
@@ -28,7 +29,8 @@ func scanSession(row interface{ Scan(...any) error }) (*portal.Session, error) {
 }
 
 // GetSessionByTokenHash returns the session whose token hashes to hash.
-func (c conn) GetSessionByTokenHash(ctx context.Context, hash string) (*portal.Session, error) {
+func (c conn) GetSessionByTokenHash(ctx context.Context, hash string) (_ *portal.Session, err error) {
+	defer wrap(&err, "GetSessionByTokenHash")
 	s, err := scanSession(c.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("session")
@@ -37,22 +39,25 @@ func (c conn) GetSessionByTokenHash(ctx context.Context, hash string) (*portal.S
 }
 
 // TouchSession slides a session's expiry.
-func (tx *Tx) TouchSession(ctx context.Context, id string, seen, expires time.Time) error {
-	_, err := tx.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, ms(seen), ms(expires), id)
+func (tx *Tx) TouchSession(ctx context.Context, id string, seen, expires time.Time) (err error) {
+	defer wrap(&err, "TouchSession(%s)", id)
+	_, err = tx.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, ms(seen), ms(expires), id)
 	return err
 }
 
 // RotateSessionToken gives the session id a new token hash, if its token
 // hash is still oldHash; otherwise (the session is gone, or another request
 // rotated it first) it is not found and nothing changes.
-func (tx *Tx) RotateSessionToken(ctx context.Context, id, oldHash, newHash string) error {
+func (tx *Tx) RotateSessionToken(ctx context.Context, id, oldHash, newHash string) (err error) {
+	defer wrap(&err, "RotateSessionToken(%s)", id)
 	return tx.execOne(ctx, notFound("session"), `UPDATE sessions SET token_hash = ? WHERE id = ? AND token_hash = ?`, newHash, id, oldHash)
 }
 
 // DeleteUserSessionByToken ends the session whose token hashes to hash if
 // it belongs to the user userID, and reports whether it did. A session of
 // another user stays as it is.
-func (tx *Tx) DeleteUserSessionByToken(ctx context.Context, userID, hash string) (bool, error) {
+func (tx *Tx) DeleteUserSessionByToken(ctx context.Context, userID, hash string) (_ bool, err error) {
+	defer wrap(&err, "DeleteUserSessionByToken(%s)", userID)
 	res, err := tx.exec(ctx, `DELETE FROM sessions WHERE token_hash = ? AND user_id = ?`, hash, userID)
 	if err != nil {
 		return false, err
@@ -61,13 +66,15 @@ func (tx *Tx) DeleteUserSessionByToken(ctx context.Context, userID, hash string)
 	return n > 0, err
 }
 
-func (tx *Tx) DeleteSession(ctx context.Context, id string) error {
-	_, err := tx.exec(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+func (tx *Tx) DeleteSession(ctx context.Context, id string) (err error) {
+	defer wrap(&err, "DeleteSession(%s)", id)
+	_, err = tx.exec(ctx, `DELETE FROM sessions WHERE id = ?`, id)
 	return err
 }
 
 // DeleteExpiredSessions removes sessions that expired before now.
-func (tx *Tx) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+func (tx *Tx) DeleteExpiredSessions(ctx context.Context, now time.Time) (_ int64, err error) {
+	defer wrap(&err, "DeleteExpiredSessions")
 	res, err := tx.exec(ctx, `DELETE FROM sessions WHERE expires_at < ?`, ms(now))
 	if err != nil {
 		return 0, err
@@ -77,7 +84,8 @@ func (tx *Tx) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, 
 
 // DeleteUserSessions signs a user out everywhere except the session
 // exceptID (empty: everywhere) and returns how many sessions ended.
-func (tx *Tx) DeleteUserSessions(ctx context.Context, userID, exceptID string) (int64, error) {
+func (tx *Tx) DeleteUserSessions(ctx context.Context, userID, exceptID string) (_ int64, err error) {
+	defer wrap(&err, "DeleteUserSessions(%s, %s)", userID, exceptID)
 	res, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, exceptID)
 	if err != nil {
 		return 0, err
@@ -86,7 +94,8 @@ func (tx *Tx) DeleteUserSessions(ctx context.Context, userID, exceptID string) (
 }
 
 // ListUserSessions returns a user's live sessions, most recently seen first.
-func (c conn) ListUserSessions(ctx context.Context, userID string, now time.Time) ([]*portal.Session, error) {
+func (c conn) ListUserSessions(ctx context.Context, userID string, now time.Time) (_ []*portal.Session, err error) {
+	defer wrap(&err, "ListUserSessions(%s)", userID)
 	rows, err := c.query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY last_seen_at DESC, id`, userID, ms(now))
 	if err != nil {
 		return nil, err
@@ -105,7 +114,8 @@ func (c conn) ListUserSessions(ctx context.Context, userID string, now time.Time
 
 // GetUserSession returns the session with id if it is one of the user
 // userID's. A session of another user is not found, exactly like an unknown id.
-func (c conn) GetUserSession(ctx context.Context, userID, id string) (*portal.Session, error) {
+func (c conn) GetUserSession(ctx context.Context, userID, id string) (_ *portal.Session, err error) {
+	defer wrap(&err, "GetUserSession(%s, %s)", userID, id)
 	s, err := scanSession(c.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ? AND user_id = ?`, id, userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("session")
@@ -115,18 +125,21 @@ func (c conn) GetUserSession(ctx context.Context, userID, id string) (*portal.Se
 
 // DeleteUserSession signs the user userID out of one session. A session
 // of another user, or one already gone, is not found and stays as it is.
-func (tx *Tx) DeleteUserSession(ctx context.Context, userID, id string) error {
+func (tx *Tx) DeleteUserSession(ctx context.Context, userID, id string) (err error) {
+	defer wrap(&err, "DeleteUserSession(%s, %s)", userID, id)
 	return tx.execOne(ctx, notFound("session"), `DELETE FROM sessions WHERE id = ? AND user_id = ?`, id, userID)
 }
 
 // PromoteSession turns a password-only session (opened by a recovery link)
 // into a full one once the new password is set.
-func (tx *Tx) PromoteSession(ctx context.Context, id string, authTime, expires time.Time) error {
+func (tx *Tx) PromoteSession(ctx context.Context, id string, authTime, expires time.Time) (err error) {
+	defer wrap(&err, "PromoteSession(%s)", id)
 	return tx.execOne(ctx, notFound("session"), `UPDATE sessions SET password_only = ?, auth_at = ?, last_seen_at = ?, expires_at = ? WHERE id = ?`,
 		false, ms(authTime), ms(authTime), ms(expires), id)
 }
 
 // PassSessionTwoFactor records that a session gave its second factor.
-func (tx *Tx) PassSessionTwoFactor(ctx context.Context, sessionID string) error {
+func (tx *Tx) PassSessionTwoFactor(ctx context.Context, sessionID string) (err error) {
+	defer wrap(&err, "PassSessionTwoFactor(%s)", sessionID)
 	return tx.execOne(ctx, notFound("session"), `UPDATE sessions SET two_factor_passed = ? WHERE id = ?`, true, sessionID)
 }

@@ -133,7 +133,8 @@ func (db *DB) Close() error {
 func (db *DB) Ping(ctx context.Context) error { return db.write.PingContext(ctx) }
 
 // Migrate applies every pending embedded migration of the dialect.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) Migrate(ctx context.Context) (err error) {
+	defer wrap(&err, "Migrate")
 	p, err := db.provider()
 	if err != nil {
 		return err
@@ -143,7 +144,8 @@ func (db *DB) Migrate(ctx context.Context) error {
 }
 
 // MigrationVersion reports the current schema version.
-func (db *DB) MigrationVersion(ctx context.Context) (int64, error) {
+func (db *DB) MigrationVersion(ctx context.Context) (_ int64, err error) {
+	defer wrap(&err, "MigrationVersion")
 	p, err := db.provider()
 	if err != nil {
 		return 0, err
@@ -329,3 +331,30 @@ func (db *DB) Exec(ctx context.Context, query string) error {
 	_, err := db.write.ExecContext(ctx, query)
 	return err
 }
+
+// wrap gives the error of a store method the context a log needs to place
+// it ("store: GetUser(<id>): <the database's error>"), once, where the
+// database's error enters. The store's answers, which callers branch on,
+// are returned as they are: errors meant for the client (*portal.Error,
+// say not found) and the sentinels (ErrDuplicate, ErrTokenSpent,
+// ErrPasswordChanged, ErrCodeUsed, ErrTwoFactorActive). errors.Is
+// (sql.ErrNoRows, context.Canceled…) and errors.As see through the
+// wrapping. Used as defer wrap(&err, "Name(%s)", id).
+func wrap(errp *error, format string, args ...any) {
+	err := *errp
+	if err == nil {
+		return
+	}
+	var pe *portal.Error
+	if errors.As(err, &pe) {
+		return
+	}
+	for _, answer := range storeAnswers {
+		if errors.Is(err, answer) {
+			return
+		}
+	}
+	*errp = fmt.Errorf("store: "+format+": %w", append(args, err)...)
+}
+
+var storeAnswers = []error{ErrDuplicate, ErrTokenSpent, ErrPasswordChanged, ErrCodeUsed, ErrTwoFactorActive}

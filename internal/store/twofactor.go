@@ -29,10 +29,11 @@ var ErrTwoFactorActive = errors.New("store: two-factor authentication already ac
 const twoFactorCols = `user_id, secret, verified, last_step, created_at, verified_at`
 
 // GetTwoFactor returns the enrolment of a user, or a not-found error.
-func (c conn) GetTwoFactor(ctx context.Context, userID string) (*TwoFactor, error) {
+func (c conn) GetTwoFactor(ctx context.Context, userID string) (_ *TwoFactor, err error) {
+	defer wrap(&err, "GetTwoFactor(%s)", userID)
 	var tf TwoFactor
 	var created, verified int64
-	err := c.queryRow(ctx, `SELECT `+twoFactorCols+` FROM two_factor WHERE user_id = ?`, userID).
+	err = c.queryRow(ctx, `SELECT `+twoFactorCols+` FROM two_factor WHERE user_id = ?`, userID).
 		Scan(&tf.UserID, &tf.Secret, &tf.Verified, &tf.LastStep, &created, &verified)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("two-factor enrolment")
@@ -47,7 +48,8 @@ func (c conn) GetTwoFactor(ctx context.Context, userID string) (*TwoFactor, erro
 // StartTwoFactor stores a fresh sealed secret for the user, unverified,
 // replacing an unverified one. A verified enrolment stays as it is and
 // ErrTwoFactorActive is returned.
-func (tx *Tx) StartTwoFactor(ctx context.Context, userID, sealed string, now time.Time) error {
+func (tx *Tx) StartTwoFactor(ctx context.Context, userID, sealed string, now time.Time) (err error) {
+	defer wrap(&err, "StartTwoFactor(%s)", userID)
 	return tx.execOne(ctx, ErrTwoFactorActive, `INSERT INTO two_factor (`+twoFactorCols+`) VALUES (?, ?, ?, 0, ?, 0)
 		ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, verified = excluded.verified, last_step = 0,
 			created_at = excluded.created_at, verified_at = 0
@@ -58,7 +60,8 @@ func (tx *Tx) StartTwoFactor(ctx context.Context, userID, sealed string, now tim
 // only if the enrolment is still unverified, still holds that secret (not
 // one restarted meanwhile) and step is newer than any used. Otherwise it
 // returns ErrCodeUsed.
-func (tx *Tx) ActivateTwoFactor(ctx context.Context, userID, sealed string, step int64, now time.Time) error {
+func (tx *Tx) ActivateTwoFactor(ctx context.Context, userID, sealed string, step int64, now time.Time) (err error) {
+	defer wrap(&err, "ActivateTwoFactor(%s)", userID)
 	return tx.execOne(ctx, ErrCodeUsed, `UPDATE two_factor SET verified = ?, verified_at = ?, last_step = ?
 		WHERE user_id = ? AND secret = ? AND verified = ? AND last_step < ?`, true, ms(now), step, userID, sealed, false, step)
 }
@@ -67,14 +70,16 @@ func (tx *Tx) ActivateTwoFactor(ctx context.Context, userID, sealed string, step
 // enrolment, in one conditional UPDATE: of two requests with the same
 // code, exactly one gets nil; the other, and any code of a step not newer
 // than the last used one, get ErrCodeUsed.
-func (tx *Tx) UseTOTPStep(ctx context.Context, userID string, step int64) error {
+func (tx *Tx) UseTOTPStep(ctx context.Context, userID string, step int64) (err error) {
+	defer wrap(&err, "UseTOTPStep(%s)", userID)
 	return tx.execOne(ctx, ErrCodeUsed, `UPDATE two_factor SET last_step = ? WHERE user_id = ? AND verified = ? AND last_step < ?`,
 		step, userID, true, step)
 }
 
 // DeleteTwoFactor removes the user's enrolment and recovery codes; it
 // reports whether there was an enrolment.
-func (tx *Tx) DeleteTwoFactor(ctx context.Context, userID string) (bool, error) {
+func (tx *Tx) DeleteTwoFactor(ctx context.Context, userID string) (_ bool, err error) {
+	defer wrap(&err, "DeleteTwoFactor(%s)", userID)
 	res, err := tx.exec(ctx, `DELETE FROM two_factor WHERE user_id = ?`, userID)
 	if err != nil {
 		return false, err
@@ -91,6 +96,7 @@ func (tx *Tx) DeleteTwoFactor(ctx context.Context, userID string) (bool, error) 
 // recovery codes), else only the recovery codes made then. It reports
 // whether the enrolment went and how many recovery codes went with either.
 func (tx *Tx) DeleteTwoFactorSince(ctx context.Context, userID string, since time.Time) (factor bool, codes int64, err error) {
+	defer wrap(&err, "DeleteTwoFactorSince(%s)", userID)
 	res, err := tx.exec(ctx, `DELETE FROM two_factor WHERE user_id = ? AND created_at >= ?`, userID, ms(since))
 	if err != nil {
 		return false, 0, err
@@ -114,7 +120,8 @@ func (tx *Tx) DeleteTwoFactorSince(ctx context.Context, userID string, since tim
 
 // ReplaceRecoveryCodes voids the user's recovery codes and stores the
 // hashes of a new set.
-func (tx *Tx) ReplaceRecoveryCodes(ctx context.Context, userID string, ids, hashes []string, now time.Time) error {
+func (tx *Tx) ReplaceRecoveryCodes(ctx context.Context, userID string, ids, hashes []string, now time.Time) (err error) {
+	defer wrap(&err, "ReplaceRecoveryCodes(%s)", userID)
 	if len(ids) != len(hashes) {
 		return errors.New("store: recovery codes: ids and hashes differ in number")
 	}
@@ -133,7 +140,8 @@ func (tx *Tx) ReplaceRecoveryCodes(ctx context.Context, userID string, ids, hash
 // UseRecoveryCode marks the user's recovery code with the hash used, in one
 // conditional UPDATE: an unknown code is not found, one used already (or by
 // a concurrent request) gives ErrCodeUsed.
-func (tx *Tx) UseRecoveryCode(ctx context.Context, userID, hash string, now time.Time) error {
+func (tx *Tx) UseRecoveryCode(ctx context.Context, userID, hash string, now time.Time) (err error) {
+	defer wrap(&err, "UseRecoveryCode(%s)", userID)
 	res, err := tx.exec(ctx, `UPDATE two_factor_recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at = 0`,
 		ms(now), userID, hash)
 	if err != nil {
@@ -156,9 +164,10 @@ func (tx *Tx) UseRecoveryCode(ctx context.Context, userID, hash string, now time
 
 // RecoveryCodeUsed reports whether the user's recovery code with the hash
 // was used; an unknown code is not found.
-func (c conn) RecoveryCodeUsed(ctx context.Context, userID, hash string) (bool, error) {
+func (c conn) RecoveryCodeUsed(ctx context.Context, userID, hash string) (_ bool, err error) {
+	defer wrap(&err, "RecoveryCodeUsed(%s)", userID)
 	var used int64
-	err := c.queryRow(ctx, `SELECT used_at FROM two_factor_recovery_codes WHERE user_id = ? AND code_hash = ?`, userID, hash).Scan(&used)
+	err = c.queryRow(ctx, `SELECT used_at FROM two_factor_recovery_codes WHERE user_id = ? AND code_hash = ?`, userID, hash).Scan(&used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, notFound("recovery code")
 	}
@@ -174,10 +183,11 @@ type RecoveryCodeStats struct {
 }
 
 // RecoveryCodes returns the counts of the user's recovery codes.
-func (c conn) RecoveryCodes(ctx context.Context, userID string) (RecoveryCodeStats, error) {
+func (c conn) RecoveryCodes(ctx context.Context, userID string) (_ RecoveryCodeStats, err error) {
+	defer wrap(&err, "RecoveryCodes(%s)", userID)
 	var st RecoveryCodeStats
 	var created int64
-	err := c.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN used_at = 0 THEN 1 ELSE 0 END), 0), COALESCE(MAX(created_at), 0)
+	err = c.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN used_at = 0 THEN 1 ELSE 0 END), 0), COALESCE(MAX(created_at), 0)
 		FROM two_factor_recovery_codes WHERE user_id = ?`, userID).Scan(&st.Total, &st.Remaining, &created)
 	st.Created = fromMS(created)
 	return st, err

@@ -29,7 +29,8 @@ func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
 // CreateUser inserts u; an e-mail already taken (case-insensitively) gives
 // ErrDuplicate, after which the transaction can go on (a concurrent sign-up
 // is an expected outcome, not a failure of the transaction).
-func (tx *Tx) CreateUser(ctx context.Context, u *portal.User) error {
+func (tx *Tx) CreateUser(ctx context.Context, u *portal.User) (err error) {
+	defer wrap(&err, "CreateUser")
 	if u.MACFormat == "" {
 		u.MACFormat = "xx:xx:xx:xx:xx:xx"
 	}
@@ -46,7 +47,8 @@ func (tx *Tx) CreateUser(ctx context.Context, u *portal.User) error {
 }
 
 // GetUser returns the user with id, or a not-found error.
-func (c conn) GetUser(ctx context.Context, id string) (*portal.User, error) {
+func (c conn) GetUser(ctx context.Context, id string) (_ *portal.User, err error) {
+	defer wrap(&err, "GetUser(%s)", id)
 	u, err := scanUser(c.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("user")
@@ -55,7 +57,8 @@ func (c conn) GetUser(ctx context.Context, id string) (*portal.User, error) {
 }
 
 // GetUserByEmail finds a user by e-mail, case-insensitively.
-func (c conn) GetUserByEmail(ctx context.Context, email string) (*portal.User, error) {
+func (c conn) GetUserByEmail(ctx context.Context, email string) (_ *portal.User, err error) {
+	defer wrap(&err, "GetUserByEmail")
 	u, err := scanUser(c.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE email_lower = ?`, EmailKey(email)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("user")
@@ -64,13 +67,15 @@ func (c conn) GetUserByEmail(ctx context.Context, email string) (*portal.User, e
 }
 
 // SetEmailVerified marks the user's address as verified.
-func (tx *Tx) SetEmailVerified(ctx context.Context, userID string, now time.Time) error {
+func (tx *Tx) SetEmailVerified(ctx context.Context, userID string, now time.Time) (err error) {
+	defer wrap(&err, "SetEmailVerified(%s)", userID)
 	return tx.execOne(ctx, notFound("user"), `UPDATE users SET email_verified = ?, modified_at = ? WHERE id = ?`, true, ms(now), userID)
 }
 
 // SetPasswordHash replaces the stored hash. When changed is true the
 // password itself changed (not just its parameters) and its time moves.
-func (tx *Tx) SetPasswordHash(ctx context.Context, userID, hash string, changed bool, now time.Time) error {
+func (tx *Tx) SetPasswordHash(ctx context.Context, userID, hash string, changed bool, now time.Time) (err error) {
+	defer wrap(&err, "SetPasswordHash(%s)", userID)
 	if changed {
 		return tx.execOne(ctx, notFound("user"), `UPDATE users SET password_hash = ?, password_modified_at = ?, modified_at = ? WHERE id = ?`, hash, ms(now), ms(now), userID)
 	}
@@ -80,7 +85,8 @@ func (tx *Tx) SetPasswordHash(ctx context.Context, userID, hash string, changed 
 // UpdateUser writes the user's e-mail, names, phones, preferences and
 // reset flag (not the password: see SetPasswordHash). A taken e-mail gives
 // ErrDuplicate.
-func (tx *Tx) UpdateUser(ctx context.Context, u *portal.User) error {
+func (tx *Tx) UpdateUser(ctx context.Context, u *portal.User) (err error) {
+	defer wrap(&err, "UpdateUser")
 	return tx.execOne(ctx, notFound("user"), `UPDATE users SET email = ?, email_lower = ?, first_name = ?, last_name = ?, phone = ?, phone2 = ?,
 		mac_format = ?, hour24 = ?, timezone = ?, password_reset_required = ?, modified_at = ? WHERE id = ?`,
 		u.Email, EmailKey(u.Email), u.FirstName, u.LastName, u.Phone, u.Phone2, u.MACFormat, u.Hour24, u.Timezone, u.PasswordResetRequired, ms(u.ModifiedTime), u.ID)
@@ -92,7 +98,8 @@ func (tx *Tx) UpdateUser(ctx context.Context, u *portal.User) error {
 // oldHash it changes nothing but still checks, and holds the user's row
 // until the transaction ends, so a concurrent password change is ordered
 // either wholly before or wholly after the caller's transaction.
-func (tx *Tx) SetPasswordHashIf(ctx context.Context, userID, oldHash, hash string) error {
+func (tx *Tx) SetPasswordHashIf(ctx context.Context, userID, oldHash, hash string) (err error) {
+	defer wrap(&err, "SetPasswordHashIf(%s)", userID)
 	return tx.execOne(ctx, ErrPasswordChanged, `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`, hash, userID, oldHash)
 }
 
@@ -121,7 +128,8 @@ func EmailKey(email string) string {
 
 // PasswordHistory returns the hashes of a user's previous passwords, newest
 // first, at most limit of them.
-func (c conn) PasswordHistory(ctx context.Context, userID string, limit int) ([]string, error) {
+func (c conn) PasswordHistory(ctx context.Context, userID string, limit int) (_ []string, err error) {
+	defer wrap(&err, "PasswordHistory(%s)", userID)
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -149,8 +157,9 @@ var ErrPasswordChanged = errors.New("store: password changed meanwhile")
 // is still oldHash, keeps oldHash in the password history (trimmed to the
 // newest keep entries), moves the password's time and clears the
 // reset-required flag.
-func (tx *Tx) ChangePassword(ctx context.Context, userID, oldHash, newHash string, now time.Time, historyID string, keep int) error {
-	err := tx.execOne(ctx, ErrPasswordChanged, `UPDATE users SET password_hash = ?, password_modified_at = ?, modified_at = ?, password_reset_required = ?
+func (tx *Tx) ChangePassword(ctx context.Context, userID, oldHash, newHash string, now time.Time, historyID string, keep int) (err error) {
+	defer wrap(&err, "ChangePassword(%s, %s)", userID, historyID)
+	err = tx.execOne(ctx, ErrPasswordChanged, `UPDATE users SET password_hash = ?, password_modified_at = ?, modified_at = ?, password_reset_required = ?
 		WHERE id = ? AND password_hash = ?`, newHash, ms(now), ms(now), false, userID, oldHash)
 	if err != nil {
 		return err
