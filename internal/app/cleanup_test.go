@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"portal"
 	"portal/internal/app"
 	"portal/internal/authn"
@@ -19,22 +17,9 @@ import (
 func TestCleanupDeletesExpiredSessions(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		db := testenv.OpenDB(t, d)
-		clock := testenv.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
-		h := authn.NewHasher(64, 1, 1, 2)
-		svc := app.New(app.Options{DB: db, Hasher: h, Now: clock.Now, BaseURL: "http://portal.test"})
-		hash, err := h.Hash(ctx, "password123")
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := clock.Now()
-		for _, email := range []string{"old@example.com", "new@example.com"} {
-			u := &portal.User{ID: uuid.NewString(), Email: email, PasswordHash: hash, EmailVerified: true,
-				PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
-			if err := db.Write(ctx, func(tx *store.Tx) error { return tx.CreateUser(ctx, u) }); err != nil {
-				t.Fatal(err)
-			}
-		}
+		ts := newTestService(t, d, time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC), nil)
+		db, clock, svc := ts.db, ts.clock, ts.svc
+		ts.addUsers(t, "password123", "old@example.com", "new@example.com")
 		old, err := svc.Login(ctx, "old@example.com", "password123", app.Client{IP: "127.0.0.1"})
 		if err != nil {
 			t.Fatal(err)

@@ -18,9 +18,8 @@ import (
 
 func newSecurityService(t *testing.T, d store.Dialect, h *authn.Hasher) (*store.DB, *app.Service) {
 	t.Helper()
-	db := testenv.OpenDB(t, d)
-	clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	return db, app.New(app.Options{DB: db, Hasher: h, Now: clock.Now, BaseURL: "http://portal.test"})
+	ts := newTestService(t, d, testStart, h)
+	return ts.db, ts.svc
 }
 
 func createUserWithHash(t *testing.T, db *store.DB, email, hash string) *portal.User {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"portal"
 	"portal/internal/app"
 	"portal/internal/authn"
@@ -22,20 +20,9 @@ import (
 func TestSessionMaxLifetime(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		db := testenv.OpenDB(t, d)
-		clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-		h := authn.NewHasher(64, 1, 1, 2)
-		svc := app.New(app.Options{DB: db, Hasher: h, Now: clock.Now, BaseURL: "http://portal.test"})
-		hash, err := h.Hash(ctx, "password123")
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := clock.Now()
-		u := &portal.User{ID: uuid.NewString(), Email: "ann@example.com", PasswordHash: hash, EmailVerified: true,
-			PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
-		if err := db.Write(ctx, func(tx *store.Tx) error { return tx.CreateUser(ctx, u) }); err != nil {
-			t.Fatal(err)
-		}
+		ts := newTestService(t, d, testStart, nil)
+		db, clock, svc := ts.db, ts.clock, ts.svc
+		u := ts.addUsers(t, "password123", "ann@example.com")[0]
 		res, err := svc.Login(ctx, u.Email, "password123", app.Client{IP: "198.51.100.7"})
 		if err != nil {
 			t.Fatal(err)

@@ -6,11 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"portal"
 	"portal/internal/app"
-	"portal/internal/authn"
 	"portal/internal/store"
 	"portal/internal/testenv"
 )
@@ -23,22 +20,9 @@ import (
 func TestSessions(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		db := testenv.OpenDB(t, d)
-		clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-		h := authn.NewHasher(64, 1, 1, 2)
-		svc := app.New(app.Options{DB: db, Hasher: h, Now: clock.Now, BaseURL: "http://portal.test"})
-		hash, err := h.Hash(ctx, "password123")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, email := range []string{"ann@example.com", "bob@example.com"} {
-			now := clock.Now()
-			u := &portal.User{ID: uuid.NewString(), Email: email, PasswordHash: hash, EmailVerified: true,
-				PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
-			if err := db.Write(ctx, func(tx *store.Tx) error { return tx.CreateUser(ctx, u) }); err != nil {
-				t.Fatal(err)
-			}
-		}
+		ts := newTestService(t, d, testStart, nil)
+		clock, svc := ts.clock, ts.svc
+		ts.addUsers(t, "password123", "ann@example.com", "bob@example.com")
 		login := func(email, ua string) *app.Actor {
 			t.Helper()
 			res, err := svc.Login(ctx, email, "password123", app.Client{IP: "198.51.100.7", UserAgent: ua})

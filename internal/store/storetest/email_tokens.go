@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,36 +104,11 @@ func testUseEmailTokenExpiry(t *testing.T, db *store.DB) {
 }
 
 func testUseEmailTokenConcurrent(t *testing.T, db *store.DB) {
-	ctx := context.Background()
 	u := mkUser(t, db, "race@example.com")
 	tok := mkToken(t, db, u.ID, "register", t0, time.Hour)
-	const n = 8
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = db.Write(ctx, func(tx *store.Tx) error { return tx.UseEmailToken(ctx, tok.ID, t0.Add(time.Minute)) })
-		})
-	}
-	close(start)
-	wg.Wait()
-	ok := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, store.ErrTokenSpent):
-		default:
-			t.Errorf("goroutine %d: %v (want success or ErrTokenSpent)", i, err)
-		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d of %d concurrent uses succeeded, want exactly 1", ok, n)
-	}
+	exactlyOneWins(t, db, 8, store.ErrTokenSpent, "uses of one token", func(ctx context.Context, tx *store.Tx) error {
+		return tx.UseEmailToken(ctx, tok.ID, t0.Add(time.Minute))
+	})
 }
 
 // testEmailChangeTokens covers the queries of the e-mail change: adding a

@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -120,28 +119,9 @@ func testCloseInvite(t *testing.T, db *store.DB) {
 		return tx.CloseInvite(ctx, inv.ID, inv.TokenHash, store.InviteAccepted, "u", inv.Expires, true)
 	}))
 
-	var wg sync.WaitGroup
-	errs := make([]error, 8)
-	for i := range errs {
-		wg.Go(func() {
-			errs[i] = db.Write(ctx, func(tx *store.Tx) error {
-				return tx.CloseInvite(ctx, inv.ID, inv.TokenHash, store.InviteAccepted, "u", now, true)
-			})
-		})
-	}
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, store.ErrTokenSpent):
-			t.Errorf("concurrent close: %v", err)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("%d concurrent closings succeeded, want 1", ok)
-	}
+	exactlyOneWins(t, db, 8, store.ErrTokenSpent, "closings of one invitation", func(ctx context.Context, tx *store.Tx) error {
+		return tx.CloseInvite(ctx, inv.ID, inv.TokenHash, store.InviteAccepted, "u", now, true)
+	})
 	got, err := db.GetInvite(ctx, inv.ID)
 	if err != nil || got.Status != store.InviteAccepted || got.ClosedBy != "u" {
 		t.Fatalf("closed invite = %+v, %v", got, err)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -315,4 +316,37 @@ func testTxReadsOwnWrites(t *testing.T, db *store.DB) {
 		}
 		return nil
 	})
+}
+
+// exactlyOneWins runs fn in n transactions at once (goroutines released
+// together) and fails unless exactly one commits and every other fails with
+// an error that is lost (errors.Is): what is the operation, for messages.
+func exactlyOneWins(t *testing.T, db *store.DB, n int, lost error, what string, fn func(ctx context.Context, tx *store.Tx) error) {
+	t.Helper()
+	ctx := context.Background()
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = db.Write(ctx, func(tx *store.Tx) error { return fn(ctx, tx) })
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, lost):
+			t.Errorf("%s, goroutine %d: %v (want success or %v)", what, i, err, lost)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent %s succeeded, want exactly 1", ok, n, what)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -142,36 +141,11 @@ func testTwoFactorSteps(t *testing.T, db *store.DB) {
 }
 
 func testTwoFactorStepConcurrent(t *testing.T, db *store.DB) {
-	ctx := context.Background()
 	u := mkUser(t, db, "race2fa@example.com")
 	mkTwoFactor(t, db, u, "s", true)
-	const n = 8
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = db.Write(ctx, func(tx *store.Tx) error { return tx.UseTOTPStep(ctx, u.ID, 500) })
-		})
-	}
-	close(start)
-	wg.Wait()
-	ok := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, store.ErrCodeUsed):
-		default:
-			t.Errorf("goroutine %d: %v", i, err)
-		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d of %d concurrent uses of one step succeeded, want exactly 1", ok, n)
-	}
+	exactlyOneWins(t, db, 8, store.ErrCodeUsed, "uses of one step", func(ctx context.Context, tx *store.Tx) error {
+		return tx.UseTOTPStep(ctx, u.ID, 500)
+	})
 }
 
 func testRecoveryCodes(t *testing.T, db *store.DB) {
@@ -236,33 +210,9 @@ func testRecoveryCodeConcurrent(t *testing.T, db *store.DB) {
 	write(t, db, func(tx *store.Tx) error {
 		return tx.ReplaceRecoveryCodes(ctx, u.ID, []string{newID()}, []string{"only"}, t0)
 	})
-	const n = 8
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, n)
-	)
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = db.Write(ctx, func(tx *store.Tx) error { return tx.UseRecoveryCode(ctx, u.ID, "only", t0) })
-		})
-	}
-	close(start)
-	wg.Wait()
-	ok := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case errors.Is(err, store.ErrCodeUsed):
-		default:
-			t.Errorf("goroutine %d: %v", i, err)
-		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d of %d concurrent uses of one recovery code succeeded, want exactly 1", ok, n)
-	}
+	exactlyOneWins(t, db, 8, store.ErrCodeUsed, "uses of one recovery code", func(ctx context.Context, tx *store.Tx) error {
+		return tx.UseRecoveryCode(ctx, u.ID, "only", t0)
+	})
 }
 
 // testTwoFactorDeleteSince: only what was set up at or after the time goes.
