@@ -453,14 +453,7 @@ func (s *Service) UpdateAdmin(ctx context.Context, a *Actor, orgID, userID strin
 	}
 	var out *Admin
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
-		if err := tx.LockOrg(ctx, orgID); err != nil {
-			return err
-		}
-		o, err := tx.GetOrg(ctx, orgID)
-		if err != nil {
-			return err
-		}
-		target, cur, err := s.member(ctx, tx, orgID, userID)
+		o, target, cur, err := s.lockedMember(ctx, tx, orgID, userID)
 		if err != nil {
 			return err
 		}
@@ -508,6 +501,24 @@ func (s *Service) UpdateAdmin(ctx context.Context, a *Actor, orgID, userID strin
 	return out, nil
 }
 
+// lockedMember locks the organization (so that concurrent changes of its
+// members, which check its last Super User, are serialized) and returns it
+// with the member userID and their grant there (member).
+func (s *Service) lockedMember(ctx context.Context, tx *store.Tx, orgID, userID string) (*portal.Org, *portal.User, Grant, error) {
+	if err := tx.LockOrg(ctx, orgID); err != nil {
+		return nil, nil, Grant{}, err
+	}
+	o, err := tx.GetOrg(ctx, orgID)
+	if err != nil {
+		return nil, nil, Grant{}, err
+	}
+	target, cur, err := s.member(ctx, tx, orgID, userID)
+	if err != nil {
+		return nil, nil, Grant{}, err
+	}
+	return o, target, cur, nil
+}
+
 // member reads a member of the organization and their grant there, in tx.
 func (s *Service) member(ctx context.Context, tx *store.Tx, orgID, userID string) (*portal.User, Grant, error) {
 	u, err := tx.GetUser(ctx, userID)
@@ -542,14 +553,7 @@ func (s *Service) RevokeAdmin(ctx context.Context, a *Actor, orgID, userID strin
 		return s.CancelInvite(ctx, a, orgID, userID)
 	}
 	return s.write(ctx, func(tx *store.Tx, w *writer) error {
-		if err := tx.LockOrg(ctx, orgID); err != nil {
-			return err
-		}
-		o, err := tx.GetOrg(ctx, orgID)
-		if err != nil {
-			return err
-		}
-		target, cur, err := s.member(ctx, tx, orgID, userID)
+		o, target, cur, err := s.lockedMember(ctx, tx, orgID, userID)
 		if err != nil {
 			return err
 		}

@@ -93,6 +93,38 @@ func closedInvite(inv *store.Invite) error {
 	}
 }
 
+// checkedInvite holds the checked fields of an InviteInput and the token of
+// the link to mail.
+type checkedInvite struct {
+	email, first, last string
+	hours              int
+	token              string
+}
+
+// checkInviteInput checks what Invite and UpdateInvite share and makes the
+// new link's token. A new invitation (create) needs the address and both
+// names; a change may leave them out (empty: unchanged).
+func checkInviteInput(in InviteInput, create bool) (f checkedInvite, err error) {
+	if create || strings.TrimSpace(in.Email) != "" {
+		if f.email, err = cleanEmail(in.Email); err != nil {
+			return f, err
+		}
+	}
+	if f.first, err = cleanName("first_name", in.FirstName, portal.MaxNameLen, create); err != nil {
+		return f, err
+	}
+	if f.last, err = cleanName("last_name", in.LastName, portal.MaxNameLen, create); err != nil {
+		return f, err
+	}
+	if f.hours, err = checkHours(in.Hours); err != nil {
+		return f, err
+	}
+	if f.token, err = authn.NewToken(); err != nil {
+		return f, fmt.Errorf("invitation link token: %w", err)
+	}
+	return f, nil
+}
+
 // Invite invites an address into the organization (Super Users only) and
 // mails it the link. An open invitation of the same address is replaced:
 // its link stops working and the new one is sent.
@@ -100,26 +132,11 @@ func (s *Service) Invite(ctx context.Context, a *Actor, orgID string, in InviteI
 	if err := s.requireOrgAdmin(ctx, a, orgID, "invite administrators"); err != nil {
 		return nil, err
 	}
-	email, err := cleanEmail(in.Email)
+	f, err := checkInviteInput(in, true)
 	if err != nil {
 		return nil, err
 	}
-	first, err := cleanName("first_name", in.FirstName, portal.MaxNameLen, true)
-	if err != nil {
-		return nil, err
-	}
-	last, err := cleanName("last_name", in.LastName, portal.MaxNameLen, true)
-	if err != nil {
-		return nil, err
-	}
-	hours, err := checkHours(in.Hours)
-	if err != nil {
-		return nil, err
-	}
-	token, err := authn.NewToken()
-	if err != nil {
-		return nil, err
-	}
+	email, first, last, hours, token := f.email, f.first, f.last, f.hours, f.token
 	now := s.clock()
 	var out *Admin
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
@@ -212,27 +229,11 @@ func (s *Service) UpdateInvite(ctx context.Context, a *Actor, orgID, inviteID st
 	if err := s.requireOrgAdmin(ctx, a, orgID, "change invitations"); err != nil {
 		return nil, err
 	}
-	var first, last, email string
-	var err error
-	if strings.TrimSpace(in.Email) != "" {
-		if email, err = cleanEmail(in.Email); err != nil {
-			return nil, err
-		}
-	}
-	if first, err = cleanName("first_name", in.FirstName, portal.MaxNameLen, false); err != nil {
-		return nil, err
-	}
-	if last, err = cleanName("last_name", in.LastName, portal.MaxNameLen, false); err != nil {
-		return nil, err
-	}
-	hours, err := checkHours(in.Hours)
+	f, err := checkInviteInput(in, false)
 	if err != nil {
 		return nil, err
 	}
-	token, err := authn.NewToken()
-	if err != nil {
-		return nil, err
-	}
+	email, first, last, hours, token := f.email, f.first, f.last, f.hours, f.token
 	now := s.clock()
 	var out *Admin
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
