@@ -350,7 +350,8 @@ func (s *Service) inviteAdmin(inv *store.Invite) *Admin {
 
 // ListAdmins lists an organization's members, then its open invitations
 // (pending or expired), each group by name (Super Users only).
-func (s *Service) ListAdmins(ctx context.Context, a *Actor, orgID string) ([]*Admin, error) {
+func (s *Service) ListAdmins(ctx context.Context, a *Actor, orgID string) (_ []*Admin, err error) {
+	defer wrap(&err, "ListAdmins(%s)", orgID)
 	if err := s.requireOrgAdmin(ctx, a, orgID, "see and manage its administrators"); err != nil {
 		return nil, err
 	}
@@ -385,7 +386,8 @@ func (s *Service) ListAdmins(ctx context.Context, a *Actor, orgID string) ([]*Ad
 
 // GetAdmin returns one member or open invitation of the organization by
 // its id (Super Users only).
-func (s *Service) GetAdmin(ctx context.Context, a *Actor, orgID, id string) (*Admin, error) {
+func (s *Service) GetAdmin(ctx context.Context, a *Actor, orgID, id string) (_ *Admin, err error) {
+	defer wrap(&err, "GetAdmin(%s, %s)", orgID, id)
 	list, err := s.ListAdmins(ctx, a, orgID)
 	if err != nil {
 		return nil, err
@@ -420,7 +422,8 @@ func (s *Service) openInviteOf(ctx context.Context, orgID, id string) (bool, err
 // only). The last Super User cannot be demoted, and nobody can raise their
 // own role. The member is mailed. An id of an open invitation edits and
 // re-sends the invitation instead (UpdateInvite).
-func (s *Service) UpdateAdmin(ctx context.Context, a *Actor, orgID, userID string, privs []PrivilegeInput) (*Admin, error) {
+func (s *Service) UpdateAdmin(ctx context.Context, a *Actor, orgID, userID string, privs []PrivilegeInput) (_ *Admin, err error) {
+	defer wrap(&err, "UpdateAdmin(%s, %s)", orgID, userID)
 	acc, err := s.accessTo(ctx, a, orgID)
 	if err != nil {
 		return nil, err
@@ -543,7 +546,8 @@ func (s *Service) member(ctx context.Context, tx *store.Tx, orgID, userID string
 // (Super Users only); it takes effect on the member's next request. The
 // last Super User cannot be revoked. The member is mailed. An id of an
 // open invitation cancels the invitation instead.
-func (s *Service) RevokeAdmin(ctx context.Context, a *Actor, orgID, userID string) error {
+func (s *Service) RevokeAdmin(ctx context.Context, a *Actor, orgID, userID string) (err error) {
+	defer wrap(&err, "RevokeAdmin(%s, %s)", orgID, userID)
 	if err := s.requireOrgAdmin(ctx, a, orgID, "remove its members"); err != nil {
 		return err
 	}

@@ -61,11 +61,12 @@ func cleanAPITokenName(name string) (string, error) {
 // CreateAPIToken creates an API token for the actor and returns it with
 // its key, which is never shown again. Tokens are created from a session
 // only: a token that could mint tokens would outlive its own deletion.
-func (s *Service) CreateAPIToken(ctx context.Context, a *Actor, name string) (*APIToken, error) {
+func (s *Service) CreateAPIToken(ctx context.Context, a *Actor, name string) (_ *APIToken, err error) {
+	defer wrap(&err, "CreateAPIToken")
 	if err := requireSession(a, OpCreateAPIToken); err != nil {
 		return nil, err
 	}
-	name, err := cleanAPITokenName(name)
+	name, err = cleanAPITokenName(name)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +99,8 @@ func (s *Service) CreateAPIToken(ctx context.Context, a *Actor, name string) (*A
 }
 
 // ListAPITokens lists the actor's API tokens, oldest first, without keys.
-func (s *Service) ListAPITokens(ctx context.Context, a *Actor) ([]*APIToken, error) {
+func (s *Service) ListAPITokens(ctx context.Context, a *Actor) (_ []*APIToken, err error) {
+	defer wrap(&err, "ListAPITokens")
 	list, err := s.db.ListUserAPITokens(ctx, a.User.ID)
 	if err != nil {
 		return nil, err
@@ -111,7 +113,8 @@ func (s *Service) ListAPITokens(ctx context.Context, a *Actor) ([]*APIToken, err
 }
 
 // GetAPIToken returns one of the actor's tokens (another user's is not found).
-func (s *Service) GetAPIToken(ctx context.Context, a *Actor, id string) (*APIToken, error) {
+func (s *Service) GetAPIToken(ctx context.Context, a *Actor, id string) (_ *APIToken, err error) {
+	defer wrap(&err, "GetAPIToken(%s)", id)
 	t, err := s.db.GetUserAPIToken(ctx, a.User.ID, id)
 	if err != nil {
 		return nil, err
@@ -120,8 +123,9 @@ func (s *Service) GetAPIToken(ctx context.Context, a *Actor, id string) (*APITok
 }
 
 // RenameAPIToken renames one of the actor's tokens.
-func (s *Service) RenameAPIToken(ctx context.Context, a *Actor, id, name string) (*APIToken, error) {
-	name, err := cleanAPITokenName(name)
+func (s *Service) RenameAPIToken(ctx context.Context, a *Actor, id, name string) (_ *APIToken, err error) {
+	defer wrap(&err, "RenameAPIToken(%s)", id)
+	name, err = cleanAPITokenName(name)
 	if err != nil {
 		return nil, err
 	}
@@ -149,9 +153,10 @@ func (s *Service) RenameAPIToken(ctx context.Context, a *Actor, id, name string)
 
 // DeleteAPIToken deletes one of the actor's tokens: it stops working at
 // once, on the next request (even the token of this request).
-func (s *Service) DeleteAPIToken(ctx context.Context, a *Actor, id string) (*APIToken, error) {
+func (s *Service) DeleteAPIToken(ctx context.Context, a *Actor, id string) (_ *APIToken, err error) {
+	defer wrap(&err, "DeleteAPIToken(%s)", id)
 	var out *APIToken
-	err := s.write(ctx, func(tx *store.Tx, w *writer) error {
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		t, err := tx.GetUserAPIToken(ctx, a.User.ID, id)
 		if err != nil {
 			return err
@@ -170,7 +175,8 @@ func (s *Service) DeleteAPIToken(ctx context.Context, a *Actor, id string) (*API
 // for 90 days and accounts locked until a new password is set are
 // unauthorized; an expired password restricts the actor as it restricts a
 // session (Restriction).
-func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (*Actor, error) {
+func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Actor, err error) {
+	defer wrap(&err, "AuthenticateToken")
 	invalid := portal.Errorf(portal.EUNAUTHORIZED, "invalid API token: it may have been deleted; create a new one in My Account → API Tokens")
 	if key == "" || len(key) > 128 {
 		return nil, invalid

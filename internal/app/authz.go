@@ -320,7 +320,8 @@ func (p Permissions) Role() string { return p.acc.orgRole }
 
 // Permissions returns what the actor may do in an organization they belong
 // to (not-found otherwise).
-func (s *Service) Permissions(ctx context.Context, a *Actor, orgID string) (Permissions, error) {
+func (s *Service) Permissions(ctx context.Context, a *Actor, orgID string) (_ Permissions, err error) {
+	defer wrap(&err, "Permissions(%s)", orgID)
 	acc, err := s.accessTo(ctx, a, orgID)
 	return Permissions{acc: acc}, err
 }

@@ -11,9 +11,10 @@ import (
 const purgeAfter = 7 * 24 * time.Hour
 
 // Cleanup deletes expired sessions and stale housekeeping rows.
-func (s *Service) Cleanup(ctx context.Context) (int64, error) {
+func (s *Service) Cleanup(ctx context.Context) (_ int64, err error) {
+	defer wrap(&err, "Cleanup")
 	var n int64
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		var err error
 		n, err = tx.Purge(ctx, s.clock(), purgeAfter)
 		return err

@@ -128,7 +128,8 @@ func checkInviteInput(in InviteInput, create bool) (f checkedInvite, err error) 
 // Invite invites an address into the organization (Super Users only) and
 // mails it the link. An open invitation of the same address is replaced:
 // its link stops working and the new one is sent.
-func (s *Service) Invite(ctx context.Context, a *Actor, orgID string, in InviteInput) (*Admin, error) {
+func (s *Service) Invite(ctx context.Context, a *Actor, orgID string, in InviteInput) (_ *Admin, err error) {
+	defer wrap(&err, "Invite(%s)", orgID)
 	if err := s.requireOrgAdmin(ctx, a, orgID, "invite administrators"); err != nil {
 		return nil, err
 	}
@@ -225,7 +226,8 @@ func orgInvite(ctx context.Context, tx *store.Tx, orgID, inviteID string) (*stor
 // UpdateInvite changes an open invitation (pending or expired) and re-sends
 // it with a new link and expiry (Super Users only). The address cannot
 // change; names and privileges left out stay as they were.
-func (s *Service) UpdateInvite(ctx context.Context, a *Actor, orgID, inviteID string, in InviteInput) (*Admin, error) {
+func (s *Service) UpdateInvite(ctx context.Context, a *Actor, orgID, inviteID string, in InviteInput) (_ *Admin, err error) {
+	defer wrap(&err, "UpdateInvite(%s, %s)", orgID, inviteID)
 	if err := s.requireOrgAdmin(ctx, a, orgID, "change invitations"); err != nil {
 		return nil, err
 	}
@@ -281,7 +283,8 @@ func (s *Service) UpdateInvite(ctx context.Context, a *Actor, orgID, inviteID st
 
 // CancelInvite cancels an open invitation: its link stops working (Super
 // Users only).
-func (s *Service) CancelInvite(ctx context.Context, a *Actor, orgID, inviteID string) error {
+func (s *Service) CancelInvite(ctx context.Context, a *Actor, orgID, inviteID string) (err error) {
+	defer wrap(&err, "CancelInvite(%s, %s)", orgID, inviteID)
 	if err := s.requireOrgAdmin(ctx, a, orgID, "cancel invitations"); err != nil {
 		return err
 	}
@@ -368,7 +371,8 @@ func (s *Service) invitePolicy(ctx context.Context, inv *store.Invite) (*Effecti
 }
 
 // CheckInvite returns what an invitation link offers, without using it.
-func (s *Service) CheckInvite(ctx context.Context, token string) (*InviteInfo, error) {
+func (s *Service) CheckInvite(ctx context.Context, token string) (_ *InviteInfo, err error) {
+	defer wrap(&err, "CheckInvite")
 	inv, err := s.inviteByToken(ctx, token)
 	if err != nil {
 		return nil, err
@@ -425,7 +429,8 @@ func (s *Service) joinFromInvite(ctx context.Context, w *writer, inv *store.Invi
 
 // AcceptInvite accepts an invitation for the signed-in user, who must be
 // the invited address: they join the organization with its role.
-func (s *Service) AcceptInvite(ctx context.Context, a *Actor, token string) (*portal.Org, error) {
+func (s *Service) AcceptInvite(ctx context.Context, a *Actor, token string) (_ *portal.Org, err error) {
+	defer wrap(&err, "AcceptInvite")
 	inv, err := s.inviteByToken(ctx, token)
 	if err != nil {
 		return nil, err
@@ -451,7 +456,8 @@ func (s *Service) AcceptInvite(ctx context.Context, a *Actor, token string) (*po
 // DeclineInvite declines an invitation. An invited address that has an
 // account must be signed in as that account (a is nil when nobody is);
 // one without an account may decline with the link alone.
-func (s *Service) DeclineInvite(ctx context.Context, a *Actor, token string, c Client) (*InviteInfo, error) {
+func (s *Service) DeclineInvite(ctx context.Context, a *Actor, token string, c Client) (_ *InviteInfo, err error) {
+	defer wrap(&err, "DeclineInvite")
 	inv, err := s.inviteByToken(ctx, token)
 	if err != nil {
 		return nil, err
@@ -497,7 +503,8 @@ type InviteSignUp struct {
 // none: the link proves the address, so the account is verified at once,
 // with the password chosen here (under the organization's password
 // policy), and joins the organization. The new user is signed in.
-func (s *Service) SignUpFromInvite(ctx context.Context, token string, in InviteSignUp, c Client) (*LoginResult, *portal.Org, error) {
+func (s *Service) SignUpFromInvite(ctx context.Context, token string, in InviteSignUp, c Client) (_ *LoginResult, _ *portal.Org, err error) {
+	defer wrap(&err, "SignUpFromInvite")
 	inv, err := s.inviteByToken(ctx, token)
 	if err != nil {
 		return nil, nil, err

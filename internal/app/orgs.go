@@ -32,7 +32,8 @@ func checkSessionMaxLifetime(v int) error {
 }
 
 // CreateOrg creates an organization; the actor becomes its Super User.
-func (s *Service) CreateOrg(ctx context.Context, a *Actor, in OrgInput) (*portal.Org, error) {
+func (s *Service) CreateOrg(ctx context.Context, a *Actor, in OrgInput) (_ *portal.Org, err error) {
+	defer wrap(&err, "CreateOrg")
 	if in.Name == nil {
 		return nil, portal.Errorf(portal.EINVALID, "name is required")
 	}
@@ -82,7 +83,8 @@ func orgFields(o *portal.Org) map[string]any {
 }
 
 // GetOrg returns an organization the actor belongs to.
-func (s *Service) GetOrg(ctx context.Context, a *Actor, id string) (*portal.Org, error) {
+func (s *Service) GetOrg(ctx context.Context, a *Actor, id string) (_ *portal.Org, err error) {
+	defer wrap(&err, "GetOrg(%s)", id)
 	if _, err := s.authorize(ctx, a, id, ActViewOrg); err != nil {
 		return nil, err
 	}
@@ -90,8 +92,9 @@ func (s *Service) GetOrg(ctx context.Context, a *Actor, id string) (*portal.Org,
 }
 
 // UpdateOrg changes an organization (ActManageOrg: Super User).
-func (s *Service) UpdateOrg(ctx context.Context, a *Actor, id string, in OrgInput) (*portal.Org, error) {
-	_, err := s.authorize(ctx, a, id, ActManageOrg)
+func (s *Service) UpdateOrg(ctx context.Context, a *Actor, id string, in OrgInput) (_ *portal.Org, err error) {
+	defer wrap(&err, "UpdateOrg(%s)", id)
+	_, err = s.authorize(ctx, a, id, ActManageOrg)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +139,8 @@ func (s *Service) UpdateOrg(ctx context.Context, a *Actor, id string, in OrgInpu
 
 // DeleteOrg deletes an organization with its sites and privileges
 // (ActManageOrg: Super User).
-func (s *Service) DeleteOrg(ctx context.Context, a *Actor, id string) error {
+func (s *Service) DeleteOrg(ctx context.Context, a *Actor, id string) (err error) {
+	defer wrap(&err, "DeleteOrg(%s)", id)
 	if _, err := s.authorize(ctx, a, id, ActManageOrg); err != nil {
 		return err
 	}
@@ -198,7 +202,8 @@ func siteFields(s *portal.Site) map[string]any {
 // ListSites lists the sites of an organization that the actor may see
 // (ActViewSite): all of them with an org-scoped privilege, else the sites
 // of the actor's site-scoped privileges.
-func (s *Service) ListSites(ctx context.Context, a *Actor, orgID string, p portal.Page) ([]*portal.Site, int, error) {
+func (s *Service) ListSites(ctx context.Context, a *Actor, orgID string, p portal.Page) (_ []*portal.Site, _ int, err error) {
+	defer wrap(&err, "ListSites(%s)", orgID)
 	acc, err := s.authorize(ctx, a, orgID, ActViewOrg)
 	if err != nil {
 		return nil, 0, err
@@ -224,8 +229,9 @@ func (s *Service) ListSites(ctx context.Context, a *Actor, orgID string, p porta
 }
 
 // CreateSite adds a site to an organization (ActCreateSite).
-func (s *Service) CreateSite(ctx context.Context, a *Actor, orgID string, in SiteInput) (*portal.Site, error) {
-	_, err := s.authorize(ctx, a, orgID, ActCreateSite)
+func (s *Service) CreateSite(ctx context.Context, a *Actor, orgID string, in SiteInput) (_ *portal.Site, err error) {
+	defer wrap(&err, "CreateSite(%s)", orgID)
+	_, err = s.authorize(ctx, a, orgID, ActCreateSite)
 	if err != nil {
 		return nil, err
 	}
@@ -247,13 +253,15 @@ func (s *Service) CreateSite(ctx context.Context, a *Actor, orgID string, in Sit
 }
 
 // GetSite returns a site the actor may see (ActViewSite).
-func (s *Service) GetSite(ctx context.Context, a *Actor, siteID string) (*portal.Site, error) {
+func (s *Service) GetSite(ctx context.Context, a *Actor, siteID string) (_ *portal.Site, err error) {
+	defer wrap(&err, "GetSite(%s)", siteID)
 	site, _, err := s.authorizeSite(ctx, a, siteID, ActViewSite)
 	return site, err
 }
 
 // UpdateSite changes a site (ActUpdateSite).
-func (s *Service) UpdateSite(ctx context.Context, a *Actor, siteID string, in SiteInput) (*portal.Site, error) {
+func (s *Service) UpdateSite(ctx context.Context, a *Actor, siteID string, in SiteInput) (_ *portal.Site, err error) {
+	defer wrap(&err, "UpdateSite(%s)", siteID)
 	site, _, err := s.authorizeSite(ctx, a, siteID, ActUpdateSite)
 	if err != nil {
 		return nil, err
@@ -273,7 +281,8 @@ func (s *Service) UpdateSite(ctx context.Context, a *Actor, siteID string, in Si
 }
 
 // DeleteSite deletes a site (ActDeleteSite).
-func (s *Service) DeleteSite(ctx context.Context, a *Actor, siteID string) error {
+func (s *Service) DeleteSite(ctx context.Context, a *Actor, siteID string) (err error) {
+	defer wrap(&err, "DeleteSite(%s)", siteID)
 	site, _, err := s.authorizeSite(ctx, a, siteID, ActDeleteSite)
 	if err != nil {
 		return err

@@ -98,7 +98,8 @@ type OrgSetting struct {
 
 // GetOrgSetting returns an organization's settings (Super User only: the
 // policy tells how its members' passwords are built).
-func (s *Service) GetOrgSetting(ctx context.Context, a *Actor, orgID string) (*OrgSetting, error) {
+func (s *Service) GetOrgSetting(ctx context.Context, a *Actor, orgID string) (_ *OrgSetting, err error) {
+	defer wrap(&err, "GetOrgSetting(%s)", orgID)
 	acc, err := s.accessTo(ctx, a, orgID)
 	if err != nil {
 		return nil, err
@@ -120,7 +121,8 @@ func (s *Service) GetOrgSetting(ctx context.Context, a *Actor, orgID string) (*O
 // UpdatePasswordPolicy changes an organization's password policy (Super
 // User only). Every value is checked before anything is written; the audit
 // entry holds the policy before and after.
-func (s *Service) UpdatePasswordPolicy(ctx context.Context, a *Actor, orgID string, in PolicyInput) (*OrgSetting, error) {
+func (s *Service) UpdatePasswordPolicy(ctx context.Context, a *Actor, orgID string, in PolicyInput) (_ *OrgSetting, err error) {
+	defer wrap(&err, "UpdatePasswordPolicy(%s)", orgID)
 	acc, err := s.accessTo(ctx, a, orgID)
 	if err != nil {
 		return nil, err
@@ -318,7 +320,8 @@ func combinePolicies(orgs []store.OrgPolicy) *EffectivePolicy {
 func basePolicy() *EffectivePolicy { return combinePolicies(nil) }
 
 // PasswordPolicyFor returns the effective password policy of a user.
-func (s *Service) PasswordPolicyFor(ctx context.Context, userID string) (*EffectivePolicy, error) {
+func (s *Service) PasswordPolicyFor(ctx context.Context, userID string) (_ *EffectivePolicy, err error) {
+	defer wrap(&err, "PasswordPolicyFor(%s)", userID)
 	orgs, err := s.db.UserPasswordPolicies(ctx, userID)
 	if err != nil {
 		return nil, err

@@ -36,7 +36,8 @@ func (si SessionInfo) auditFields() map[string]any {
 
 // ListSessions returns the actor's live sessions: the current one first,
 // then the others, most recently seen first.
-func (s *Service) ListSessions(ctx context.Context, a *Actor) ([]SessionInfo, error) {
+func (s *Service) ListSessions(ctx context.Context, a *Actor) (_ []SessionInfo, err error) {
+	defer wrap(&err, "ListSessions")
 	sessions, err := s.db.ListUserSessions(ctx, a.User.ID, s.clock())
 	if err != nil {
 		return nil, err
@@ -71,12 +72,13 @@ func sessionNotFound() error { return portal.Errorf(portal.ENOTFOUND, "session n
 // SignOutSession ends one of the actor's sessions, which may be the
 // current one (the actor is then logged out). A session of another user,
 // an expired one or an unknown id is not found, and nothing changes.
-func (s *Service) SignOutSession(ctx context.Context, a *Actor, id string) (*SessionInfo, error) {
+func (s *Service) SignOutSession(ctx context.Context, a *Actor, id string) (_ *SessionInfo, err error) {
+	defer wrap(&err, "SignOutSession(%s)", id)
 	if id == "" || len(id) > maxSessionIDLen {
 		return nil, sessionNotFound()
 	}
 	var out SessionInfo
-	err := s.write(ctx, func(tx *store.Tx, w *writer) error {
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		sess, err := tx.GetUserSession(ctx, a.User.ID, id)
 		if err != nil {
 			return err
@@ -102,13 +104,14 @@ const maxAuditedSessions = 50
 // SignOutOtherSessions ends every session of the actor except the current
 // one and returns how many ended. Without other sessions nothing is
 // written or audited.
-func (s *Service) SignOutOtherSessions(ctx context.Context, a *Actor) (int, error) {
+func (s *Service) SignOutOtherSessions(ctx context.Context, a *Actor) (_ int, err error) {
+	defer wrap(&err, "SignOutOtherSessions")
 	keep := ""
 	if a.Session != nil {
 		keep = a.Session.ID
 	}
 	n := 0
-	err := s.write(ctx, func(tx *store.Tx, w *writer) error {
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		n = 0
 		live, err := tx.ListUserSessions(ctx, a.User.ID, s.clock())
 		if err != nil {

@@ -339,6 +339,7 @@ func (s *Service) twoFactorMail(u *portal.User, path string) mail.LinkData {
 // verification and its otpauth:// URI (issuer "Portal", the e-mail address
 // as account name). Once verified, the secret is never shown again.
 func (s *Service) TwoFactorSecret(ctx context.Context, a *Actor) (secret, uri string, err error) {
+	defer wrap(&err, "TwoFactorSecret")
 	tf, err := s.getTwoFactor(ctx, a.User.ID)
 	if err != nil {
 		return "", "", err
@@ -365,7 +366,8 @@ func (s *Service) TwoFactorSecret(ctx context.Context, a *Actor) (secret, uri st
 
 // TwoFactorQRCode returns the QR code of the enrolment's otpauth:// URI as a
 // PNG.
-func (s *Service) TwoFactorQRCode(ctx context.Context, a *Actor) ([]byte, error) {
+func (s *Service) TwoFactorQRCode(ctx context.Context, a *Actor) (_ []byte, err error) {
+	defer wrap(&err, "TwoFactorQRCode")
 	secret, _, err := s.TwoFactorSecret(ctx, a)
 	if err != nil {
 		return nil, err
@@ -382,7 +384,8 @@ func (s *Service) TwoFactorQRCode(ctx context.Context, a *Actor) ([]byte, error)
 //
 // Activating needs what starting does (enrolmentProof): a session, logged
 // in within the last minutes or giving the current password (password).
-func (s *Service) VerifyTwoFactor(ctx context.Context, a *Actor, code, password string) ([]string, error) {
+func (s *Service) VerifyTwoFactor(ctx context.Context, a *Actor, code, password string) (_ []string, err error) {
+	defer wrap(&err, "VerifyTwoFactor")
 	tf, err := s.getTwoFactor(ctx, a.User.ID)
 	if err != nil {
 		return nil, err
@@ -466,8 +469,9 @@ func notEnrolled() error {
 // owing its second factor cannot reach). Such a session would still get a
 // new token, dropped here: the browser would have to log in again. The
 // second step of a login uses PassLoginTwoFactor.
-func (s *Service) PassTwoFactor(ctx context.Context, a *Actor, code string) error {
-	_, err := s.PassLoginTwoFactor(ctx, a, code)
+func (s *Service) PassTwoFactor(ctx context.Context, a *Actor, code string) (err error) {
+	defer wrap(&err, "PassTwoFactor")
+	_, err = s.PassLoginTwoFactor(ctx, a, code)
 	return err
 }
 
@@ -484,7 +488,8 @@ func (s *Service) PassTwoFactor(ctx context.Context, a *Actor, code string) erro
 // request, and a new one would break them; it only pairs with a session
 // token (double submit) and grants nothing by itself, so keeping it gives
 // an attacker who saw the old session token nothing.
-func (s *Service) PassLoginTwoFactor(ctx context.Context, a *Actor, code string) (string, error) {
+func (s *Service) PassLoginTwoFactor(ctx context.Context, a *Actor, code string) (_ string, err error) {
+	defer wrap(&err, "PassLoginTwoFactor")
 	tf, err := s.getTwoFactor(ctx, a.User.ID)
 	if err != nil {
 		return "", err
@@ -548,7 +553,8 @@ func (s *Service) PassLoginTwoFactor(ctx context.Context, a *Actor, code string)
 // (POST /api/v1/login {"email", "password", "two_factor"}). Without a code,
 // or for a user without two-factor authentication, it is Login. A wrong
 // code leaves no session behind.
-func (s *Service) LoginWithCode(ctx context.Context, email, password, code string, c Client) (*LoginResult, error) {
+func (s *Service) LoginWithCode(ctx context.Context, email, password, code string, c Client) (_ *LoginResult, err error) {
+	defer wrap(&err, "LoginWithCode")
 	res, err := s.Login(ctx, email, password, c)
 	if err != nil || !res.TwoFactorRequired || strings.TrimSpace(code) == "" {
 		return res, err
@@ -743,7 +749,8 @@ type RecoveryCodeStatus struct {
 
 // RecoveryCodes returns the state of the actor's recovery codes (the codes
 // themselves are shown only when they are made).
-func (s *Service) RecoveryCodes(ctx context.Context, a *Actor) (*RecoveryCodeStatus, error) {
+func (s *Service) RecoveryCodes(ctx context.Context, a *Actor) (_ *RecoveryCodeStatus, err error) {
+	defer wrap(&err, "RecoveryCodes")
 	if active, err := s.twoFactorActive(ctx, a.User.ID); err != nil || !active {
 		if err == nil {
 			err = portal.Errorf(portal.ENOTFOUND, "two-factor authentication is not active: recovery codes come with it")
@@ -760,7 +767,8 @@ func (s *Service) RecoveryCodes(ctx context.Context, a *Actor) (*RecoveryCodeSta
 // RegenerateRecoveryCodes makes a new set of 10 recovery codes, which voids
 // the old set; it needs the current password. The codes are returned to
 // show once.
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a *Actor, password string) ([]string, error) {
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, a *Actor, password string) (_ []string, err error) {
+	defer wrap(&err, "RegenerateRecoveryCodes")
 	if err := requireSession(a, OpRecoveryCodes); err != nil {
 		return nil, err
 	}
@@ -821,7 +829,8 @@ func (s *Service) recoveryProof(ctx context.Context, u *portal.User, code string
 
 // RecoveryLinkTwoFactor reports whether a usable recovery link belongs to
 // an account with two-factor authentication (its page then asks for a code).
-func (s *Service) RecoveryLinkTwoFactor(ctx context.Context, token string) (bool, error) {
+func (s *Service) RecoveryLinkTwoFactor(ctx context.Context, token string) (_ bool, err error) {
+	defer wrap(&err, "RecoveryLinkTwoFactor")
 	_, u, err := s.recoveryLink(ctx, token)
 	if err != nil {
 		return false, err

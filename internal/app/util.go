@@ -1,8 +1,12 @@
 package app
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"portal"
 )
 
 func lower(s string) string { return strings.ToLower(s) }
@@ -16,4 +20,22 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// wrap names the service operation in an unexpected error (a database or
+// crypto failure) for the log: "app: UpdateAdmin(<org>, <user>): store:
+// LockOrg(<org>): …". An error meant for the client (*portal.Error) is
+// returned as it is, so its code and message, and tests that assert its
+// type, are unchanged; errors.Is and errors.As see through the wrapping.
+// Used as defer wrap(&err, "Name(%s)", id) at the top of an exported method.
+func wrap(errp *error, format string, args ...any) {
+	err := *errp
+	if err == nil {
+		return
+	}
+	var pe *portal.Error
+	if errors.As(err, &pe) {
+		return
+	}
+	*errp = fmt.Errorf("app: "+format+": %w", append(args, err)...)
 }
