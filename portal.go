@@ -211,6 +211,9 @@ type OutboxMessage struct {
 	CreatedTime time.Time
 }
 
+// MaxPageLimit is the most items a page of a list may hold.
+const MaxPageLimit = 1000
+
 // Page is a Mist-style page request (page counts from 1).
 type Page struct {
 	Limit int

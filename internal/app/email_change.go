@@ -20,7 +20,7 @@ const (
 	purposeEmailChange = "email_change"
 	purposeEmailRevert = "email_revert"
 
-	emailChangeTTL = 24 * time.Hour
+	EmailChangeTTL = 24 * time.Hour // validity of the link to the new address
 	emailRevertTTL = 7 * 24 * time.Hour
 )
 
@@ -128,7 +128,7 @@ func (s *Service) sendEmailChange(ctx context.Context, a *Actor, message string,
 			return err // over the limit: refused (the limit's lock refuses the next ones early)
 		}
 		t := &store.EmailToken{ID: newID(), TokenHash: authn.HashToken(token), UserID: cur.ID, Purpose: purposeEmailChange,
-			Email: email, Created: now, Expires: now.Add(emailChangeTTL), FactorsSince: factorsSince(a, now)}
+			Email: email, Created: now, Expires: now.Add(EmailChangeTTL), FactorsSince: factorsSince(a, now)}
 		if err := tx.CreateEmailToken(ctx, t); err != nil { // replaces the pending one
 			return err
 		}
