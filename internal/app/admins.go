@@ -193,7 +193,7 @@ func checkGrant(ctx context.Context, r interface {
 			if role == "" {
 				return Grant{}, portal.Errorf(portal.EINVALID, "privileges[%d].role is required: one of admin, write, read, helpdesk, installer", i)
 			}
-			return Grant{}, portal.Errorf(portal.EINVALID, "privileges[%d].role %q is not a role: use one of admin (Super User), write (Network Admin), read (Observer), helpdesk (Helpdesk), installer (Installer)", i, truncate(role, 64))
+			return Grant{}, portal.Errorf(portal.EINVALID, "privileges[%d].role %q is not a role: use one of admin (Super User), write (Network Admin), read (Observer), helpdesk (Helpdesk), installer (Installer)", i, portal.Truncate(role, 64))
 		}
 		if g.Role != "" && g.Role != role {
 			return Grant{}, portal.Errorf(portal.EINVALID, "all privileges must have the same role: one person has one role in an organization (got %s and %s)", g.Role, role)
@@ -214,7 +214,7 @@ func checkGrant(ctx context.Context, r interface {
 			}
 			id, err := uuid.Parse(p.SiteID)
 			if err != nil || len(p.SiteID) != 36 {
-				return Grant{}, portal.Errorf(portal.EINVALID, "privileges[%d].site_id %q is not a site id", i, truncate(p.SiteID, 64))
+				return Grant{}, portal.Errorf(portal.EINVALID, "privileges[%d].site_id %q is not a site id", i, portal.Truncate(p.SiteID, 64))
 			}
 			site, err := r.GetSite(ctx, id.String())
 			if portal.ErrorCode(err) == portal.ENOTFOUND || err == nil && site.OrgID != orgID {
@@ -230,7 +230,7 @@ func checkGrant(ctx context.Context, r interface {
 		case "":
 			return Grant{}, portal.Errorf(portal.EINVALID, "privileges[%d].scope is required: org or site", i)
 		default:
-			return Grant{}, portal.Errorf(portal.EINVALID, "privileges[%d].scope %q is not supported: use org (the whole organization) or site", i, truncate(p.Scope, 64))
+			return Grant{}, portal.Errorf(portal.EINVALID, "privileges[%d].scope %q is not supported: use org (the whole organization) or site", i, portal.Truncate(p.Scope, 64))
 		}
 	}
 	if orgScope && len(g.Sites) > 0 {

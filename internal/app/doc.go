@@ -1,4 +1,30 @@
 // Package app is Portal's service layer: every use case, with its
 // validation, authorization, audit entry and outgoing mail. The JSON API and
 // the HTML GUI are thin transports over it.
+//
+// Files by use case:
+//
+//	service.go           the Service, its options and the write transaction helper
+//	signup.go            sign-up, verification links and their resending
+//	login.go             login with its rate limits
+//	session_auth.go      authenticating a session token, sliding expiry, logout
+//	session_lifetime.go  how long a session lives (organizations' limits)
+//	sessions.go          the user's list of sessions, signing them out
+//	self.go              the user's own account (names, phone, preferences…)
+//	selflogs.go          the user's own audit log
+//	password.go          password changes and restricted sessions
+//	recover.go           password recovery by mailed link
+//	email_change.go      e-mail change and its "this wasn't me" revert
+//	twofactor.go         two-factor state and organizations' requirements
+//	twofactor_enrol.go   enrolling and turning off a second factor
+//	twofactor_login.go   the second step of a login
+//	twofactor_codes.go   checking codes and recovery codes, lockout
+//	recovery_codes.go    making and counting recovery codes
+//	orgs.go, policy.go   organizations, sites, password policies
+//	admins.go, invites.go members of an organization and invitations
+//	apitokens.go         API tokens
+//	authz.go             what each role may do (one table)
+//	limits.go            every rate limit (one table)
+//	links.go             checks shared by mailed links
+//	validate.go          input checks (names, addresses, pages)
 package app

@@ -46,7 +46,8 @@ func noPendingEmailChange() error {
 // code (proof). The answer never reveals whether the new address belongs
 // to another account: if it does, that account's owner is told instead,
 // and nothing can be confirmed.
-func (s *Service) RequestEmailChange(ctx context.Context, a *Actor, newEmail string, proof Reauth) (*EmailChange, error) {
+func (s *Service) RequestEmailChange(ctx context.Context, a *Actor, newEmail string, proof Reauth) (_ *EmailChange, err error) {
+	defer wrap(&err, "RequestEmailChange")
 	if err := requireSession(a, OpChangeEmail); err != nil {
 		return nil, err
 	}
@@ -76,12 +77,13 @@ func (s *Service) RequestEmailChange(ctx context.Context, a *Actor, newEmail str
 
 // ResendEmailChange mails a new link for the pending change (the previous
 // link stops working) with a new expiry.
-func (s *Service) ResendEmailChange(ctx context.Context, a *Actor) (*EmailChange, error) {
+func (s *Service) ResendEmailChange(ctx context.Context, a *Actor) (_ *EmailChange, err error) {
+	defer wrap(&err, "ResendEmailChange")
 	if err := requireSession(a, OpChangeEmail); err != nil {
 		return nil, err
 	}
 	var ch *EmailChange
-	err := s.sendEmailChange(ctx, a, "Resent e-mail change link", nil, func(tx *store.Tx, cur *portal.User) (string, error) {
+	err = s.sendEmailChange(ctx, a, "Resent e-mail change link", nil, func(tx *store.Tx, cur *portal.User) (string, error) {
 		p, err := tx.PendingEmailToken(ctx, cur.ID, purposeEmailChange, s.clock())
 		if portal.ErrorCode(err) == portal.ENOTFOUND {
 			return "", noPendingEmailChange()
@@ -171,7 +173,8 @@ func factorsSince(a *Actor, now time.Time) time.Time {
 
 // PendingEmailChange returns the actor's pending e-mail change, or a
 // not-found error when there is none.
-func (s *Service) PendingEmailChange(ctx context.Context, a *Actor) (*EmailChange, error) {
+func (s *Service) PendingEmailChange(ctx context.Context, a *Actor) (_ *EmailChange, err error) {
+	defer wrap(&err, "PendingEmailChange")
 	t, err := s.db.PendingEmailToken(ctx, a.User.ID, purposeEmailChange, s.clock())
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
 		return nil, noPendingEmailChange()
@@ -183,7 +186,8 @@ func (s *Service) PendingEmailChange(ctx context.Context, a *Actor) (*EmailChang
 }
 
 // CancelEmailChange withdraws the pending e-mail change: its link stops working.
-func (s *Service) CancelEmailChange(ctx context.Context, a *Actor) error {
+func (s *Service) CancelEmailChange(ctx context.Context, a *Actor) (err error) {
+	defer wrap(&err, "CancelEmailChange")
 	return s.write(ctx, func(tx *store.Tx, w *writer) error {
 		p, err := tx.PendingEmailToken(ctx, a.User.ID, purposeEmailChange, s.clock())
 		if portal.ErrorCode(err) == portal.ENOTFOUND {
@@ -232,7 +236,8 @@ func (s *Service) changeToken(ctx context.Context, a *Actor, token string) (*sto
 
 // CheckEmailChange returns the new address a change link would set for
 // the actor, without using the link.
-func (s *Service) CheckEmailChange(ctx context.Context, a *Actor, token string) (string, error) {
+func (s *Service) CheckEmailChange(ctx context.Context, a *Actor, token string) (_ string, err error) {
+	defer wrap(&err, "CheckEmailChange")
 	t, err := s.changeToken(ctx, a, token)
 	if err != nil {
 		return "", err
@@ -247,7 +252,8 @@ func takenError(email string) error {
 // ConfirmEmailChange follows a change link: the actor's address becomes
 // the new one, and the old address is mailed a notice with a "this wasn't
 // me" link. Of two concurrent confirmations exactly one succeeds.
-func (s *Service) ConfirmEmailChange(ctx context.Context, a *Actor, token string) (*portal.User, error) {
+func (s *Service) ConfirmEmailChange(ctx context.Context, a *Actor, token string) (_ *portal.User, err error) {
+	defer wrap(&err, "ConfirmEmailChange")
 	t, err := s.changeToken(ctx, a, token)
 	if err != nil {
 		return nil, err
@@ -312,7 +318,8 @@ func (s *Service) revertToken(ctx context.Context, token string) (*store.EmailTo
 
 // CheckEmailRevert returns the address a "this wasn't me" link would
 // restore, without using the link.
-func (s *Service) CheckEmailRevert(ctx context.Context, token string) (string, error) {
+func (s *Service) CheckEmailRevert(ctx context.Context, token string) (_ string, err error) {
+	defer wrap(&err, "CheckEmailRevert")
 	t, err := s.revertToken(ctx, token)
 	if err != nil {
 		return "", err
@@ -331,7 +338,8 @@ func (s *Service) CheckEmailRevert(ctx context.Context, token string) (string, e
 // protected by two-factor authentication. The links of later changes stop
 // working, so the oldest link has the last word; the pending change is
 // cancelled.
-func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client) (*portal.User, error) {
+func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client) (_ *portal.User, err error) {
+	defer wrap(&err, "RevertEmailChange")
 	t, err := s.revertToken(ctx, token)
 	if err != nil {
 		return nil, err

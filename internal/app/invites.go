@@ -571,7 +571,7 @@ func (s *Service) SignUpFromInvite(ctx context.Context, token string, in InviteS
 		}
 		sess = &portal.Session{ID: newID(), TokenHash: authn.HashToken(sessToken), UserID: u.ID, CSRFToken: csrf,
 			CreatedTime: now, LastSeenTime: now, ExpiresTime: limits.expires(now, now), AuthTime: now,
-			IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
+			IP: c.IP, UserAgent: portal.Truncate(c.UserAgent, 512)}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
 		}

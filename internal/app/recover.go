@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"portal"
@@ -12,7 +13,7 @@ import (
 
 const (
 	purposeRecover = "recover"
-	recoverTTL     = time.Hour // validity of a recovery link
+	RecoverTTL     = time.Hour // validity of a recovery link
 	// recoverSessionTTL is the life of the password-only session a
 	// recovery link opens when no password comes with it.
 	recoverSessionTTL = 15 * time.Minute
@@ -26,8 +27,9 @@ const (
 //
 // With two-factor authentication active, following the link also needs a
 // code or a recovery code (VerifyRecovery).
-func (s *Service) RequestRecovery(ctx context.Context, email string, c Client) error {
-	email, err := cleanEmail(email)
+func (s *Service) RequestRecovery(ctx context.Context, email string, c Client) (err error) {
+	defer wrap(&err, "RequestRecovery")
+	email, err = cleanEmail(email)
 	if err != nil {
 		return err
 	}
@@ -56,7 +58,7 @@ func (s *Service) RequestRecovery(ctx context.Context, email string, c Client) e
 			return err
 		}
 		t := &store.EmailToken{ID: newID(), TokenHash: authn.HashToken(token), UserID: u.ID, Purpose: purposeRecover, Email: u.Email,
-			Created: now, Expires: now.Add(recoverTTL)}
+			Created: now, Expires: now.Add(RecoverTTL)}
 		if err := tx.CreateEmailToken(ctx, t); err != nil { // replaces an older pending link
 			return err
 		}
@@ -95,7 +97,8 @@ func (s *Service) recoveryLink(ctx context.Context, token string) (*store.EmailT
 
 // RecoveryLink checks a recovery link without using it, and returns the
 // policy the new password must follow (for the page that asks for it).
-func (s *Service) RecoveryLink(ctx context.Context, token string) (*EffectivePolicy, error) {
+func (s *Service) RecoveryLink(ctx context.Context, token string) (_ *EffectivePolicy, err error) {
+	defer wrap(&err, "RecoveryLink")
 	_, u, err := s.recoveryLink(ctx, token)
 	if err != nil {
 		return nil, err
@@ -111,8 +114,9 @@ func (s *Service) RecoveryLink(ctx context.Context, token string) (*EffectivePol
 // out every other session, mails a notice and is audit-logged. A password
 // that breaks the policy leaves the link unused. When the account has
 // two-factor authentication, twoFactor (a code or a recovery code) is
-// required too: the mailbox alone does not open it (twofactor.go).
-func (s *Service) VerifyRecovery(ctx context.Context, token string, password *string, twoFactor string, c Client) (*LoginResult, error) {
+// required too: the mailbox alone does not open it (recoveryProof, twofactor_codes.go).
+func (s *Service) VerifyRecovery(ctx context.Context, token string, password *string, twoFactor string, c Client) (_ *LoginResult, err error) {
+	defer wrap(&err, "VerifyRecovery")
 	t, u, err := s.recoveryLink(ctx, token)
 	if err != nil {
 		return nil, err
@@ -150,7 +154,7 @@ func (s *Service) VerifyRecovery(ctx context.Context, token string, password *st
 	// when the password is set in the same call.
 	sess := &portal.Session{ID: newID(), TokenHash: authn.HashToken(sessToken), UserID: u.ID, CSRFToken: csrf,
 		CreatedTime: now, LastSeenTime: now, ExpiresTime: now.Add(recoverSessionTTL), AuthTime: now,
-		PasswordOnly: true, TwoFactorPassed: proof != nil, IP: c.IP, UserAgent: truncate(c.UserAgent, 512)}
+		PasswordOnly: true, TwoFactorPassed: proof != nil, IP: c.IP, UserAgent: portal.Truncate(c.UserAgent, 512)}
 	a := &Actor{User: u, Session: sess, IP: c.IP}
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		if err := tx.UseEmailToken(ctx, t.ID, now); err != nil {
@@ -173,4 +177,29 @@ func (s *Service) VerifyRecovery(ctx context.Context, token string, password *st
 		return nil, err
 	}
 	return &LoginResult{Token: sessToken, Session: sess, User: u}, nil
+}
+
+// recoveryProof is the second factor a password recovery link needs when
+// the account has two-factor authentication: nil when it has none.
+func (s *Service) recoveryProof(ctx context.Context, u *portal.User, code string) (*twoFactorProof, error) {
+	tf, err := s.getTwoFactor(ctx, u.ID)
+	if err != nil || tf == nil || !tf.Verified {
+		return nil, err
+	}
+	if strings.TrimSpace(code) == "" {
+		return nil, &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"two_factor_required": true},
+			Message: "this account uses two-factor authentication: also give a code from your authenticator app or a recovery code"}
+	}
+	return s.checkSecondFactor(ctx, u, tf, code)
+}
+
+// RecoveryLinkTwoFactor reports whether a usable recovery link belongs to
+// an account with two-factor authentication (its page then asks for a code).
+func (s *Service) RecoveryLinkTwoFactor(ctx context.Context, token string) (_ bool, err error) {
+	defer wrap(&err, "RecoveryLinkTwoFactor")
+	_, u, err := s.recoveryLink(ctx, token)
+	if err != nil {
+		return false, err
+	}
+	return s.twoFactorActive(ctx, u.ID)
 }

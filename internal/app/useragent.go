@@ -2,6 +2,8 @@ package app
 
 import (
 	"strings"
+
+	"portal"
 )
 
 // UserAgent is what a User-Agent header says about the client of a
@@ -87,7 +89,7 @@ var apiClients = []struct {
 // Internet Explorer) and API clients (curl, Python Requests, the Go HTTP
 // client, the mistapi SDK, Postman…), and leaves the rest unknown.
 func ParseUserAgent(ua string) UserAgent {
-	ua = strings.TrimSpace(truncate(ua, maxUALen))
+	ua = strings.TrimSpace(portal.Truncate(ua, maxUALen))
 	var u UserAgent
 	u.OS, u.OSVersion = parseOS(ua)
 	lower := strings.ToLower(ua)

@@ -4,23 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"portal"
 )
 
 func lower(s string) string { return strings.ToLower(s) }
-
-// truncate cuts s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
 
 // wrap names the service operation in an unexpected error (a database or
 // crypto failure) for the log: "app: UpdateAdmin(<org>, <user>): store:

@@ -168,3 +168,20 @@ func checkCountry(cc string) (string, error) {
 	}
 	return cc, nil
 }
+
+// CheckPage applies the defaults and limits of Mist pagination.
+func CheckPage(p portal.Page) (portal.Page, error) {
+	if p.Limit == 0 {
+		p.Limit = 100
+	}
+	if p.Page == 0 {
+		p.Page = 1
+	}
+	if p.Limit < 1 || p.Limit > portal.MaxPageLimit {
+		return p, portal.Errorf(portal.EINVALID, "limit must be between 1 and %d", portal.MaxPageLimit)
+	}
+	if p.Page < 1 || p.Page > 1_000_000 {
+		return p, portal.Errorf(portal.EINVALID, "page must be a positive number")
+	}
+	return p, nil
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-	"unicode/utf8"
 
 	"portal"
 )
@@ -204,7 +203,7 @@ func (w *Worker) process(ctx context.Context, m portal.OutboxMessage) (ok bool, 
 		w.opts.OnFailed()
 	}
 	now := w.now()
-	lastError := truncate(sendErr.Error(), maxLastError)
+	lastError := portal.Truncate(sendErr.Error(), maxLastError)
 	var next time.Time
 	if m.Attempts >= w.opts.MaxAttempts {
 		next = now.Add(GiveUpDelay)
@@ -219,15 +218,4 @@ func (w *Worker) process(ctx context.Context, m portal.OutboxMessage) (ok bool, 
 		return false, fmt.Errorf("mail: mark %s failed: %w", m.ID, err)
 	}
 	return false, nil
-}
-
-// truncate shortens s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

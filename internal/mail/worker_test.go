@@ -407,15 +407,6 @@ func TestWorkerRunAndWake(t *testing.T) {
 	}
 }
 
-func TestTruncate(t *testing.T) {
-	if got := truncate("héllo", 2); got != "h" {
-		t.Errorf("truncate = %q", got)
-	}
-	if got := truncate("hello", 10); got != "hello" {
-		t.Errorf("truncate = %q", got)
-	}
-}
-
 // TestWorkerLogSenderCountsLogged: with no SMTP server the messages are
 // logged once ("mail: not sent"), counted as logged rather than sent, and
 // done with.

@@ -29,7 +29,7 @@ type SelfInput struct {
 	Password    *string
 	OldPassword *string
 
-	// Two-factor authentication (twofactor.go): true starts an enrolment
+	// Two-factor authentication (twofactor_enrol.go): true starts an enrolment
 	// with a fresh secret; false turns it off, which once it is active
 	// needs CurrentPassword and TwoFactor (a code or a recovery code).
 	EnableTwoFactor *bool
@@ -37,8 +37,8 @@ type SelfInput struct {
 	TwoFactor       *string
 }
 
-// maxPhoneLen bounds what is parsed as a phone number.
-const maxPhoneLen = 32
+// MaxPhoneLen bounds what is parsed as a phone number.
+const MaxPhoneLen = 32
 
 // cleanPhone normalises a phone number to E.164. Numbers without a
 // country code are refused: we cannot guess the country.
@@ -47,8 +47,8 @@ func cleanPhone(field, s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	if len(s) > maxPhoneLen {
-		return "", portal.Errorf(portal.EINVALID, "%s must be at most %d characters", field, maxPhoneLen)
+	if len(s) > MaxPhoneLen {
+		return "", portal.Errorf(portal.EINVALID, "%s must be at most %d characters", field, MaxPhoneLen)
 	}
 	if !strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "00") {
 		return "", portal.Errorf(portal.EINVALID, "%s must start with a country code, such as +1 415 555 0100", field)
@@ -115,12 +115,13 @@ func selfFields(u *portal.User) map[string]any {
 }
 
 // UpdateSelf changes the actor's names, phones and display preferences.
-func (s *Service) UpdateSelf(ctx context.Context, a *Actor, in SelfInput) (*portal.User, error) {
+func (s *Service) UpdateSelf(ctx context.Context, a *Actor, in SelfInput) (_ *portal.User, err error) {
+	defer wrap(&err, "UpdateSelf")
 	pw, err := s.preparePassword(ctx, a, in) // checked and hashed before the transaction
 	if err != nil {
 		return nil, err
 	}
-	tf, err := s.prepareTwoFactor(ctx, a, in) // two-factor authentication on or off (twofactor.go)
+	tf, err := s.prepareTwoFactor(ctx, a, in) // two-factor authentication on or off (twofactor_enrol.go)
 	if err != nil {
 		return nil, err
 	}
@@ -174,4 +175,25 @@ func Prefs(u *portal.User) format.Prefs {
 		p.Location = loc
 	}
 	return p
+}
+
+// Self is the signed-in user with their privileges.
+type Self struct {
+	User          *portal.User
+	Privileges    []*portal.Privilege
+	SessionExpiry int
+}
+
+// GetSelf returns the actor's account.
+func (s *Service) GetSelf(ctx context.Context, a *Actor) (_ *Self, err error) {
+	defer wrap(&err, "GetSelf")
+	privs, err := s.db.ListPrivileges(ctx, a.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	expiry, err := s.db.UserSessionExpiry(ctx, a.User.ID, portal.DefaultSessionExpiry)
+	if err != nil {
+		return nil, err
+	}
+	return &Self{User: a.User, Privileges: privs, SessionExpiry: expiry}, nil
 }

@@ -1,0 +1,221 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"portal"
+	"portal/internal/authn"
+	"portal/internal/store"
+)
+
+// LoginResult is a new session; Token goes into the sessionid cookie.
+type LoginResult struct {
+	Token   string
+	Session *portal.Session
+	User    *portal.User
+	// TwoFactorRequired: the user has active two-factor authentication and
+	// the session must still give a code (twofactor_login.go).
+	TwoFactorRequired bool
+}
+
+// ErrBadCredentials is the one answer to a wrong e-mail or password.
+var ErrBadCredentials = portal.Errorf(portal.EINVALID, "invalid email or password")
+
+// Login checks a password and opens a new session. Unknown addresses take
+// the same path and time as wrong passwords.
+//
+// A login from a browser that still holds a session of the same user
+// (c.SessionToken) ends that session in the transaction that opens the new
+// one, so a browser has one session and a token from before the login is
+// worthless after it. A session of another user is left alone (only the
+// browser's cookie is replaced). That holds even if a second factor is
+// still owed, and with LoginWithCode even if the code then fails: the
+// browser then logs in again.
+//
+// The attempt is counted (per account and per client address) before the
+// password is hashed, so concurrent guesses cannot all pass the throttle;
+// a successful login forgets the account's failures and gives the client
+// address its attempt back.
+func (s *Service) Login(ctx context.Context, email, password string, c Client) (_ *LoginResult, err error) {
+	defer wrap(&err, "Login")
+	email, _ = cleanEmail(email)
+	if email == "" || password == "" || len(password) > 4*portal.MaxPasswordLen {
+		return nil, ErrBadCredentials
+	}
+	acct, ip := lower(email), c.IP
+	now := s.clock()
+	// The cheap early answer, with no write.
+	if err := s.checkLimits(ctx, now, limitKey{limitLoginAccount, acct}, limitKey{limitLoginAddress, ip}); err != nil {
+		if portal.ErrorCode(err) == portal.ETOOMANY {
+			s.onLogin("throttled")
+		}
+		return nil, err
+	}
+	if err := s.reserveLogin(ctx, acct, ip, now); err != nil {
+		if portal.ErrorCode(err) == portal.ETOOMANY {
+			s.onLogin("throttled")
+		}
+		return nil, err
+	}
+	password = authn.NormalizePassword(password)
+	u, err := s.db.GetUserByEmail(ctx, email)
+	if err != nil && portal.ErrorCode(err) != portal.ENOTFOUND {
+		return nil, err
+	}
+	ok, rehash := false, false
+	if u != nil {
+		if ok, rehash, err = s.hasher.Verify(ctx, u.PasswordHash, password); err != nil {
+			return nil, err
+		}
+	} else {
+		s.hasher.Dummy(ctx, password) // what checking an account costs
+	}
+	if !ok {
+		// The password may belong to a sign-up still waiting for its link,
+		// whether or not the address has an account (Register stores a
+		// sign-up for both), so the answer says nothing about the account.
+		// Every failure costs two hashes either way.
+		r, err := s.db.LatestRegistration(ctx, email)
+		switch {
+		case err == nil:
+			pending, _, err := s.hasher.Verify(ctx, r.PasswordHash, password)
+			if err != nil {
+				return nil, err
+			}
+			if pending {
+				s.onLogin("failure")
+				return nil, &portal.Error{Code: portal.EFORBIDDEN, Message: "your e-mail address is not verified yet: follow the link we mailed you, or ask for a new one",
+					Fields: map[string]any{"email_not_verified": true}}
+			}
+		case portal.ErrorCode(err) == portal.ENOTFOUND:
+			s.hasher.Dummy(ctx, password)
+		default:
+			return nil, err
+		}
+		s.onLogin("failure") // already counted by reserveLogin
+		return nil, ErrBadCredentials
+	}
+	if u.PasswordResetRequired { // after "this wasn't me" (email_change.go)
+		// The password was right: this attempt is not a failure.
+		if err := s.db.Write(ctx, func(tx *store.Tx) error { return releaseLogin(ctx, tx, acct, ip) }); err != nil {
+			return nil, err
+		}
+		s.onLogin("failure")
+		return nil, &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_reset_required": true},
+			Message: "this account was locked when a change of its e-mail address was undone: choose a new password with Forgot password? on the login page"}
+	}
+	newHash := u.PasswordHash
+	if rehash {
+		if newHash, err = s.hasher.Hash(ctx, password); err != nil {
+			return nil, err
+		}
+	}
+	limits, err := userSessionLimits(ctx, s.db, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	token, err := authn.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	csrf, err := authn.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	// Two-factor authentication (twofactor.go, twofactor_login.go): with an active second
+	// factor the new session owes a code before it can do anything, and
+	// lives only pendingTwoFactorTTL until the code is given.
+	pending, err := s.twoFactorActive(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	expires := limits.expires(now, now)
+	if pending {
+		expires = now.Add(min(expires.Sub(now), pendingTwoFactorTTL))
+	}
+	sess := &portal.Session{ID: newID(), TokenHash: authn.HashToken(token), UserID: u.ID, CSRFToken: csrf,
+		CreatedTime: now, LastSeenTime: now, ExpiresTime: expires, AuthTime: now,
+		TwoFactorPassed: false, IP: c.IP, UserAgent: portal.Truncate(c.UserAgent, 512)}
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
+		// The password was verified outside this transaction: the session
+		// is opened (and a rehash written) only if the stored hash is still
+		// the one verified. The conditional update also holds the user's
+		// row, so a concurrent password change, which ends the user's
+		// sessions, comes wholly before or wholly after this one.
+		if err := tx.SetPasswordHashIf(ctx, u.ID, u.PasswordHash, newHash); err != nil {
+			if errors.Is(err, store.ErrPasswordChanged) || portal.ErrorCode(err) == portal.ENOTFOUND {
+				return ErrBadCredentials // the password changed meanwhile: this one is no longer it
+			}
+			return err
+		}
+		if err := releaseLogin(ctx, tx, acct, ip); err != nil {
+			return err
+		}
+		var after map[string]any
+		if c.SessionToken != "" && len(c.SessionToken) <= 128 {
+			ended, err := tx.DeleteUserSessionByToken(ctx, u.ID, authn.HashToken(c.SessionToken))
+			if err != nil {
+				return err
+			}
+			if ended {
+				after = map[string]any{"previous_session_ended": true}
+			}
+		}
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		return w.audit(ctx, u, c.IP, "", "", "Logged in", nil, after)
+	})
+	if err != nil {
+		if errors.Is(err, ErrBadCredentials) {
+			s.onLogin("failure")
+		}
+		return nil, err
+	}
+	u.PasswordHash = newHash
+	s.onLogin("success")
+	return &LoginResult{Token: token, Session: sess, User: u, TwoFactorRequired: pending}, nil
+}
+
+// reserveLogin counts a login attempt for the client address and the
+// account before its password is hashed, in one short transaction, so that
+// parallel attempts cannot all slip past the limits; it returns the 429
+// refusal when the address or the account is locked, or the address has
+// used up its attempts (it is then locked). The account's limit has a
+// backoff: its max-th attempt within the window goes through but locks the
+// account at once, so concurrent attempts are refused; a successful login
+// lifts that lock and gives the address its attempt back (releaseLogin), so
+// many users behind one NAT address do not lock it. Once a lock ends, one
+// more attempt goes through and locks for twice as long.
+func (s *Service) reserveLogin(ctx context.Context, acct, ip string, now time.Time) error {
+	var refused *portal.Error
+	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
+		if refused, err = limitLoginAddress.reserve(ctx, tx, ip, now); err != nil || refused != nil {
+			return err
+		}
+		if refused, err = limitLoginAccount.reserve(ctx, tx, acct, now); err != nil || refused == nil {
+			return err
+		}
+		return limitLoginAddress.release(ctx, tx, ip) // nothing is hashed for it
+	})
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		return refused
+	}
+	return nil
+}
+
+// releaseLogin undoes the count of an attempt whose password was right: the
+// account's failures are forgotten (and its lock lifted) and the client
+// address gets its attempt back, so that many users logging in from one
+// address (a NAT) do not lock it.
+func releaseLogin(ctx context.Context, tx *store.Tx, acct, ip string) error {
+	if err := limitLoginAccount.reset(ctx, tx, acct); err != nil {
+		return err
+	}
+	return limitLoginAddress.release(ctx, tx, ip)
+}
