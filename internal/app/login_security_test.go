@@ -34,20 +34,28 @@ func createUserWithHash(t *testing.T, db *store.DB, email, hash string) *portal.
 	return u
 }
 
+// newAnnService is a service (hashing 4 passwords at once) with one user,
+// ann@example.com, whose password is testPassword.
+func newAnnService(t *testing.T, d store.Dialect) *app.Service {
+	t.Helper()
+	h := authn.NewHasher(64, 1, 1, 4)
+	db, svc := newSecurityService(t, d, h)
+	hash, err := h.Hash(context.Background(), testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createUserWithHash(t, db, "ann@example.com", hash)
+	return svc
+}
+
 // TestLoginThrottleConcurrent: many wrong passwords at once for one
-// account get at most acctLimit (5) real answers, the rest 429, and a
-// further attempt is refused; from one client address at most ipLimit (100)
-// attempts are checked.
+// account get at most limitLoginAccount's 5 real answers, the rest 429, and
+// a further attempt is refused; from one client address at most
+// limitLoginAddress's 100 attempts are checked.
 func TestLoginThrottleConcurrent(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		h := authn.NewHasher(64, 1, 1, 4)
-		db, svc := newSecurityService(t, d, h)
-		hash, err := h.Hash(ctx, testPassword)
-		if err != nil {
-			t.Fatal(err)
-		}
-		createUserWithHash(t, db, "ann@example.com", hash)
+		svc := newAnnService(t, d)
 
 		count := func(errs []error) (bad, throttled int) {
 			t.Helper()
@@ -95,13 +103,7 @@ func TestLoginThrottleConcurrent(t *testing.T) {
 func TestLoginSuccessGivesIPAttemptBack(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		h := authn.NewHasher(64, 1, 1, 4)
-		db, svc := newSecurityService(t, d, h)
-		hash, err := h.Hash(ctx, testPassword)
-		if err != nil {
-			t.Fatal(err)
-		}
-		createUserWithHash(t, db, "ann@example.com", hash)
+		svc := newAnnService(t, d)
 		for i := range 120 {
 			if _, err := svc.Login(ctx, "ann@example.com", testPassword, app.Client{IP: "203.0.113.5"}); err != nil {
 				t.Fatalf("login %d from one address: %v", i+1, err)
@@ -116,13 +118,7 @@ func TestLoginSuccessGivesIPAttemptBack(t *testing.T) {
 func TestLoginPendingSignUpNoEnumeration(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		h := authn.NewHasher(64, 1, 1, 4)
-		db, svc := newSecurityService(t, d, h)
-		hash, err := h.Hash(ctx, testPassword)
-		if err != nil {
-			t.Fatal(err)
-		}
-		createUserWithHash(t, db, "ann@example.com", hash)
+		svc := newAnnService(t, d)
 		const planted = "attacker password 1"
 		var answers []error
 		for i, email := range []string{"ann@example.com", "nobody@example.com"} {

@@ -82,11 +82,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, u *portal.User, tf *sto
 		}
 		return &twoFactorProof{recovery: hash}, nil
 	}
-	raw, err := s.box.Open(tf.Secret)
-	if err != nil {
-		return nil, fmt.Errorf("two-factor secret of user %s: %w", u.ID, err)
-	}
-	step, ok, err := authn.MatchTOTP(string(raw), code, s.clock())
+	step, ok, err := s.matchTOTP(u, tf, code)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +96,19 @@ func (s *Service) checkSecondFactor(ctx context.Context, u *portal.User, tf *sto
 			Fields: map[string]any{"two_factor_incorrect": true}}
 	}
 	return &twoFactorProof{step: step}, nil
+}
+
+// matchTOTP opens the user's sealed secret and matches code against it at
+// the clock's time (authn.MatchTOTP): the step it matched, and ok.
+func (s *Service) matchTOTP(u *portal.User, tf *store.TwoFactor, code string) (step int64, ok bool, err error) {
+	raw, err := s.box.Open(tf.Secret)
+	if err != nil {
+		return 0, false, fmt.Errorf("two-factor secret of user %s: %w", u.ID, err)
+	}
+	if step, ok, err = authn.MatchTOTP(string(raw), code, s.clock()); err != nil {
+		return 0, false, fmt.Errorf("two-factor code of user %s: %w", u.ID, err)
+	}
+	return step, ok, nil
 }
 
 // commitProof uses up a checked second factor, in one conditional UPDATE:

@@ -243,11 +243,7 @@ func (s *Service) VerifyTwoFactor(ctx context.Context, a *Actor, code, password 
 	if err := s.twoFactorLocked(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	raw, err := s.box.Open(tf.Secret)
-	if err != nil {
-		return nil, fmt.Errorf("two-factor secret of user %s: %w", u.ID, err)
-	}
-	step, ok, err := authn.MatchTOTP(string(raw), code, s.clock())
+	step, ok, err := s.matchTOTP(u, tf, code)
 	if err != nil {
 		return nil, err
 	}
