@@ -7,7 +7,7 @@ import (
 	"portal/internal/store"
 )
 
-// purgeAfter is how long spent tokens, throttle counters and sent mail are kept.
+// purgeAfter is how long spent tokens, rate-limit counters (limits.go) and sent mail are kept.
 const purgeAfter = 7 * 24 * time.Hour
 
 // Cleanup deletes expired sessions and stale housekeeping rows.

@@ -34,10 +34,10 @@ var ErrBadCredentials = portal.Errorf(portal.EINVALID, "invalid email or passwor
 // still owed, and with LoginWithCode even if the code then fails: the
 // browser then logs in again.
 //
-// The attempt is counted (per account and per client address) before the
-// password is hashed, so concurrent guesses cannot all pass the throttle;
-// a successful login forgets the account's failures and gives the client
-// address its attempt back.
+// The attempt is counted (per account and per client address:
+// limitLoginAccount, limitLoginAddress) before the password is hashed, so
+// concurrent guesses cannot all pass the limits; a successful login forgets
+// the account's failures and gives the client address its attempt back.
 func (s *Service) Login(ctx context.Context, email, password string, c Client) (_ *LoginResult, err error) {
 	defer wrap(&err, "Login")
 	email, _ = cleanEmail(email)

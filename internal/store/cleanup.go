@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Purge deletes what is no longer needed: expired sessions, old throttle
+// Purge deletes what is no longer needed: expired sessions, old rate-limit
 // counters, spent or expired link tokens, and sent mail and answered or
 // cancelled invitations older than keep.
 // It is idempotent, so several instances may run it at once.

@@ -252,7 +252,7 @@ func checkNothingWritten(t *testing.T, db *store.DB, u *portal.User, o *portal.O
 		t.Fatalf("mail of a rolled-back transaction: %d pending", n)
 	}
 	if n := record(t, db, "k", t0, time.Minute); n != 1 {
-		t.Fatalf("throttle of a rolled-back transaction kept: %d failures", n)
+		t.Fatalf("rate-limit count of a rolled-back transaction kept: %d events", n)
 	}
 }
 
