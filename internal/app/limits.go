@@ -15,7 +15,7 @@ import (
 // share the counters) through the methods here only. A key is the limit's
 // name and its subject (an account, an address…): "login:ip:192.0.2.1".
 //
-// Three ways of counting, one per kind of event:
+// Two ways of counting, one per kind of event, and a backoff:
 //
 //   - reserve, for an attempt whose outcome is not known yet (a login, a
 //     sign-up): it is counted before the costly work, so parallel requests
@@ -27,8 +27,8 @@ import (
 //     the max-th event within the window the key is locked; an event over
 //     max is refused with 429, or, for a silent limit, not done at all with
 //     an unchanged answer (mail quotas: the answer must not reveal them).
-//   - with a backoff (maxLock), the max-th event and every further one in
-//     the window lock the key, for lock doubling each time up to maxLock;
+//   - with a backoff (maxLock), either way, the max-th event and every
+//     further one in the window lock the key, for lock doubling each time up to maxLock;
 //     the event itself goes through (a login is still checked, a wrong code
 //     answered): the lock refuses the next ones.
 //
