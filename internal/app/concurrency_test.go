@@ -74,10 +74,8 @@ func runConcurrently(n int, fn func(i int)) {
 func TestConcurrentLogins(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		db := testenv.OpenDB(t, d)
-		h := authn.DefaultHasher()
-		clock := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
-		svc := app.New(app.Options{DB: db, Hasher: h, BaseURL: "http://portal.test", Now: clock.Now})
+		ts := newTestService(t, d, time.Now().UTC().Truncate(time.Second), authn.DefaultHasher())
+		db, h, clock, svc := ts.db, ts.h, ts.clock, ts.svc
 		emails := createUsers(t, db, h, concurrentUsers)
 
 		// 1. Every user logs in at the same time.
