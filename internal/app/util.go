@@ -1,11 +1,9 @@
 package app
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 
-	"portal"
+	"portal/internal/derrors"
 )
 
 func lower(s string) string { return strings.ToLower(s) }
@@ -17,13 +15,5 @@ func lower(s string) string { return strings.ToLower(s) }
 // type, are unchanged; errors.Is and errors.As see through the wrapping.
 // Used as defer wrap(&err, "Name(%s)", id) at the top of an exported method.
 func wrap(errp *error, format string, args ...any) {
-	err := *errp
-	if err == nil {
-		return
-	}
-	var pe *portal.Error
-	if errors.As(err, &pe) {
-		return
-	}
-	*errp = fmt.Errorf("app: "+format+": %w", append(args, err)...)
+	derrors.Wrap(errp, nil, "app: "+format, args...)
 }

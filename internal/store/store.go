@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"portal/internal/derrors"
+
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/pressly/goose/v3"
@@ -341,20 +343,7 @@ func (db *DB) Exec(ctx context.Context, query string) error {
 // (sql.ErrNoRows, context.Canceled…) and errors.As see through the
 // wrapping. Used as defer wrap(&err, "Name(%s)", id).
 func wrap(errp *error, format string, args ...any) {
-	err := *errp
-	if err == nil {
-		return
-	}
-	var pe *portal.Error
-	if errors.As(err, &pe) {
-		return
-	}
-	for _, answer := range storeAnswers {
-		if errors.Is(err, answer) {
-			return
-		}
-	}
-	*errp = fmt.Errorf("store: "+format+": %w", append(args, err)...)
+	derrors.Wrap(errp, storeAnswers, "store: "+format, args...)
 }
 
 var storeAnswers = []error{ErrDuplicate, ErrTokenSpent, ErrPasswordChanged, ErrCodeUsed, ErrTwoFactorActive}
