@@ -175,7 +175,13 @@ func jsonType(kind string) string {
 
 // pathID reads a UUID path parameter; anything else is not found.
 func pathID(r *http.Request, name, what string) (string, error) {
-	v := r.PathValue(name)
+	return parseID(r.PathValue(name), what)
+}
+
+// parseID reads the id of a thing (a path parameter, a form field) in the
+// canonical UUID form; anything else (including bytes the database would
+// refuse) is not found.
+func parseID(v, what string) (string, error) {
 	id, err := uuid.Parse(v)
 	if err != nil || len(v) != 36 {
 		return "", portal.Errorf(portal.ENOTFOUND, "%s not found", what)
@@ -207,7 +213,7 @@ func queryPage(r *http.Request) (portal.Page, error) {
 	}
 	// Out-of-range values stay out of range for CheckPage; only an absent
 	// parameter (0 here) takes the default, an explicit 0 is refused.
-	p := portal.Page{Limit: int(min(limit, 1001)), Page: int(min(page, 1_000_001))}
+	p := portal.Page{Limit: int(min(limit, portal.MaxPageLimit+1)), Page: int(min(page, 1_000_001))}
 	if limit == 0 && r.URL.Query().Get("limit") != "" {
 		p.Limit = -1
 	}

@@ -211,7 +211,7 @@ type selfRequest struct {
 	MACFormat *string `json:"mac_format"`
 	Hour24    *bool   `json:"hour24"`
 	Timezone  *string `json:"timezone"`
-	// The password (api_password.go, app/password.go).
+	// The password (app/password.go).
 	Password    *string `json:"password"`
 	OldPassword *string `json:"old_password"`
 	// Two-factor authentication (api_twofactor.go, app/twofactor.go):

@@ -17,9 +17,8 @@ import (
 	"portal/internal/testenv"
 )
 
-// Browser tests of My Account: procedure 1 (e-mail change, name and phone)
-// and procedure 4 (preferences) of DESIGN.md §1, step by step as a user
-// clicks them.
+// Browser tests of My Account: changing the e-mail address, the name and
+// phone, and the display preferences, step by step as a user clicks them.
 
 // accountBrowser is one browser tab on one Portal, with the steps shared
 // by the My Account tests.

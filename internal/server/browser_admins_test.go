@@ -113,7 +113,7 @@ func TestBrowserInviteNewUser(t *testing.T) {
 	b.replace("#first_name", "Robert")
 	b.do(chromedp.SendKeys(css("#new_password"), browserAdminPassword), chromedp.SendKeys(css("#new_password_confirm"), "something else"),
 		chromedp.Click(css(`form[action="/invite/signup"] button[type=submit]`)))
-	b.text(".flash.error", "The two passwords do not match.")
+	b.text(".flash.error", "The new password and its confirmation do not match.")
 	if got := b.value("#first_name"); got != "Robert" {
 		t.Errorf("after the error the first name = %q, want Robert kept", got)
 	}

@@ -49,13 +49,13 @@ func TestBrowserAPITokens(t *testing.T) {
 	browsertest.WaitText(t, ctx, "#apitokens", "You have no API tokens.")
 
 	// A name of spaces only: the section says why, nothing is created.
-	do(chromedp.SendKeys(css("#apitoken-name"), "   "), chromedp.Click(css(`#apitokens form[action="/account/apitokens/create"] button`)))
+	do(chromedp.SendKeys(css("#apitoken-name"), "   "), chromedp.Click(css(`#apitokens form.newtoken-form button`)))
 	browsertest.WaitText(t, ctx, "#apitokens .flash.error", "Name is required.")
 
 	// Create: the key is shown once, with a Copy button.
 	browsertest.Get(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#apitoken-name").value = "", true`))
 	do(chromedp.SendKeys(css("#apitoken-name"), "backup script"),
-		chromedp.Click(css(`#apitokens form[action="/account/apitokens/create"] button`)))
+		chromedp.Click(css(`#apitokens form.newtoken-form button`)))
 	browsertest.WaitText(t, ctx, ".flash.ok", "API token backup script created. Copy its key now: it will not be shown again.")
 	browsertest.WaitText(t, ctx, "#apitokens .newtoken label", "Key of backup script: copy it now, it will not be shown again")
 	key := js(`document.querySelector("#new-token-key").value`)

@@ -13,8 +13,8 @@ import (
 	"portal/internal/browsertest"
 )
 
-// TestBrowserTwoFactor is procedure 3 of DESIGN.md §1 step by step: My
-// Account → Authentication → tick "Enable Two Factor Authentication" →
+// TestBrowserTwoFactor is turning two-factor authentication on, step by
+// step as a user clicks it: My Account → Authentication → tick "Enable Two Factor Authentication" →
 // Save → Verify → the "Verification of Two Factor Authentication" page with
 // a QR code (decoded here, as a phone would) and the secret as text → the
 // token an authenticator app computes → Verify → recovery codes → the green

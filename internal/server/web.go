@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"portal"
 	"portal/internal/app"
@@ -33,8 +34,53 @@ func staticHandler() http.Handler {
 	})
 }
 
+// formLimits are the service's limits that the GUI shows: the maxlength
+// of form fields ({{limits.Name}}) and how long mailed links and tokens
+// last ({{lifetime limits.RecoverLink}}).
+type formLimits struct {
+	Name, OrgName, SiteName, Email, Phone, APITokenName int
+	// PasswordInput is the maxlength of a field for a current password:
+	// room for portal.MaxPasswordLen characters as typed (the browser
+	// counts UTF-16 units, and NFKC may fold several into one); the
+	// service says when it is too long.
+	PasswordInput int
+	// Code is the maxlength of a field that takes a code or a recovery
+	// code, TOTP of one that takes a code only ("123 456").
+	Code, TOTP int
+	Timezone   int // an IANA name, checked by the service against the list
+	// How long links and API tokens last.
+	RegisterLink, EmailChangeLink, RecoverLink, APITokenUnused time.Duration
+}
+
+var limits = formLimits{
+	Name: portal.MaxNameLen, OrgName: portal.MaxOrgNameLen, SiteName: portal.MaxSiteNameLen, Email: portal.MaxEmailLen,
+	Phone: app.MaxPhoneLen, APITokenName: app.MaxAPITokenNameLen, PasswordInput: 4 * portal.MaxPasswordLen,
+	Code: 32, TOTP: 7, Timezone: 64,
+	RegisterLink: app.RegisterTTL, EmailChangeLink: app.EmailChangeTTL, RecoverLink: app.RecoverTTL, APITokenUnused: app.APITokenUnusedExpiry,
+}
+
+// lifetime says how long a duration of whole hours is: "1 hour", "24
+// hours", "7 days".
+func lifetime(d time.Duration) string {
+	hours := int(d / time.Hour)
+	switch {
+	case hours%24 == 0 && hours > 24:
+		return fmt.Sprintf("%d days", hours/24)
+	case hours == 1:
+		return "1 hour"
+	}
+	return fmt.Sprintf("%d hours", hours)
+}
+
 var funcs = template.FuncMap{
+	// section shows the My Account section of the name (account.html;
+	// bound to each page's templates by parsePages).
+	"section":  func(string, any) (template.HTML, error) { return "", errors.New("section: not bound to a page") },
+	"limits":   func() formLimits { return limits },
+	"lifetime": lifetime,
 	"roleName": func(role string) string { return portal.RoleNames[role] },
+	// inviteExpired reports an invitation whose link has expired.
+	"inviteExpired": func(ad *app.Admin) bool { return ad.Status == app.AdminInviteExpired },
 	// inviteValidity is how long a new invitation's link is valid.
 	"inviteValidity": func() string { return app.InviteValidity(0) },
 	"initials": func(u *portal.User) string {
@@ -74,6 +120,13 @@ func parsePages() (map[string]*template.Template, error) {
 		if err != nil {
 			return nil, err
 		}
+		t.Funcs(template.FuncMap{"section": func(section string, data any) (template.HTML, error) {
+			var b bytes.Buffer
+			if err := t.ExecuteTemplate(&b, "account-"+section, data); err != nil {
+				return "", err
+			}
+			return template.HTML(b.String()), nil // html/template escaped it
+		}})
 		pages[name] = t
 	}
 	return pages, nil
@@ -202,7 +255,7 @@ func (s *server) pageView(r *http.Request, a *app.Actor) *view {
 		seen := map[string]bool{}
 		orgAdmin := map[string]bool{}
 		for _, p := range me.Privileges {
-			if p.Scope == portal.ScopeOrg && p.Role == portal.RoleAdmin {
+			if app.RoleGrants(p.Role, p.Scope, app.ActManageOrg) { // a Super User of the whole organization
 				orgAdmin[p.OrgID] = true
 			}
 		}
@@ -410,3 +463,12 @@ func (s *server) formError(w http.ResponseWriter, r *http.Request, v *view, page
 }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// confirmPassword checks that a form's password field and its
+// confirmation (the field named with "_confirm" added) are the same.
+func confirmPassword(f url.Values, field string) error {
+	if f.Get(field) != f.Get(field+"_confirm") {
+		return portal.Errorf(portal.EINVALID, "the new password and its confirmation do not match")
+	}
+	return nil
+}

@@ -9,14 +9,20 @@ import (
 	"portal/internal/app"
 )
 
-// accountSection is one section of the My Account page: a template
-// (web/templates/_account_<name>.html defining "account-<name>") and a
-// handler pair: load fills the section's data for the page, save handles
-// POST /account/<name> and returns the confirmation to show.
+// accountSection is one section of the My Account page. Adding one takes
+// a template, web/templates/_account_<name>.html defining
+// "account-<name>" (account.html shows the sections in order), and its
+// entry in accountSections: load fills the section's data for the page
+// (.Data.Sections "<name>"), save handles POST /account/<name> and returns
+// the confirmation to show after the redirect to /account#<name>. A save
+// that must show something once (a new API token's key) returns it as
+// shown: the page is then shown at once with it (.Data.Shown "<name>").
+// A section's POST is closed to restricted sessions unless routes.go
+// registers it on its own (restrict.go).
 type accountSection struct {
 	name string
 	load func(ctx context.Context, a *app.Actor) (any, error)
-	save func(r *http.Request, a *app.Actor) (confirmation string, err error)
+	save func(r *http.Request, a *app.Actor) (confirmation string, shown any, err error)
 }
 
 // accountSections lists the sections in page order.
@@ -35,20 +41,23 @@ func (s *server) accountSections() []accountSection {
 // accountView is the data of the My Account page.
 type accountView struct {
 	Self     *app.Self
+	Order    []string          // the sections' names, in page order
 	Sections map[string]any    // section name → its data
+	Shown    map[string]any    // section name → what its save shows once
 	Errors   map[string]string // section name → error message of its last save
 	Forms    map[string]url.Values
 	Saved    string // name of the section just saved
 }
 
 func (s *server) webAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
-	return s.renderAccount(w, r, v, a, http.StatusOK, "")
+	return s.renderAccount(w, r, v, a, http.StatusOK, "", nil)
 }
 
 // renderAccount shows My Account; after a failed save (from reshow),
 // section holds the section's name, and the error and what the user typed
 // (v.Error and v.Form) are shown in that section rather than atop the page.
-func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, status int, section string) error {
+// shown is what a save shows once (accountSection).
+func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, status int, section string, shown map[string]any) error {
 	var saveMsg string
 	var saveForm url.Values
 	if section != "" {
@@ -59,8 +68,9 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, 
 	if err != nil {
 		return err
 	}
-	av := &accountView{Self: me, Sections: map[string]any{}, Errors: map[string]string{}, Forms: map[string]url.Values{}}
+	av := &accountView{Self: me, Sections: map[string]any{}, Shown: shown, Errors: map[string]string{}, Forms: map[string]url.Values{}}
 	for _, sec := range s.accountSections() {
+		av.Order = append(av.Order, sec.name)
 		if sec.load == nil {
 			continue
 		}
@@ -100,9 +110,13 @@ func (s *server) saveSection(name string) pageHandler {
 			if sec.name != name || sec.save == nil {
 				continue
 			}
-			msg, err := sec.save(r, a)
+			msg, shown, err := sec.save(r, a)
 			if err != nil {
-				return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, name) })
+				return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, name, nil) })
+			}
+			if shown != nil { // shown this once: no redirect
+				v.Flash = msg
+				return s.renderAccount(w, r, v, a, http.StatusOK, "", map[string]any{name: shown})
 			}
 			if msg != "" {
 				s.flash(w, msg)
@@ -129,12 +143,12 @@ func (s *server) sectionInfo() accountSection {
 	return accountSection{
 		name: "info",
 		load: s.loadInfo, // the pending e-mail change (web_email.go)
-		save: func(r *http.Request, a *app.Actor) (string, error) {
+		save: func(r *http.Request, a *app.Actor) (string, any, error) {
 			_, err := s.svc.UpdateSelf(r.Context(), a, app.SelfInput{FirstName: formValue(r, "first_name"), LastName: formValue(r, "last_name"), Phone: formValue(r, "phone")})
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
-			return "Your user account information is successfully updated.", nil
+			return "Your user account information is successfully updated.", nil, nil
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"portal"
 	"portal/internal/app"
@@ -18,13 +19,54 @@ type roleChoice struct {
 	Value, Name, Hint string
 }
 
-// roleChoices lists the roles in the order the menu shows them.
-var roleChoices = []roleChoice{
-	{portal.RoleAdmin, portal.RoleNames[portal.RoleAdmin], "everything in the organization, its members and settings included; always the whole organization"},
-	{portal.RoleWrite, portal.RoleNames[portal.RoleWrite], "reads and changes sites, inventory and other network objects"},
-	{portal.RoleRead, portal.RoleNames[portal.RoleRead], "reads only"},
-	{portal.RoleHelpdesk, portal.RoleNames[portal.RoleHelpdesk], "reads its sites only; needs at least one site"},
-	{portal.RoleInstaller, portal.RoleNames[portal.RoleInstaller], "the inventory of its sites only"},
+// roleChoices lists the roles in the order the menu shows them, each with
+// what it may do: from the service's grants table (roleGrantsHint), and
+// the scope an invitation gives it.
+var roleChoices = func() []roleChoice {
+	scope := map[string]string{portal.RoleAdmin: "always the whole organization", portal.RoleHelpdesk: "needs at least one site"}
+	var out []roleChoice
+	for _, role := range []string{portal.RoleAdmin, portal.RoleWrite, portal.RoleRead, portal.RoleHelpdesk, portal.RoleInstaller} {
+		hint := roleGrantsHint(role)
+		if sc := scope[role]; sc != "" {
+			hint += "; " + sc
+		}
+		out = append(out, roleChoice{role, portal.RoleNames[role], hint})
+	}
+	return out
+}()
+
+// roleGrantsHint says what the role may do in the organization, as the
+// grants table (app.RoleGrants) has it: "reads only", or what it may do
+// besides reading.
+func roleGrantsHint(role string) string {
+	can := func(act app.Action) bool { return app.RoleGrants(role, portal.ScopeOrg, act) }
+	var does []string
+	if can(app.ActManageOrg) {
+		does = append(does, "manages the organization, its members and settings")
+	}
+	var sites []string
+	for _, v := range []struct {
+		act  app.Action
+		verb string
+	}{{app.ActCreateSite, "creates"}, {app.ActUpdateSite, "changes"}, {app.ActDeleteSite, "deletes"}} {
+		if can(v.act) {
+			sites = append(sites, v.verb)
+		}
+	}
+	if n := len(sites); n > 0 {
+		verbs := sites[0]
+		if n > 1 {
+			verbs = strings.Join(sites[:n-1], ", ") + " and " + sites[n-1]
+		}
+		does = append(does, verbs+" sites")
+	}
+	if can(app.ActManageInventory) {
+		does = append(does, "manages the inventory")
+	}
+	if len(does) == 0 {
+		return "reads only"
+	}
+	return "reads; " + strings.Join(does, "; ")
 }
 
 // adminsView is the data of the Administrators and Manage pages.
@@ -49,7 +91,7 @@ func (s *server) loadAdmins(r *http.Request, v *view, a *app.Actor, orgID string
 	if err != nil {
 		return nil, err
 	}
-	sites, _, err := s.svc.ListSites(r.Context(), a, orgID, portal.Page{Limit: 1000, Page: 1})
+	sites, _, err := s.svc.ListSites(r.Context(), a, orgID, portal.Page{Limit: portal.MaxPageLimit, Page: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -301,8 +343,6 @@ func (s *server) webAcceptInvite(w http.ResponseWriter, r *http.Request, v *view
 	return nil
 }
 
-// webDeclineInvite declines as the signed-in user, or without a session
-// for an address that has no account.
 // optionalActor authenticates a request that needs no credentials but
 // acts for the signed-in user when there is one (declining an
 // invitation): nil without a session (or, on the API, an Authorization
@@ -328,6 +368,8 @@ func (s *server) optionalActor(r *http.Request, api bool) (*app.Actor, error) {
 	return nil, err
 }
 
+// webDeclineInvite declines as the signed-in user, or without a session
+// for an address that has no account.
 func (s *server) webDeclineInvite(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err := r.ParseForm(); err != nil {
 		return portal.Errorf(portal.EINVALID, "the form could not be read")
@@ -363,8 +405,8 @@ func (s *server) webInviteSignUp(w http.ResponseWriter, r *http.Request, v *view
 	fail := func(err error) error {
 		return s.reshow(w, r, v, err, func(status int) error { return s.renderInviteSignUp(w, r, v, token, info, status) })
 	}
-	if f.Get("new_password") != f.Get("new_password_confirm") {
-		return fail(portal.Errorf(portal.EINVALID, "the two passwords do not match"))
+	if err := confirmPassword(f, "new_password"); err != nil {
+		return fail(err)
 	}
 	res, o, err := s.svc.SignUpFromInvite(r.Context(), token, app.InviteSignUp{FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
 		Password: f.Get("new_password")}, client(r))

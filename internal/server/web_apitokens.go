@@ -18,20 +18,16 @@ type apiTokenRow struct {
 	Expired  bool
 }
 
-// apiTokensData is the data of the API Tokens section.
+// apiTokensData is the data of the API Tokens section; a token just
+// created, with its key, is the section's .Data.Shown "apitokens".
 type apiTokensData struct {
-	Tokens  []apiTokenRow
-	New     *app.APIToken // just created: its key is shown this once
-	Max     int
-	NameMax int
+	Tokens []apiTokenRow
+	Max    int
 }
 
-// newAPITokenKey carries a token just created to the section's load.
-type newAPITokenKey struct{}
-
-// sectionAPITokens is API Tokens: the list with Delete per token (POST
-// /account/apitokens with token_id) and Create (POST
-// /account/apitokens/create, webCreateAPIToken), whose answer shows the key.
+// sectionAPITokens is API Tokens: the list with Delete per token and
+// Create, both POST /account/apitokens (with token_id: delete). Create
+// shows the new key, this once.
 func (s *server) sectionAPITokens() accountSection {
 	return accountSection{
 		name: "apitokens",
@@ -41,8 +37,7 @@ func (s *server) sectionAPITokens() accountSection {
 				return nil, err
 			}
 			p := app.Prefs(a.User)
-			d := &apiTokensData{Max: app.MaxAPITokens, NameMax: app.MaxAPITokenNameLen}
-			d.New, _ = ctx.Value(newAPITokenKey{}).(*app.APIToken)
+			d := &apiTokensData{Max: app.MaxAPITokens}
 			for _, t := range list {
 				row := apiTokenRow{ID: t.ID, Name: t.Name, Created: p.Time(t.Created), Expired: t.Expired}
 				if !t.LastUsed.IsZero() {
@@ -52,33 +47,27 @@ func (s *server) sectionAPITokens() accountSection {
 			}
 			return d, nil
 		},
-		save: func(r *http.Request, a *app.Actor) (string, error) {
+		save: func(r *http.Request, a *app.Actor) (string, any, error) {
+			if !r.PostForm.Has("token_id") {
+				t, err := s.svc.CreateAPIToken(r.Context(), a, r.PostForm.Get("name"))
+				if err != nil {
+					return "", nil, err
+				}
+				return "API token " + t.Name + " created. Copy its key now: it will not be shown again.", t, nil
+			}
 			id := r.PostForm.Get("token_id")
 			if id == "" {
-				return "", portal.Errorf(portal.EINVALID, "choose a token to delete")
+				return "", nil, portal.Errorf(portal.EINVALID, "choose a token to delete")
 			}
-			id, err := formID(id, "API token")
+			id, err := parseID(id, "API token")
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
 			t, err := s.svc.DeleteAPIToken(r.Context(), a, id)
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
-			return "Deleted API token " + t.Name + ": it no longer works.", nil
+			return "Deleted API token " + t.Name + ": it no longer works.", nil, nil
 		},
 	}
-}
-
-// webCreateAPIToken handles POST /account/apitokens/create: My Account is
-// shown again (not redirected to) with the new key, which appears nowhere
-// else, ever.
-func (s *server) webCreateAPIToken(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
-	t, err := s.svc.CreateAPIToken(r.Context(), a, r.PostForm.Get("name"))
-	if err != nil {
-		return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, "apitokens") })
-	}
-	v.Flash = "API token " + t.Name + " created. Copy its key now: it will not be shown again."
-	ctx := context.WithValue(r.Context(), newAPITokenKey{}, t)
-	return s.renderAccount(w, r.WithContext(ctx), v, a, http.StatusOK, "")
 }

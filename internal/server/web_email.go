@@ -53,7 +53,7 @@ func (s *server) webEmailRequest(w http.ResponseWriter, r *http.Request, v *view
 	if err != nil {
 		return s.formError(w, r, v, "change_email", err)
 	}
-	s.flash(w, "We sent a link to "+ch.Email+". Follow it within 24 hours to confirm your new e-mail address.")
+	s.flash(w, "We sent a link to "+ch.Email+". Follow it within "+lifetime(app.EmailChangeTTL)+" to confirm your new e-mail address.")
 	http.Redirect(w, r, "/account#info", http.StatusSeeOther)
 	return nil
 }
@@ -79,7 +79,7 @@ func (s *server) webEmailCancel(w http.ResponseWriter, r *http.Request, v *view,
 
 // accountError shows My Account with err in Account Information.
 func (s *server) accountError(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, err error) error {
-	return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, "info") })
+	return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, "info", nil) })
 }
 
 // emailLinkView is the data of the pages behind mailed links.

@@ -34,14 +34,14 @@ func (s *server) sectionPrefs() accountSection {
 			}
 			return &prefsView{MACFormats: format.MACFormats, Timezones: zones, ExampleMAC: exampleMAC, Now: s.svc.Now()}, nil
 		},
-		save: func(r *http.Request, a *app.Actor) (string, error) {
+		save: func(r *http.Request, a *app.Actor) (string, any, error) {
 			// An unticked checkbox is absent from the form: 12-hour clock.
 			hour24 := r.PostForm.Has("hour24")
 			in := app.SelfInput{MACFormat: formValue(r, "mac_format"), Hour24: &hour24, Timezone: formValue(r, "timezone")}
 			if _, err := s.svc.UpdateSelf(r.Context(), a, in); err != nil {
-				return "", err
+				return "", nil, err
 			}
-			return "Your preferences are saved.", nil
+			return "Your preferences are saved.", nil, nil
 		},
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/google/uuid"
-
 	"portal"
 	"portal/internal/app"
 )
@@ -49,45 +47,35 @@ func (s *server) sectionSessions() accountSection {
 			}
 			return d, nil
 		},
-		save: func(r *http.Request, a *app.Actor) (string, error) {
+		save: func(r *http.Request, a *app.Actor) (string, any, error) {
 			if r.PostForm.Get("others") != "" {
 				n, err := s.svc.SignOutOtherSessions(r.Context(), a)
 				switch {
 				case err != nil:
-					return "", err
+					return "", nil, err
 				case n == 0:
-					return "You were not signed in anywhere else.", nil
+					return "You were not signed in anywhere else.", nil, nil
 				case n == 1:
-					return "Signed out 1 other session.", nil
+					return "Signed out 1 other session.", nil, nil
 				}
-				return "Signed out " + strconv.Itoa(n) + " other sessions.", nil
+				return "Signed out " + strconv.Itoa(n) + " other sessions.", nil, nil
 			}
 			id := r.PostForm.Get("session_id")
 			if id == "" {
-				return "", portal.Errorf(portal.EINVALID, "choose a session to sign out")
+				return "", nil, portal.Errorf(portal.EINVALID, "choose a session to sign out")
 			}
-			id, err := formID(id, "session")
+			id, err := parseID(id, "session")
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
 			si, err := s.svc.SignOutSession(r.Context(), a, id)
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
 			if si.Current {
-				return "You signed out this session.", nil
+				return "You signed out this session.", nil, nil
 			}
-			return "Signed out the session on " + si.Agent.String() + ".", nil
+			return "Signed out the session on " + si.Agent.String() + ".", nil, nil
 		},
 	}
-}
-
-// formID reads a UUID posted in a form field; anything else (including
-// bytes the database would refuse) is not found.
-func formID(v, what string) (string, error) {
-	id, err := uuid.Parse(v)
-	if err != nil || len(v) != 36 {
-		return "", portal.Errorf(portal.ENOTFOUND, "%s not found", what)
-	}
-	return id.String(), nil
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // Two-factor authentication in the GUI: the Authentication section of My
-// Account (_account_2fa.html), the "Verification of Two Factor
+// Account (_account_authentication.html), the "Verification of Two Factor
 // Authentication" page with its QR code, the recovery codes, and the second
 // page of a login (login_2fa.html).
 
@@ -44,7 +44,7 @@ func (s *server) sectionTwoFactor() accountSection {
 			}
 			return d, nil
 		},
-		save: func(r *http.Request, a *app.Actor) (string, error) {
+		save: func(r *http.Request, a *app.Actor) (string, any, error) {
 			f := r.PostForm
 			enable := f.Get("enable_two_factor") != ""
 			in := app.SelfInput{EnableTwoFactor: &enable}
@@ -57,19 +57,19 @@ func (s *server) sectionTwoFactor() accountSection {
 			}
 			before := a.TwoFactor
 			if _, err := s.svc.UpdateSelf(r.Context(), a, in); err != nil {
-				return "", err
+				return "", nil, err
 			}
 			switch {
 			case enable && before.Verified:
-				return "Two-factor authentication is on.", nil
+				return "Two-factor authentication is on.", nil, nil
 			case enable:
-				return "Your account is updated. Click Verify to finish turning on two-factor authentication.", nil
+				return "Your account is updated. Click Verify to finish turning on two-factor authentication.", nil, nil
 			case before.Verified:
-				return "Two-factor authentication is off. Your password alone now logs you in.", nil
+				return "Two-factor authentication is off. Your password alone now logs you in.", nil, nil
 			case before.Enabled:
-				return "Two-factor authentication was not verified and is now off.", nil
+				return "Two-factor authentication was not verified and is now off.", nil, nil
 			}
-			return "Your account is updated.", nil
+			return "Your account is updated.", nil, nil
 		},
 	}
 }

@@ -1,4 +1,4 @@
-// Two-factor authentication pages (templates/_account_2fa.html,
+// Two-factor authentication pages (templates/_account_authentication.html,
 // twofactor_codes.html). Every page works without this file.
 "use strict";
 

@@ -1,112 +1,14 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 
 	"portal"
 	"portal/internal/app"
 )
 
-func (s *server) webLoginForm(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Log in"
-	v.Form = r.URL.Query()
-	s.render(w, r, http.StatusOK, "login", v)
-	return nil
-}
-
-func (s *server) webLogin(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Log in"
-	if err := r.ParseForm(); err != nil {
-		return portal.Errorf(portal.EINVALID, "the form could not be read")
-	}
-	res, err := s.svc.Login(r.Context(), r.PostForm.Get("email"), r.PostForm.Get("password"), loginClient(r))
-	if err != nil {
-		var e *portal.Error
-		if errors.As(err, &e) && e.Fields["email_not_verified"] == true {
-			v.Data = map[string]any{"Unverified": true}
-		}
-		return s.formError(w, r, v, "login", err)
-	}
-	s.setSessionCookies(w, res)
-	if res.TwoFactorRequired { // the second page of the login (web_twofactor.go)
-		http.Redirect(w, r, "/login/two_factor?next="+urlQuery(localPath(r.PostForm.Get("next"))), http.StatusSeeOther)
-		return nil
-	}
-	http.Redirect(w, r, localPath(r.PostForm.Get("next")), http.StatusSeeOther)
-	return nil
-}
-
-func (s *server) webSignupForm(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Sign up"
-	s.render(w, r, http.StatusOK, "signup", v)
-	return nil
-}
-
-func (s *server) webSignup(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Sign up"
-	if err := r.ParseForm(); err != nil {
-		return portal.Errorf(portal.EINVALID, "the form could not be read")
-	}
-	f := r.PostForm
-	if f.Get("password") != f.Get("password_confirm") {
-		return s.formError(w, r, v, "signup", portal.Errorf(portal.EINVALID, "the two passwords do not match"))
-	}
-	err := s.svc.Register(r.Context(), app.RegisterInput{Email: f.Get("email"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
-		Password: f.Get("password"), OrgName: f.Get("org_name")}, client(r))
-	if err != nil {
-		return s.formError(w, r, v, "signup", err)
-	}
-	v.Title = "Check your e-mail"
-	v.Data = map[string]any{"Email": f.Get("email")}
-	s.render(w, r, http.StatusOK, "signup_done", v)
-	return nil
-}
-
-func (s *server) webVerifyForm(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Verify your e-mail address"
-	v.Form = r.URL.Query()
-	s.render(w, r, http.StatusOK, "verify", v)
-	return nil
-}
-
-func (s *server) webVerify(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Verify your e-mail address"
-	if err := r.ParseForm(); err != nil {
-		return portal.Errorf(portal.EINVALID, "the form could not be read")
-	}
-	u, err := s.svc.VerifyRegistration(r.Context(), r.PostForm.Get("token"), client(r))
-	if err != nil {
-		return s.formError(w, r, v, "verify", err)
-	}
-	s.flash(w, "Your e-mail address "+u.Email+" is verified. You can log in now.")
-	http.Redirect(w, r, "/login?email="+urlQuery(u.Email), http.StatusSeeOther)
-	return nil
-}
-
-func (s *server) webResend(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Log in"
-	if err := r.ParseForm(); err != nil {
-		return portal.Errorf(portal.EINVALID, "the form could not be read")
-	}
-	email := r.PostForm.Get("email")
-	if err := s.svc.ResendVerification(r.Context(), email, client(r)); err != nil {
-		return s.formError(w, r, v, "login", err)
-	}
-	s.flash(w, "If "+email+" has an account waiting for verification, a new link is on its way.")
-	http.Redirect(w, r, "/login?email="+urlQuery(email), http.StatusSeeOther)
-	return nil
-}
-
-func (s *server) webLogout(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
-	if err := s.svc.Logout(r.Context(), a); err != nil {
-		return err
-	}
-	s.clearSessionCookies(w)
-	s.flash(w, "You have been logged out.")
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
-	return nil
-}
+// The organization pages: home, creating an organization, an
+// organization's page with its sites.
 
 // webHome opens the user's first organization, or invites them to create one.
 func (s *server) webHome(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
@@ -170,7 +72,7 @@ func (s *server) webOrg(w http.ResponseWriter, r *http.Request, v *view, a *app.
 	if err != nil {
 		return err
 	}
-	sites, total, err := s.svc.ListSites(r.Context(), a, id, portal.Page{Limit: 1000, Page: 1})
+	sites, total, err := s.svc.ListSites(r.Context(), a, id, portal.Page{Limit: portal.MaxPageLimit, Page: 1})
 	if err != nil {
 		return err
 	}
@@ -231,17 +133,22 @@ func (s *server) webCreateSite(w http.ResponseWriter, r *http.Request, v *view, 
 	return nil
 }
 
-func (s *server) webRenameSite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+// pathSite is the site of the path's {site_id}.
+func (s *server) pathSite(r *http.Request, a *app.Actor) (*portal.Site, error) {
 	id, err := pathID(r, "site_id", "site")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	site, err := s.svc.GetSite(r.Context(), a, id)
+	return s.svc.GetSite(r.Context(), a, id)
+}
+
+func (s *server) webRenameSite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	site, err := s.pathSite(r, a)
 	if err != nil {
 		return err
 	}
 	name := r.PostForm.Get("name")
-	updated, err := s.svc.UpdateSite(r.Context(), a, id, app.SiteInput{Name: &name})
+	updated, err := s.svc.UpdateSite(r.Context(), a, site.ID, app.SiteInput{Name: &name})
 	if err != nil {
 		return s.orgFormError(w, r, v, a, site.OrgID, err)
 	}
@@ -251,15 +158,11 @@ func (s *server) webRenameSite(w http.ResponseWriter, r *http.Request, v *view, 
 }
 
 func (s *server) webDeleteSite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
-	id, err := pathID(r, "site_id", "site")
+	site, err := s.pathSite(r, a)
 	if err != nil {
 		return err
 	}
-	site, err := s.svc.GetSite(r.Context(), a, id)
-	if err != nil {
-		return err
-	}
-	if err := s.svc.DeleteSite(r.Context(), a, id); err != nil {
+	if err := s.svc.DeleteSite(r.Context(), a, site.ID); err != nil {
 		return s.orgFormError(w, r, v, a, site.OrgID, err)
 	}
 	s.flash(w, "Site "+site.Name+" deleted.")
