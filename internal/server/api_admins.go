@@ -99,11 +99,7 @@ func (s *server) apiListAdmins(w http.ResponseWriter, r *http.Request, a *app.Ac
 }
 
 func (s *server) apiUpdateAdmin(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
-	orgID, err := pathID(r, "org_id", "organization")
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "admin_id", "administrator")
+	orgID, id, err := orgPathIDs(r, "admin_id", "administrator")
 	if err != nil {
 		return err
 	}
@@ -119,11 +115,7 @@ func (s *server) apiUpdateAdmin(w http.ResponseWriter, r *http.Request, a *app.A
 }
 
 func (s *server) apiRevokeAdmin(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
-	orgID, err := pathID(r, "org_id", "organization")
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "admin_id", "administrator")
+	orgID, id, err := orgPathIDs(r, "admin_id", "administrator")
 	if err != nil {
 		return err
 	}
@@ -150,11 +142,7 @@ func (s *server) apiInvite(w http.ResponseWriter, r *http.Request, a *app.Actor)
 }
 
 func (s *server) apiUpdateInvite(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
-	orgID, err := pathID(r, "org_id", "organization")
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "invite_id", "invitation")
+	orgID, id, err := orgPathIDs(r, "invite_id", "invitation")
 	if err != nil {
 		return err
 	}
@@ -170,11 +158,7 @@ func (s *server) apiUpdateInvite(w http.ResponseWriter, r *http.Request, a *app.
 }
 
 func (s *server) apiCancelInvite(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
-	orgID, err := pathID(r, "org_id", "organization")
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "invite_id", "invitation")
+	orgID, id, err := orgPathIDs(r, "invite_id", "invitation")
 	if err != nil {
 		return err
 	}
@@ -182,6 +166,18 @@ func (s *server) apiCancelInvite(w http.ResponseWriter, r *http.Request, a *app.
 		return err
 	}
 	return ok(w, map[string]any{})
+}
+
+// orgPathIDs reads the organization's id and the id of one of its
+// administrators or invitations (the path parameter name) from the path.
+func orgPathIDs(r *http.Request, name, what string) (orgID, id string, err error) {
+	if orgID, err = pathID(r, "org_id", "organization"); err != nil {
+		return "", "", err
+	}
+	if id, err = pathID(r, name, what); err != nil {
+		return "", "", err
+	}
+	return orgID, id, nil
 }
 
 // apiAcceptInvite is Mist's POST /api/v1/invite/verify/{token}: the

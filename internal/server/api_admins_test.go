@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -133,6 +132,17 @@ func (e *apiEnv) privsOf(c *http.Client, org string) []map[string]any {
 	return out
 }
 
+// acme signs up Ann, the Super User of Acme, which has the sites HQ and
+// Branch; it returns her client, the ids of the organization and sites,
+// and her admin_id.
+func (e *apiEnv) acme() (ann *http.Client, org, hq, branch, annID string) {
+	e.t.Helper()
+	ann = e.signUp("ann@example.com", admPassword, "Acme")
+	org = e.firstOrg(ann)
+	hq, branch = e.createSite(ann, org, "HQ"), e.createSite(ann, org, "Branch")
+	return ann, org, hq, branch, e.self(ann)["admin_id"].(string)
+}
+
 // TestAPIInvite: a Super User invites an existing user and a new address;
 // the existing user accepts through the Mist path, the new one signs up
 // from the link; the list shows members and invitations with their status.
@@ -140,11 +150,7 @@ func TestAPIInvite(t *testing.T) {
 	spec := mistspec.Load(t)
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		e := newAPIEnv(t, spec, d)
-		ann := e.signUp("ann@example.com", admPassword, "Acme")
-		org := e.firstOrg(ann)
-		hq := e.createSite(ann, org, "HQ")
-		branch := e.createSite(ann, org, "Branch")
-		annID := e.self(ann)["admin_id"].(string)
+		ann, org, hq, branch, annID := e.acme()
 
 		list := e.admins(ann, org)
 		if len(list) != 1 || list[0]["admin_id"] != annID || list[0]["status"] != "active" || list[0]["email"] != "ann@example.com" {
@@ -522,11 +528,7 @@ func TestAPIAdminsManage(t *testing.T) {
 	spec := mistspec.Load(t)
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		e := newAPIEnv(t, spec, d)
-		ann := e.signUp("ann@example.com", admPassword, "Acme")
-		org := e.firstOrg(ann)
-		hq := e.createSite(ann, org, "HQ")
-		branch := e.createSite(ann, org, "Branch")
-		annID := e.self(ann)["admin_id"].(string)
+		ann, org, hq, branch, annID := e.acme()
 		bob := e.signUp("bob@example.com", admPassword, "")
 		bobID := e.self(bob)["admin_id"].(string)
 		e.invite(ann, org, "bob@example.com", orgPriv("read"))
@@ -666,27 +668,13 @@ func TestAPIAdminsLastSuperUserRace(t *testing.T) {
 			token := e.linkToken(e.waitMail("bob@example.com", "Test User invited you to join "+name+" on Portal", 1), "/invite?token=")
 			e.want(e.do(bob, "POST", "/api/v1/invite/verify/"+token, nil), 200, "bob joins as Super User")
 
-			var wg sync.WaitGroup
-			status := make([]int, 2)
-			for i, c := range []struct {
-				client *http.Client
-				target string
-			}{{ann, bobID}, {bob, annID}} {
-				wg.Go(func() {
-					status[i] = putJSON(e.st, c.client, "/api/v1/orgs/"+org+"/admins/"+c.target, map[string]any{"privileges": orgPriv("read")})
-				})
-			}
-			wg.Wait()
-			ok := 0
-			for _, s := range status {
-				switch s {
-				case 200:
-					ok++
-				case 400, 403: // the last Super User, or no longer one
-				default:
-					t.Errorf("%s: status %d", name, s)
+			demote := func(c *http.Client, target string) func() int {
+				return func() int {
+					return putJSON(e.st, c, "/api/v1/orgs/"+org+"/admins/"+target, map[string]any{"privileges": orgPriv("read")})
 				}
 			}
+			// 400, 403: the last Super User, or no longer one.
+			status, ok := race(t, name, []int{400, 403}, demote(ann, bobID), demote(bob, annID))
 			n, err := e.st.DB.CountOrgAdmins(context.Background(), org)
 			if err != nil {
 				t.Fatal(err)

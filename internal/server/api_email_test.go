@@ -2,16 +2,14 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"portal/internal/mistspec"
-	"portal/internal/smtptest"
 	"portal/internal/store"
 	"portal/internal/testenv"
 )
@@ -31,20 +29,6 @@ const (
 	subjectChangeTaken  = "Someone tried to move a Portal account to your address"
 	emailPassword       = "correct horse 42"
 )
-
-// linkToken returns the token of the first link in m that starts with prefix.
-func (e *apiEnv) linkToken(m smtptest.Message, prefix string) string {
-	e.t.Helper()
-	link := smtptest.FindLink(m.Text, e.st.URL+prefix)
-	if link == "" {
-		e.t.Fatalf("no %s link in the mail %q to %v:\n%s", prefix, m.Subject, m.To, m.Text)
-	}
-	u, err := url.Parse(link)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return u.Query().Get("token")
-}
 
 // changeToken returns the token of the n-th change verification mail to addr.
 func (e *apiEnv) changeToken(addr string, n int) string {
@@ -511,27 +495,11 @@ func TestAPIEmailChangeRace(t *testing.T) {
 		for round, to := range []string{"r1@example.com", "r2@example.com"} {
 			e.requestChange(clients[0], to)
 			token := e.changeToken(to, 1)
-			var wg sync.WaitGroup
-			statuses := make([]int, n)
-			start := make(chan struct{})
+			confirms := make([]func() int, n)
 			for i := range n {
-				wg.Go(func() {
-					<-start
-					statuses[i] = e.st.Do(t, clients[i], "GET", "/api/v1/self/update/verify/"+token, nil).Status
-				})
+				confirms[i] = func() int { return e.st.Do(t, clients[i], "GET", "/api/v1/self/update/verify/"+token, nil).Status }
 			}
-			close(start)
-			wg.Wait()
-			okN := 0
-			for _, s := range statuses {
-				switch s {
-				case 200:
-					okN++
-				case 400:
-				default:
-					t.Errorf("round %d: status %d", round, s)
-				}
-			}
+			statuses, okN := race(t, fmt.Sprintf("round %d", round), []int{400}, confirms...)
 			if okN != 1 {
 				t.Errorf("round %d: %d confirmations succeeded (%v), want exactly 1", round, okN, statuses)
 			}

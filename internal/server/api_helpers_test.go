@@ -5,7 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,19 +251,24 @@ func (e *apiEnv) mailsTo(addr string) []smtptest.Message {
 	return out
 }
 
-// verifyToken returns the token of the n-th verification mail to addr.
-func (e *apiEnv) verifyToken(addr string, n int) string {
+// linkToken returns the token of the first link in m that starts with prefix.
+func (e *apiEnv) linkToken(m smtptest.Message, prefix string) string {
 	e.t.Helper()
-	m := e.waitMail(addr, subjectVerify, n)
-	link := smtptest.FindLink(m.Text, e.st.URL+"/verify/register?token=")
+	link := smtptest.FindLink(m.Text, e.st.URL+prefix)
 	if link == "" {
-		e.t.Fatalf("no verification link in mail to %s:\n%s", addr, m.Text)
+		e.t.Fatalf("no %s link in the mail %q to %v:\n%s", prefix, m.Subject, m.To, m.Text)
 	}
 	u, err := url.Parse(link)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return u.Query().Get("token")
+}
+
+// verifyToken returns the token of the n-th verification mail to addr.
+func (e *apiEnv) verifyToken(addr string, n int) string {
+	e.t.Helper()
+	return e.linkToken(e.waitMail(addr, subjectVerify, n), "/verify/register?token=")
 }
 
 // cookie returns the value of the named cookie in c's jar.
@@ -331,4 +338,31 @@ func (e *apiEnv) list(r testenv.Response) []map[string]any {
 		e.t.Fatalf("body is not a JSON array of objects: %v: %s", err, r.Body)
 	}
 	return out
+}
+
+// race sends the requests at the same moment and returns their statuses
+// and how many got 200 (for the "N at once, exactly one wins" tests); any
+// status other than 200 or one of losers fails the test.
+func race(t *testing.T, what string, losers []int, requests ...func() int) (statuses []int, won int) {
+	t.Helper()
+	statuses = make([]int, len(requests))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, request := range requests {
+		wg.Go(func() {
+			<-start
+			statuses[i] = request()
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, st := range statuses {
+		switch {
+		case st == http.StatusOK:
+			won++
+		case !slices.Contains(losers, st):
+			t.Errorf("%s: request %d: status %d", what, i, st)
+		}
+	}
+	return statuses, won
 }

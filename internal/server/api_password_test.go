@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"portal"
 	"portal/internal/mistspec"
-	"portal/internal/smtptest"
 	"portal/internal/store"
 	"portal/internal/testenv"
 )
@@ -71,16 +69,7 @@ func (e *apiEnv) policyErrors(r testenv.Response) []string {
 // recoverToken returns the token of the n-th recovery mail to addr.
 func (e *apiEnv) recoverToken(addr string, n int) string {
 	e.t.Helper()
-	m := e.waitMail(addr, subjectRecover, n)
-	link := smtptest.FindLink(m.Text, e.st.URL+"/recover/verify?token=")
-	if link == "" {
-		e.t.Fatalf("no recovery link in the mail to %s:\n%s", addr, m.Text)
-	}
-	u, err := url.Parse(link)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return u.Query().Get("token")
+	return e.linkToken(e.waitMail(addr, subjectRecover, n), "/recover/verify?token=")
 }
 
 // countMails counts the mails to addr with the subject received so far.

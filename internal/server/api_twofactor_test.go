@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -416,27 +415,13 @@ func TestAPITwoFactorClock(t *testing.T) {
 			clients[i] = e.pendingLogin(email)
 		}
 		code := e.code(secret, 0)
-		statuses := make([]int, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
+		passes := make([]func() int, n)
 		for i := range n {
-			wg.Go(func() {
-				<-start
-				statuses[i] = e.st.Do(t, clients[i], "POST", "/api/v1/login/two_factor", map[string]any{"two_factor": code}).Status
-			})
-		}
-		close(start)
-		wg.Wait()
-		passed := 0
-		for i, st := range statuses {
-			switch st {
-			case 200:
-				passed++
-			case 400:
-			default:
-				t.Errorf("concurrent request %d: status %d", i, st)
+			passes[i] = func() int {
+				return e.st.Do(t, clients[i], "POST", "/api/v1/login/two_factor", map[string]any{"two_factor": code}).Status
 			}
 		}
+		statuses, passed := race(t, "concurrent requests", []int{400}, passes...)
 		if passed != 1 {
 			t.Fatalf("%d of %d concurrent requests with the same code passed (statuses %v), want exactly 1", passed, n, statuses)
 		}
