@@ -154,7 +154,7 @@ func (s *Service) sendEmailChange(ctx context.Context, a *Actor, message string,
 			return err
 		}
 		return w.mail(ctx, email, "email_change_verify", mail.LinkData{Name: cur.FirstName, Email: email,
-			OldEmail: cur.Email, NewEmail: email, Link: s.link("/account/email/verify?token=" + token), BaseURL: s.baseURL, ExpiresIn: "24 hours"})
+			OldEmail: cur.Email, NewEmail: email, Link: s.link("/account/email/verify?token=" + token), BaseURL: s.baseURL, ExpiresIn: Lifetime(EmailChangeTTL)})
 	})
 }
 
@@ -290,7 +290,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a *Actor, token string
 			return err
 		}
 		return w.mail(ctx, cur.Email, "email_changed", mail.LinkData{Name: u.FirstName, Email: cur.Email, OldEmail: cur.Email, NewEmail: u.Email,
-			Link: s.link("/account/email/revert?token=" + revert), BaseURL: s.baseURL, ExpiresIn: "7 days"})
+			Link: s.link("/account/email/revert?token=" + revert), BaseURL: s.baseURL, ExpiresIn: Lifetime(emailRevertTTL)})
 	})
 	if err != nil {
 		return nil, err

@@ -45,7 +45,12 @@ func checkHours(h *int) (int, error) {
 }
 
 // validity describes hours for a mail: "7 days", "36 hours", "1 hour".
-func validity(hours int) string {
+func validity(hours int) string { return Lifetime(time.Duration(hours) * time.Hour) }
+
+// Lifetime says how long a duration of whole hours is, as mails and pages
+// say it: "1 hour", "36 hours", "7 days".
+func Lifetime(d time.Duration) string {
+	hours := int(d / time.Hour)
 	switch {
 	case hours%24 == 0 && hours > 24:
 		return fmt.Sprintf("%d days", hours/24)

@@ -63,7 +63,7 @@ func (s *Service) RequestRecovery(ctx context.Context, email string, c Client) (
 			return err
 		}
 		if err := w.mail(ctx, u.Email, "recover", mail.LinkData{Name: u.FirstName, Email: u.Email,
-			Link: s.link("/recover/verify?token=" + token), BaseURL: s.baseURL, ExpiresIn: "1 hour"}); err != nil {
+			Link: s.link("/recover/verify?token=" + token), BaseURL: s.baseURL, ExpiresIn: Lifetime(RecoverTTL)}); err != nil {
 			return err
 		}
 		return w.audit(ctx, u, c.IP, "", "", "Requested a password recovery link", nil, nil)

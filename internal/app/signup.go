@@ -112,7 +112,7 @@ func (s *Service) reserveSignup(ctx context.Context, c Client) error {
 
 func (s *Service) mailVerification(ctx context.Context, w *writer, r *store.Registration, token string) error {
 	return w.mail(ctx, r.Email, "verify_register", mail.LinkData{Name: r.FirstName, Email: r.Email,
-		Link: s.link("/verify/register?token=" + token), BaseURL: s.baseURL, ExpiresIn: "24 hours"})
+		Link: s.link("/verify/register?token=" + token), BaseURL: s.baseURL, ExpiresIn: Lifetime(RegisterTTL)})
 }
 
 // ResendVerification mails a new link for the newest pending sign-up of an
