@@ -21,7 +21,7 @@ func toEmailChangeJSON(c *app.EmailChange) emailChangeJSON {
 }
 
 func emailSentDetail(email string) map[string]any {
-	return detail("we sent a link to " + email + "; follow it within " + lifetime(app.EmailChangeTTL) + ", logged in as yourself, to confirm the change")
+	return detail("we sent a link to " + email + "; follow it within " + app.Lifetime(app.EmailChangeTTL) + ", logged in as yourself, to confirm the change")
 }
 
 // emailChangeRequest is the body of POST /api/v1/self/update: Mist's

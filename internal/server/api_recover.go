@@ -22,7 +22,7 @@ func (s *server) apiRecover(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.RequestRecovery(r.Context(), in.Email, client(r)); err != nil {
 		return err
 	}
-	return ok(w, detail("if that address has a Portal account, we sent it a link to choose a new password; the link works once, for "+lifetime(app.RecoverTTL)))
+	return ok(w, detail("if that address has a Portal account, we sent it a link to choose a new password; the link works once, for "+app.Lifetime(app.RecoverTTL)))
 }
 
 type recoverVerifyRequest struct {

@@ -36,7 +36,7 @@ func staticHandler() http.Handler {
 
 // formLimits are the service's limits that the GUI shows: the maxlength
 // of form fields ({{limits.Name}}) and how long mailed links and tokens
-// last ({{lifetime limits.RecoverLink}}).
+// last ({{lifetime limits.RecoverLink}}: app.Lifetime, as the mails say it).
 type formLimits struct {
 	Name, OrgName, SiteName, Email, Phone, APITokenName int
 	// PasswordInput is the maxlength of a field for a current password:
@@ -59,25 +59,12 @@ var limits = formLimits{
 	RegisterLink: app.RegisterTTL, EmailChangeLink: app.EmailChangeTTL, RecoverLink: app.RecoverTTL, APITokenUnused: app.APITokenUnusedExpiry,
 }
 
-// lifetime says how long a duration of whole hours is: "1 hour", "24
-// hours", "7 days".
-func lifetime(d time.Duration) string {
-	hours := int(d / time.Hour)
-	switch {
-	case hours%24 == 0 && hours > 24:
-		return fmt.Sprintf("%d days", hours/24)
-	case hours == 1:
-		return "1 hour"
-	}
-	return fmt.Sprintf("%d hours", hours)
-}
-
 var funcs = template.FuncMap{
 	// section shows the My Account section of the name (account.html;
 	// bound to each page's templates by parsePages).
 	"section":  func(string, any) (template.HTML, error) { return "", errors.New("section: not bound to a page") },
 	"limits":   func() formLimits { return limits },
-	"lifetime": lifetime,
+	"lifetime": app.Lifetime,
 	"roleName": func(role string) string { return portal.RoleNames[role] },
 	// inviteExpired reports an invitation whose link has expired.
 	"inviteExpired": func(ad *app.Admin) bool { return ad.Status == app.AdminInviteExpired },

@@ -53,7 +53,7 @@ func (s *server) webEmailRequest(w http.ResponseWriter, r *http.Request, v *view
 	if err != nil {
 		return s.formError(w, r, v, "change_email", err)
 	}
-	s.flash(w, "We sent a link to "+ch.Email+". Follow it within "+lifetime(app.EmailChangeTTL)+" to confirm your new e-mail address.")
+	s.flash(w, "We sent a link to "+ch.Email+". Follow it within "+app.Lifetime(app.EmailChangeTTL)+" to confirm your new e-mail address.")
 	http.Redirect(w, r, "/account#info", http.StatusSeeOther)
 	return nil
 }
