@@ -366,3 +366,24 @@ func race(t *testing.T, what string, losers []int, requests ...func() int) (stat
 	}
 	return statuses, won
 }
+
+// wantOrg checks, as c, that the organization has the name and exactly the
+// sites named (in the list's order).
+func (e *apiEnv) wantOrg(c *http.Client, org, name string, sites ...string) {
+	e.t.Helper()
+	r := e.do(c, "GET", "/api/v1/orgs/"+org, nil)
+	e.want(r, 200, "GET organization "+org)
+	if got := r.JSON(e.t)["name"]; got != name {
+		e.t.Errorf("organization %s is named %v, want %q", org, got, name)
+	}
+	r = e.do(c, "GET", "/api/v1/orgs/"+org+"/sites", nil)
+	e.want(r, 200, "GET sites of "+org)
+	var got []string
+	for _, s := range e.list(r) {
+		n, _ := s["name"].(string)
+		got = append(got, n)
+	}
+	if !slices.Equal(got, sites) {
+		e.t.Errorf("sites of %s = %q, want %q", org, got, sites)
+	}
+}

@@ -270,20 +270,9 @@ func TestAPIOrgIsolation(t *testing.T) {
 				t.Errorf("bob GET %s shows Ann's data: %s", path, b)
 			}
 		}
-		// Nothing of Ann's changed.
-		r := e.do(ann, "GET", "/api/v1/orgs/"+org, nil)
-		e.want(r, 200, "ann's org")
-		if r.JSON(t)["name"] != "Acme Secret" {
-			t.Errorf("ann's org = %s", r.Body)
-		}
-		r = e.do(ann, "GET", "/api/v1/orgs/"+org+"/sites", nil)
-		if l := e.list(r); len(l) != 1 || l[0]["name"] != "Hidden HQ" {
-			t.Errorf("ann's sites = %s", r.Body)
-		}
-		r = e.do(bob, "GET", "/api/v1/orgs/"+bobOrg+"/sites", nil)
-		if l := e.list(r); len(l) != 1 || l[0]["name"] != "Bob site" {
-			t.Errorf("bob's sites = %s", r.Body)
-		}
+		// Nothing of Ann's changed, nor of Bob's.
+		e.wantOrg(ann, org, "Acme Secret", "Hidden HQ")
+		e.wantOrg(bob, bobOrg, "Bobco", "Bob site")
 	})
 }
 
