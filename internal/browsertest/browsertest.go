@@ -77,8 +77,10 @@ func New(t *testing.T) context.Context {
 	}
 
 	out := &syncBuffer{}
-	// Exactly the flags of DESIGN.md §5, plus a fresh profile and the
-	// window size. No chromedp defaults.
+	// Headless, and nothing that reaches out to the network by itself
+	// (this machine's network is closed: background networking, component
+	// updates and first-run tasks would fail or stall), plus a fresh
+	// profile and the window size. No chromedp defaults.
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),

@@ -1,5 +1,6 @@
 // Package mistspec is test support: it validates Portal's JSON API responses
-// against the official Mist OpenAPI subset (DESIGN.md §2).
+// against the official Mist OpenAPI subset, the part of the Mist API that
+// Portal follows (README, ARCHITECTURE.md: wire compatibility).
 //
 // The document is not part of this repository. Load reads it at run time from
 // $PORTAL_TEST_MIST_SPEC or from ../shared/api/mist-account.openapi.json
