@@ -196,11 +196,13 @@ func (s *Server) add(m Message) {
 }
 
 // To returns a WaitFor condition matching messages with addr among the
-// envelope recipients (compared case-insensitively).
+// envelope recipients, compared ignoring the case of ASCII letters only:
+// Unicode case folding would take a look-alike address (a Kelvin sign for
+// a K) for the one it imitates, the confusion Portal refuses.
 func To(addr string) func(Message) bool {
 	return func(m Message) bool {
 		for _, r := range m.To {
-			if strings.EqualFold(r, addr) {
+			if asciiEqualFold(r, addr) {
 				return true
 			}
 		}
@@ -296,3 +298,24 @@ func (ss *session) Reset() {
 }
 
 func (ss *session) Logout() error { return nil }
+
+// asciiEqualFold reports whether a and b are equal once ASCII letters are
+// lower-cased; any other byte must match exactly.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

@@ -217,3 +217,21 @@ Or http://127.0.0.1:8080/reset?t=1). And https://b.example/path.`
 		}
 	}
 }
+
+// TestToFoldsASCIIOnly: To ignores the case of ASCII letters, and nothing
+// else: a look-alike address is another recipient.
+func TestToFoldsASCIIOnly(t *testing.T) {
+	m := Message{To: []string{"kate@example.com"}}
+	for addr, want := range map[string]bool{
+		"kate@example.com":      true,
+		"KATE@Example.COM":      true,
+		"\u212Aate@example.com": false, // Kelvin sign
+		"kate@example.co":       false,
+		"k\u0430te@example.com": false, // Cyrillic a
+		"kate@example.com.":     false,
+	} {
+		if got := To(addr)(m); got != want {
+			t.Errorf("To(%q) matched %v, want %v", addr, got, want)
+		}
+	}
+}
