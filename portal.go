@@ -21,17 +21,35 @@ const (
 	ECONFLICT     = "conflict"     // 409
 	ETOOMANY      = "too_many"     // 429
 	EINTERNAL     = "internal"     // 500
+	EUNAVAILABLE  = "unavailable"  // 503: the database is away, read-only or full
 )
+
+// UnavailableMessage is what a client reads when the database is away.
+const UnavailableMessage = "the service is temporarily unavailable; please try again in a moment"
+
+// Unavailable returns an EUNAVAILABLE error that keeps cause (for the log;
+// errors.Is and errors.As see it).
+func Unavailable(cause error) *Error {
+	return &Error{Code: EUNAVAILABLE, Message: UnavailableMessage, RetryAfter: 5 * time.Second, Err: cause}
+}
 
 // Error is an application error whose Message is safe to show to the client.
 type Error struct {
 	Code       string
 	Message    string
-	RetryAfter time.Duration  // for ETOOMANY
+	RetryAfter time.Duration  // for ETOOMANY and EUNAVAILABLE
 	Fields     map[string]any // extra fields for the JSON body (Mist allows them)
+	Err        error          // the cause, for the log only (EUNAVAILABLE)
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("portal: %s: %s", e.Code, e.Message) }
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("portal: %s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("portal: %s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error with the given code and formatted message.
 func Errorf(code, format string, args ...any) *Error {

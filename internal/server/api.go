@@ -68,6 +68,8 @@ func (s *server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case st == http.StatusRequestEntityTooLarge:
 		body["detail"] = fmt.Sprintf("request body too large: at most %d bytes", maxBody)
+	case st == http.StatusServiceUnavailable:
+		body["detail"] = portal.UnavailableMessage
 	case st >= 500:
 		body["detail"] = "internal error (request id " + requestID(r.Context()) + ")"
 	default:

@@ -30,6 +30,9 @@ type Options struct {
 	// a separate listener (Metrics.Handler).
 	MetricsAllow     []netip.Prefix
 	MetricsElsewhere bool
+	// Draining reports that the process is shutting down: /readyz then
+	// answers 503 so that load balancers stop sending requests here.
+	Draining func() bool
 }
 
 type server struct {
@@ -46,6 +49,7 @@ type server struct {
 	// Options.MetricsElsewhere.
 	metricsAllow     []netip.Prefix
 	metricsElsewhere bool
+	draining         func() bool // Options.Draining
 	// cop refuses unsafe requests that browsers send from other sites
 	// (and the GETs that change state: unsafeGET).
 	cop *http.CrossOriginProtection
@@ -62,12 +66,15 @@ func NewServer(o Options) (http.Handler, error) {
 
 func newServer(o Options) (*server, error) {
 	s := &server{svc: o.Service, log: o.Logger, secure: o.SecureCookies, ready: o.Ready, metrics: o.Metrics, version: o.Version, proxies: o.TrustedProxies,
-		metricsAllow: o.MetricsAllow, metricsElsewhere: o.MetricsElsewhere}
+		metricsAllow: o.MetricsAllow, metricsElsewhere: o.MetricsElsewhere, draining: o.Draining}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics(nil)
+	}
+	if s.draining == nil {
+		s.draining = func() bool { return false }
 	}
 	if s.ready == nil {
 		s.ready = func(context.Context) error { return nil }
@@ -103,6 +110,7 @@ var status = map[string]int{
 	portal.ECONFLICT:     http.StatusConflict,
 	portal.ETOOMANY:      http.StatusTooManyRequests,
 	portal.EINTERNAL:     http.StatusInternalServerError,
+	portal.EUNAVAILABLE:  http.StatusServiceUnavailable,
 }
 
 func errorStatus(err error) int {
@@ -126,7 +134,7 @@ func (s *server) logError(r *http.Request, err error) {
 
 func retryAfter(w http.ResponseWriter, err error) {
 	var e *portal.Error
-	if errors.As(err, &e) && e.Code == portal.ETOOMANY {
+	if errors.As(err, &e) && (e.Code == portal.ETOOMANY || e.Code == portal.EUNAVAILABLE) {
 		secs := int(e.RetryAfter / time.Second)
 		w.Header().Set("Retry-After", itoa(max(1, secs)))
 	}

@@ -305,6 +305,8 @@ func (s *server) webError(w http.ResponseWriter, r *http.Request, v *view, err e
 	switch {
 	case st == http.StatusRequestEntityTooLarge:
 		v.Error = fmt.Sprintf("The form is too large: at most %d MiB can be sent at once. Shorten what you typed or pasted, then send it again.", maxBody>>20)
+	case st == http.StatusServiceUnavailable:
+		v.Error = "The service is temporarily unavailable. Please try again in a moment."
 	case st >= 500:
 		v.Error = "Something went wrong on our side. Please try again. (request id " + requestID(r.Context()) + ")"
 	default:
@@ -325,6 +327,8 @@ func errorTitle(status int) string {
 		return "Too many attempts"
 	case http.StatusRequestEntityTooLarge:
 		return "Form too large"
+	case http.StatusServiceUnavailable:
+		return "Temporarily unavailable"
 	}
 	return "Something went wrong"
 }

@@ -179,7 +179,7 @@ type Tx struct {
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return classify(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{conn: conn{q: sqlTx, d: db.dialect}, tx: sqlTx}
 	committed := false
@@ -196,7 +196,7 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	committed = true
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return classify(fmt.Errorf("commit: %w", err))
 	}
 	return nil
 }
@@ -344,6 +344,7 @@ func (db *DB) Exec(ctx context.Context, query string) error {
 // wrapping. Used as defer wrap(&err, "Name(%s)", id).
 func wrap(errp *error, format string, args ...any) {
 	derrors.Wrap(errp, storeAnswers, "store: "+format, args...)
+	*errp = classify(*errp)
 }
 
 var storeAnswers = []error{ErrDuplicate, ErrTokenSpent, ErrPasswordChanged, ErrCodeUsed, ErrTwoFactorActive}

@@ -40,7 +40,14 @@ type Stack struct {
 // hashing uses cheap argon2id parameters to keep tests fast.
 func NewStack(t testing.TB, d store.Dialect) *Stack {
 	t.Helper()
-	st := &Stack{DB: OpenDB(t, d), SMTP: smtptest.Start(t), Clock: NewClock(time.Now().UTC().Truncate(time.Second))}
+	return NewStackOn(t, OpenDB(t, d))
+}
+
+// NewStackOn starts a Portal on db, an open and migrated database the test
+// made itself (say, through a proxy it can stop).
+func NewStackOn(t testing.TB, db *store.DB) *Stack {
+	t.Helper()
+	st := &Stack{DB: db, SMTP: smtptest.Start(t), Clock: NewClock(time.Now().UTC().Truncate(time.Second))}
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("PORTAL_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
