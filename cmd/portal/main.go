@@ -142,7 +142,7 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake, SecretBox: box,
 		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }})
 	handler, err := server.NewServer(server.Options{Service: svc, Logger: logger, SecureCookies: cfg.SecureCookies(),
-		Ready: db.Ping, Metrics: metrics, Version: version, TrustedProxies: cfg.TrustedProxies,
+		Ready: db.Ready, Metrics: metrics, Version: version, TrustedProxies: cfg.TrustedProxies,
 		MetricsAllow: cfg.MetricsAllow, MetricsElsewhere: cfg.MetricsAddr != ""})
 	if err != nil {
 		return err

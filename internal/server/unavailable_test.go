@@ -20,7 +20,8 @@ import (
 // writes as a read-only file does), the API answers 503 with a detail that
 // says so and an integer Retry-After, the GUI shows a friendly page with
 // Retry-After, and once the database is back requests succeed again by
-// themselves.
+// themselves; /readyz fails meanwhile (its write probe notices the
+// read-only database) and recovers.
 func TestDatabaseAwayIs503(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		var st *testenv.Stack
@@ -82,7 +83,14 @@ func TestDatabaseAwayIs503(t *testing.T) {
 			t.Error("GUI: no Retry-After")
 		}
 
+		if r := st.Do(t, st.Client(), "GET", "/readyz", nil); r.Status != 503 {
+			t.Errorf("/readyz while the database is away: %d %s, want 503", r.Status, r.Body)
+		}
+
 		back()
+		if r := st.Do(t, st.Client(), "GET", "/readyz", nil); r.Status != 200 {
+			t.Errorf("/readyz after the database is back: %d %s, want 200", r.Status, r.Body)
+		}
 		if r := st.Do(t, c, "PUT", "/api/v1/self", map[string]any{"first_name": "Ada"}); r.Status != 200 {
 			t.Fatalf("API after the database is back: %d %s", r.Status, r.Body)
 		}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"portal/internal/derrors"
@@ -45,7 +46,20 @@ type DB struct {
 	dialect Dialect
 	write   *sql.DB
 	read    *sql.DB
+	probe   probe // Ready's write probe
 }
+
+// probe is the last answer of Ready's write probe.
+type probe struct {
+	mu  sync.Mutex
+	now func() time.Time // time.Now; tests change it
+	ok  time.Time        // when the probe last succeeded
+}
+
+// probeEvery is how long a successful write probe stands: Ready writes at
+// most that often while the database is well, and on every call while it
+// fails (so that it notices the recovery at once).
+const probeEvery = 5 * time.Second
 
 // Open opens the database named by url: a postgres:// URL, or else a SQLite
 // file path. The data directory of a SQLite file is created if missing.
@@ -133,6 +147,34 @@ func (db *DB) Close() error {
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.write.PingContext(ctx) }
+
+// Ready checks that the database answers and takes writes (for /readyz): a
+// ping, then a write probe, the upsert of health_probe's one row, unless
+// one succeeded less than probeEvery ago. A database that is away,
+// read-only or full is not ready; the error is then portal.EUNAVAILABLE,
+// with the cause.
+func (db *DB) Ready(ctx context.Context) (err error) {
+	defer wrap(&err, "Ready")
+	if err := db.write.PingContext(ctx); err != nil {
+		return err
+	}
+	db.probe.mu.Lock()
+	defer db.probe.mu.Unlock()
+	now := time.Now
+	if db.probe.now != nil {
+		now = db.probe.now
+	}
+	t := now()
+	if !db.probe.ok.IsZero() && t.Sub(db.probe.ok) < probeEvery && !t.Before(db.probe.ok) {
+		return nil
+	}
+	db.probe.ok = time.Time{}
+	if _, err := db.write.ExecContext(ctx, rebind(db.dialect, "INSERT INTO health_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at"), ms(t)); err != nil {
+		return fmt.Errorf("write probe: %w", err)
+	}
+	db.probe.ok = t
+	return nil
+}
 
 // Migrate applies every pending embedded migration of the dialect.
 func (db *DB) Migrate(ctx context.Context) (err error) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"portal"
 	"portal/internal/derrors"
@@ -103,5 +104,61 @@ func TestUnavailable(t *testing.T) {
 		if c.want && !errors.Is(err, c.err) {
 			t.Errorf("%s: the cause is lost: %v", c.name, err)
 		}
+	}
+}
+
+// TestReadyWriteProbe: Ready fails while the database refuses writes (a
+// read-only SQLite connection) and recovers at once when it takes them
+// again; a successful probe stands for probeEvery, so a healthy database
+// is written at most that often.
+func TestReadyWriteProbe(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	db.probe.now = func() time.Time { return now }
+	exec := func(q string) {
+		if _, err := db.write.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	probed := func() int64 {
+		var at int64
+		if err := db.write.QueryRowContext(ctx, "SELECT at FROM health_probe WHERE id = 1").Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	if err := db.Ready(ctx); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	if probed() != now.UnixMilli() {
+		t.Fatalf("probe row at %d, want %d", probed(), now.UnixMilli())
+	}
+	exec("PRAGMA query_only = 1")
+	now = now.Add(probeEvery - time.Millisecond)
+	if err := db.Ready(ctx); err != nil {
+		t.Fatalf("Ready within probeEvery of a success (no probe): %v", err)
+	}
+	now = now.Add(time.Millisecond)
+	err = db.Ready(ctx)
+	if portal.ErrorCode(err) != portal.EUNAVAILABLE {
+		t.Fatalf("Ready of a read-only database = %v, want EUNAVAILABLE", err)
+	}
+	if err := db.Ready(ctx); err == nil {
+		t.Fatal("Ready succeeded again while the database is still read-only")
+	}
+	exec("PRAGMA query_only = 0")
+	if err := db.Ready(ctx); err != nil {
+		t.Fatalf("Ready once the database takes writes again: %v", err)
+	}
+	if probed() != now.UnixMilli() {
+		t.Fatalf("probe row at %d, want %d", probed(), now.UnixMilli())
 	}
 }

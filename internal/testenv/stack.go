@@ -72,7 +72,7 @@ func NewStackOn(t testing.TB, db *store.DB) *Stack {
 	}
 	st.Service = app.New(app.Options{DB: st.DB, Hasher: authn.NewHasher(1024, 1, 1, 8), BaseURL: st.URL, Logger: logger,
 		Now: st.Clock.Now, MailQueued: st.Worker.Wake, SecretBox: box})
-	h, err := server.NewServer(server.Options{Service: st.Service, Logger: logger, Ready: st.DB.Ping})
+	h, err := server.NewServer(server.Options{Service: st.Service, Logger: logger, Ready: st.DB.Ready})
 	if err != nil {
 		t.Fatal(err)
 	}
