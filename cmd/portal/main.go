@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	_ "time/tzdata" // time zones on machines without tzdata
@@ -31,6 +32,10 @@ import (
 	"portal/internal/server"
 	"portal/internal/store"
 )
+
+// shutdownTimeout bounds how long, after the drain, Shutdown waits for
+// requests in flight before it gives up on them.
+const shutdownTimeout = 20 * time.Second
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
@@ -141,9 +146,12 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 	})
 	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake, SecretBox: box,
 		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }})
+	// draining is set on SIGTERM: /readyz answers 503 and every answer
+	// closes its connection, for the drain period before Shutdown.
+	var draining atomic.Bool
 	handler, err := server.NewServer(server.Options{Service: svc, Logger: logger, SecureCookies: cfg.SecureCookies(),
 		Ready: db.Ready, Metrics: metrics, Version: version, TrustedProxies: cfg.TrustedProxies,
-		MetricsAllow: cfg.MetricsAllow, MetricsElsewhere: cfg.MetricsAddr != ""})
+		MetricsAllow: cfg.MetricsAllow, MetricsElsewhere: cfg.MetricsAddr != "", Draining: draining.Load})
 	if err != nil {
 		return err
 	}
@@ -151,7 +159,7 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	srv := &http.Server{Handler: closeWhileDraining(&draining, handler), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	// With PORTAL_METRICS_ADDR, /metrics has a listener of its own (and is
 	// not on the main one).
@@ -192,8 +200,24 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: finishing in-flight requests")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// A load balancer keeps sending requests until its health check sees
+	// /readyz fail, and clients on keep-alive connections send theirs on
+	// connections it already holds: first say not ready and close each
+	// connection after its answer, while still accepting new ones; only
+	// after the drain period stop listening and finish what is in flight.
+	draining.Store(true)
+	logger.Info("shutting down: draining (/readyz answers 503, connections close after their answer)", "drain", cfg.ShutdownDrain.String())
+	if cfg.ShutdownDrain > 0 {
+		drain := time.NewTimer(cfg.ShutdownDrain)
+		select {
+		case <-drain.C:
+		case err := <-errc: // a listener failed: nothing left to drain there
+			drain.Stop()
+			logger.Warn("serving ended during the drain", "err", err)
+		}
+	}
+	logger.Info("shutting down: no longer accepting connections, finishing in-flight requests", "timeout", shutdownTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutCtx)
 	if metricsSrv != nil {
@@ -206,4 +230,20 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// closeWhileDraining answers with "Connection: close" once draining is set,
+// so that every keep-alive connection ends after its next answer and its
+// client reconnects (to another instance, once the load balancer has seen
+// /readyz fail). Unlike http.Server.SetKeepAlivesEnabled(false), it does
+// not close idle connections at once: a request already on its way on one
+// of them would be reset, and only a client that retries would recover it.
+// Connections that stay idle through the drain are closed by Shutdown.
+func closeWhileDraining(draining *atomic.Bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -267,7 +267,7 @@ func get(t *testing.T, url string) (int, string) {
 func TestServe(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	addr := freeAddr(t)
-	vars := map[string]string{"PORTAL_ADDR": addr, "PORTAL_DATA_DIR": dir}
+	vars := map[string]string{"PORTAL_ADDR": addr, "PORTAL_DATA_DIR": dir, "PORTAL_SHUTDOWN_DRAIN": "0"} // TestShutdownDrain drains
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
@@ -369,7 +369,7 @@ func TestServe(t *testing.T) {
 // that address only, not on the main one (not even to loopback).
 func TestServeMetricsAddr(t *testing.T) {
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
-	vars := map[string]string{"PORTAL_ADDR": addr, "PORTAL_METRICS_ADDR": metricsAddr, "PORTAL_DATA_DIR": t.TempDir()}
+	vars := map[string]string{"PORTAL_ADDR": addr, "PORTAL_METRICS_ADDR": metricsAddr, "PORTAL_DATA_DIR": t.TempDir(), "PORTAL_SHUTDOWN_DRAIN": "0"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
@@ -413,5 +413,184 @@ func TestServeMetricsAddr(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + metricsAddr + "/metrics"); err == nil {
 		t.Error("metrics still served after run returned")
+	}
+}
+
+// TestShutdownDrain: on the signal, Portal first reports not ready and
+// closes each keep-alive connection after its answer, for the drain period,
+// and only then stops listening; a steady stream of requests from clients
+// on keep-alive connections loses none of those sent before the signal.
+func TestShutdownDrain(t *testing.T) {
+	addr := freeAddr(t)
+	vars := map[string]string{"PORTAL_ADDR": addr, "PORTAL_DATA_DIR": t.TempDir(), "PORTAL_SHUTDOWN_DRAIN": "300ms"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, env(vars), &stdout, &stderr) }()
+	base := "http://" + addr
+	probe := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	up := false
+	for range 500 { // bounded: about 10s
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before serving: %v\nstderr:\n%s", err, stderr.String())
+		default:
+		}
+		if res, err := probe.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if up = res.StatusCode == http.StatusOK; up {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !up {
+		t.Fatalf("GET /readyz never answered 200\nstderr:\n%s", stderr.String())
+	}
+
+	// One outcome per request: when it was sent, and how it ended.
+	type outcome struct {
+		path   string
+		sent   time.Time
+		err    error
+		status int
+		close  bool // the answer said Connection: close
+	}
+	const clients = 8
+	var (
+		mu       sync.Mutex
+		outcomes []outcome
+		answered int
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each client keeps one keep-alive connection, as a load
+			// balancer or a script would.
+			tr := &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Timeout: 10 * time.Second, Transport: tr}
+			paths := []string{"/healthz", "/api/v1/self"}
+			for n := 0; n < 20000; n++ { // bounded; stops when run has returned
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				o := outcome{path: paths[(i+n)%len(paths)], sent: time.Now()}
+				res, err := c.Get(base + o.path)
+				if err == nil {
+					_, err = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					o.status, o.close = res.StatusCode, res.Close
+				}
+				o.err = err
+				mu.Lock()
+				outcomes = append(outcomes, o)
+				if err == nil {
+					answered++
+				}
+				mu.Unlock()
+				if err != nil {
+					time.Sleep(5 * time.Millisecond) // refused after the drain: do not spin
+				}
+			}
+		}()
+	}
+	// Wait until the stream is steady, then signal.
+	for range 1000 { // bounded: about 10s
+		mu.Lock()
+		n := answered
+		mu.Unlock()
+		if n >= 40*clients {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	signalled := time.Now()
+	cancel()
+
+	// During the drain, /readyz says not ready (on a new connection: the
+	// listener is still open).
+	var (
+		notReady time.Time
+		err      error
+		stopped  bool
+	)
+	for notReady.IsZero() && !stopped {
+		select {
+		case err = <-done:
+			stopped = true
+			t.Error("/readyz never answered 503 before the server stopped: no drain")
+			continue
+		default:
+		}
+		res, err := probe.Get(base + "/readyz")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == http.StatusServiceUnavailable {
+			notReady = time.Now()
+			if !res.Close {
+				t.Errorf("/readyz during the drain: no Connection: close")
+			}
+			if !strings.Contains(string(b), "shutting down") {
+				t.Errorf("/readyz during the drain = %s, want it to say it is shutting down", b)
+			}
+		}
+	}
+	if !stopped {
+		err = <-done
+	}
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("run after the signal = %v, want nil (graceful shutdown)\nstderr:\n%s", err, stderr.String())
+	}
+
+	var before, failed, drained, kept int
+	for _, o := range outcomes {
+		if o.sent.Before(signalled) {
+			before++
+			if o.err != nil || o.status >= 500 || (o.path == "/healthz" && o.status != http.StatusOK) {
+				failed++
+				t.Errorf("GET %s sent %v before the signal: status %d, error %v", o.path, signalled.Sub(o.sent), o.status, o.err)
+			}
+		}
+		// Sent once /readyz said not ready, and answered: within the drain.
+		if !notReady.IsZero() && o.sent.After(notReady) && o.err == nil {
+			drained++
+			if !o.close {
+				kept++
+			}
+		}
+	}
+	t.Logf("%d requests sent before the signal, %d failed; %d answered during the drain", before, failed, drained)
+	if before < 40*clients {
+		t.Errorf("only %d requests before the signal: the stream never became steady", before)
+	}
+	if drained == 0 {
+		t.Error("no request answered during the drain")
+	}
+	if kept > 0 {
+		t.Errorf("%d of %d answers during the drain kept the connection open (no Connection: close)", kept, drained)
+	}
+	var lines []string // the log without its line per request
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if !strings.Contains(l, "msg=request ") {
+			lines = append(lines, l)
+		}
+	}
+	log := strings.Join(lines, "\n")
+	for _, phase := range []string{"shutting down: draining", "no longer accepting connections", "stopped"} {
+		if !strings.Contains(log, phase) {
+			t.Errorf("no log line for the phase %q:\n%s", phase, log)
+		}
 	}
 }

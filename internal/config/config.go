@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Config is the whole configuration of one portal process.
@@ -35,6 +36,11 @@ type Config struct {
 	// MetricsAllow is MetricsAllowRaw parsed by Validate: the clients
 	// besides loopback that may read /metrics on the main address.
 	MetricsAllow []netip.Prefix
+	// ShutdownDrainRaw is the drain period as given; ShutdownDrain is it
+	// parsed by Validate: how long, after SIGTERM, Portal reports not
+	// ready and closes keep-alive connections before it stops listening.
+	ShutdownDrainRaw string
+	ShutdownDrain    time.Duration
 }
 
 // Postgres reports whether the database URL selects PostgreSQL.
@@ -69,6 +75,7 @@ func (c *Config) options() []option {
 		{"trusted-proxies", "PORTAL_TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is trusted", &c.TrustedProxiesRaw},
 		{"metrics-addr", "PORTAL_METRICS_ADDR", "", "serve /metrics only on this separate listen address (default: on the main address, to loopback and -metrics-allow clients)", &c.MetricsAddr},
 		{"metrics-allow", "PORTAL_METRICS_ALLOW", "", "comma-separated addresses or CIDR ranges that, besides loopback, may read /metrics on the main address", &c.MetricsAllowRaw},
+		{"shutdown-drain", "PORTAL_SHUTDOWN_DRAIN", "5s", "on SIGTERM, how long to report not ready on /readyz and close keep-alive connections before no longer accepting new ones (a Go duration: 5s, 500ms, 0)", &c.ShutdownDrainRaw},
 		{"google-issuer", "PORTAL_GOOGLE_ISSUER", "https://accounts.google.com", "OpenID issuer for Google sign-in", &c.GoogleIssuer},
 	}
 }
@@ -133,6 +140,9 @@ func (c *Config) Validate() error {
 		if c.MetricsAddr == c.Addr {
 			return fmt.Errorf("PORTAL_METRICS_ADDR %q must differ from PORTAL_ADDR: it is a separate listener for /metrics", c.MetricsAddr)
 		}
+	}
+	if c.ShutdownDrain, err = time.ParseDuration(c.ShutdownDrainRaw); err != nil || c.ShutdownDrain < 0 {
+		return fmt.Errorf("PORTAL_SHUTDOWN_DRAIN %q must be a duration of zero or more, such as 5s, 500ms or 0", c.ShutdownDrainRaw)
 	}
 	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
 		return errors.New("PORTAL_GOOGLE_CLIENT_ID and PORTAL_GOOGLE_CLIENT_SECRET must be set together")

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -114,5 +115,37 @@ func TestDatabaseURL(t *testing.T) {
 		if c.Postgres() != want.postgres || (!want.postgres && c.SQLitePath() != want.path) {
 			t.Errorf("%q: postgres %v, path %q", in, c.Postgres(), c.SQLitePath())
 		}
+	}
+}
+
+func TestShutdownDrain(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ShutdownDrain != 5*time.Second {
+		t.Fatalf("default drain %v, want 5s", c.ShutdownDrain)
+	}
+	for in, want := range map[string]time.Duration{"0": 0, "300ms": 300 * time.Millisecond, "1m30s": 90 * time.Second} {
+		c, err := Load(nil, env(map[string]string{"PORTAL_SHUTDOWN_DRAIN": in}), io.Discard)
+		if err != nil {
+			t.Errorf("PORTAL_SHUTDOWN_DRAIN %q: %v", in, err)
+		} else if c.ShutdownDrain != want {
+			t.Errorf("PORTAL_SHUTDOWN_DRAIN %q: %v, want %v", in, c.ShutdownDrain, want)
+		}
+	}
+	// The flag wins.
+	c, err = Load([]string{"-shutdown-drain", "2s"}, env(map[string]string{"PORTAL_SHUTDOWN_DRAIN": "9s"}), io.Discard)
+	if err != nil || c.ShutdownDrain != 2*time.Second {
+		t.Fatalf("flag: %v, %v; want 2s", c, err)
+	}
+	for _, bad := range []string{"5", "five seconds", "-1s", "10x"} {
+		_, err := Load(nil, env(map[string]string{"PORTAL_SHUTDOWN_DRAIN": bad}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "PORTAL_SHUTDOWN_DRAIN") || !strings.Contains(err.Error(), "duration") {
+			t.Errorf("PORTAL_SHUTDOWN_DRAIN %q: got error %v, want one naming the variable and saying it must be a duration", bad, err)
+		}
+	}
+	if _, err := Load([]string{"-shutdown-drain", ""}, env(nil), io.Discard); err == nil {
+		t.Error("an empty -shutdown-drain was accepted")
 	}
 }
