@@ -2,13 +2,16 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"net"
+	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"portal/internal/store"
 	"portal/internal/testenv"
@@ -100,9 +103,83 @@ func TestDatabaseAwayIs503(t *testing.T) {
 	})
 }
 
+// TestDatabaseHangIs503: when PostgreSQL stops answering without refusing
+// (a proxy that accepts connections, keeps them open and reads what is
+// sent, but forwards nothing either way), a request that needs the
+// database and /readyz answer 503 with Retry-After once the store's bound
+// expires instead of hanging, and everything works again by itself once
+// the proxy forwards again. The client's timeout (several times the bound)
+// only keeps a hang from stalling the test.
+func TestDatabaseHangIs503(t *testing.T) {
+	if !slices.Contains(testenv.Dialects(t), store.Postgres) {
+		t.Skip("PostgreSQL only: SQLite is a local file, it cannot be blackholed")
+	}
+	const bound = time.Second
+	u, err := url.Parse(testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, u.Host)
+	u.Host = p.addr
+	q := u.Query()
+	q.Set("connect_timeout", "1")
+	u.RawQuery = q.Encode()
+	ctx := context.Background()
+	db, err := store.Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.SetTimeout(bound)
+	st := testenv.NewStackOn(t, db)
+	t.Cleanup(p.forward) // before the stack shuts down, should the test fail
+
+	c := st.SignUp(t, "hang@example.com", "hang-password-1", "Hang Org")
+	withTimeout := func(c *http.Client) *http.Client {
+		cc := *c
+		cc.Timeout = 5 * bound
+		return &cc
+	}
+	session, anon := withTimeout(c), withTimeout(st.Client())
+	if r := st.Do(t, session, "GET", "/api/v1/self", nil); r.Status != 200 {
+		t.Fatalf("before: GET /api/v1/self: %d %s", r.Status, r.Body)
+	}
+
+	p.blackhole()
+	r := st.Do(t, session, "GET", "/api/v1/self", nil)
+	if r.Status != 503 {
+		t.Fatalf("GET /api/v1/self while the database hangs: %d %s, want 503", r.Status, r.Body)
+	}
+	if n, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || n < 1 {
+		t.Errorf("Retry-After = %q, want an integer of seconds", r.Header.Get("Retry-After"))
+	}
+	if r := st.Do(t, session, "PUT", "/api/v1/self", map[string]any{"first_name": "Ada"}); r.Status != 503 {
+		t.Errorf("PUT /api/v1/self while the database hangs: %d %s, want 503", r.Status, r.Body)
+	}
+	if r := st.Do(t, anon, "GET", "/readyz", nil); r.Status != 503 {
+		t.Errorf("/readyz while the database hangs: %d %s, want 503", r.Status, r.Body)
+	}
+
+	p.forward()
+	if r := st.Do(t, anon, "GET", "/readyz", nil); r.Status != 200 {
+		t.Errorf("/readyz after the database answers again: %d %s, want 200", r.Status, r.Body)
+	}
+	if r := st.Do(t, session, "GET", "/api/v1/self", nil); r.Status != 200 {
+		t.Errorf("GET /api/v1/self after the database answers again: %d %s", r.Status, r.Body)
+	}
+	if r := st.Do(t, session, "PUT", "/api/v1/self", map[string]any{"first_name": "Ada"}); r.Status != 200 {
+		t.Errorf("PUT /api/v1/self after the database answers again: %d %s", r.Status, r.Body)
+	}
+}
+
 // proxy forwards TCP connections from addr to a target; stop closes the
 // listener and every connection (the database is away: refused), start
-// listens again on the same address.
+// listens again on the same address. blackhole makes it a database that
+// hangs: connections are accepted and kept open, what arrives is read and
+// dropped, nothing is forwarded either way, until forward.
 type proxy struct {
 	t      *testing.T
 	addr   string
@@ -110,6 +187,27 @@ type proxy struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  []net.Conn
+	hole   atomic.Bool
+}
+
+func (p *proxy) blackhole() { p.hole.Store(true) }
+func (p *proxy) forward()   { p.hole.Store(false) }
+
+// pump copies from src to dst, dropping what arrives while blackholed.
+func (p *proxy) pump(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.hole.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -141,8 +239,8 @@ func (p *proxy) start() {
 			p.mu.Lock()
 			p.conns = append(p.conns, in, out)
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(out, in); out.Close() }()
-			go func() { _, _ = io.Copy(in, out); in.Close() }()
+			go p.pump(out, in)
+			go p.pump(in, out)
 		}
 	}()
 }

@@ -19,8 +19,9 @@ import (
 
 	"portal/internal/derrors"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -61,14 +62,40 @@ type probe struct {
 // fails (so that it notices the recovery at once).
 const probeEvery = 5 * time.Second
 
+// A PostgreSQL server that stops answering without refusing (a network
+// path that drops packets, a hung host) must not hang requests: connecting
+// is bounded by connectTimeout (unless the URL sets connect_timeout), and
+// every statement on the pool, and every write transaction as a whole, by
+// opTimeout. An operation that reaches its bound fails with errTimeout,
+// which the store classifies as portal.EUNAVAILABLE (503 with
+// Retry-After); a caller that gives up first (a client that went away:
+// context.Canceled) keeps its own error.
+//
+// SQLite gets no such bound: its file is local and cannot be blackholed,
+// a locked database already fails after the busy timeout (10 s, then
+// SQLITE_BUSY, also 503), and its one write connection is queued for in
+// Go, so that a bound of a few seconds would turn a burst of ordinary
+// writes into failures.
+const (
+	connectTimeout = 5 * time.Second
+	opTimeout      = 5 * time.Second
+)
+
+// errTimeout marks an operation that reached the store's own bound.
+var errTimeout = errors.New("store: the database did not answer in time")
+
 // Open opens the database named by url: a postgres:// URL, or else a SQLite
 // file path. The data directory of a SQLite file is created if missing.
 func Open(ctx context.Context, url string) (*DB, error) {
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		pool, err := sql.Open("pgx", url)
+		cfg, err := pgx.ParseConfig(url)
 		if err != nil {
 			return nil, err
 		}
+		if cfg.ConnectTimeout == 0 {
+			cfg.ConnectTimeout = connectTimeout
+		}
+		pool := stdlib.OpenDB(*cfg)
 		pool.SetMaxOpenConns(20)
 		pool.SetMaxIdleConns(10)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
@@ -77,7 +104,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 		}
 		db := &DB{dialect: Postgres, write: pool, read: pool}
-		db.conn = conn{q: pool, d: Postgres}
+		db.conn = conn{q: pool, d: Postgres, timeout: opTimeout}
 		return db, nil
 	}
 	path := strings.TrimPrefix(url, "sqlite://")
@@ -145,8 +172,20 @@ func (db *DB) Close() error {
 	return err
 }
 
+// SetTimeout changes the bound of each operation on PostgreSQL (opTimeout
+// by default; 0: none), for tests. Call it before using db.
+func (db *DB) SetTimeout(d time.Duration) {
+	if db.dialect == Postgres {
+		db.conn.timeout = d
+	}
+}
+
 // Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error { return db.write.PingContext(ctx) }
+func (db *DB) Ping(ctx context.Context) error {
+	bctx, cancel := db.bound(ctx)
+	defer cancel()
+	return timedOut(bctx, db.write.PingContext(bctx))
+}
 
 // Ready checks that the database answers and takes writes (for /readyz): a
 // ping, then a write probe, the upsert of health_probe's one row, unless
@@ -155,6 +194,9 @@ func (db *DB) Ping(ctx context.Context) error { return db.write.PingContext(ctx)
 // with the cause.
 func (db *DB) Ready(ctx context.Context) (err error) {
 	defer wrap(&err, "Ready")
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	defer func() { err = timedOut(ctx, err) }()
 	if err := db.write.PingContext(ctx); err != nil {
 		return err
 	}
@@ -218,12 +260,20 @@ type Tx struct {
 
 // Write runs fn in a write transaction and commits it when fn returns nil.
 // Keep fn short: no password hashing and no network calls inside.
+// On PostgreSQL the whole transaction is bounded by the store's timeout.
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return classify(fmt.Errorf("begin: %w", err))
+		return classify(timedOut(ctx, fmt.Errorf("begin: %w", err)))
 	}
 	tx := &Tx{conn: conn{q: sqlTx, d: db.dialect}, tx: sqlTx}
+	if dl, ok := ctx.Deadline(); ok && db.timeout > 0 {
+		// Statements run with the ctx fn passes them; each gets the
+		// transaction's deadline too.
+		tx.deadline = dl
+	}
 	committed := false
 	defer func() {
 		// Roll back when fn returns an error and also when it panics: an
@@ -238,7 +288,7 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	committed = true
 	if err := sqlTx.Commit(); err != nil {
-		return classify(fmt.Errorf("commit: %w", err))
+		return classify(timedOut(ctx, fmt.Errorf("commit: %w", err)))
 	}
 	return nil
 }
@@ -251,16 +301,16 @@ func (tx *Tx) savepoint(ctx context.Context, fn func() error) error {
 	if tx.d != Postgres {
 		return fn()
 	}
-	if _, err := tx.tx.ExecContext(ctx, "SAVEPOINT portal_stmt"); err != nil {
+	if _, err := tx.exec(ctx, "SAVEPOINT portal_stmt"); err != nil {
 		return err
 	}
 	if err := fn(); err != nil {
-		if _, rbErr := tx.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT portal_stmt"); rbErr != nil {
+		if _, rbErr := tx.exec(ctx, "ROLLBACK TO SAVEPOINT portal_stmt"); rbErr != nil {
 			return errors.Join(err, rbErr)
 		}
 		return err
 	}
-	_, err := tx.tx.ExecContext(ctx, "RELEASE SAVEPOINT portal_stmt")
+	_, err := tx.exec(ctx, "RELEASE SAVEPOINT portal_stmt")
 	return err
 }
 
@@ -270,15 +320,42 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// conn runs statements on a pool or a transaction, rebinding placeholders.
+// conn runs statements on a pool or a transaction, rebinding placeholders
+// and bounding each statement: by timeout from its start on a pool, by the
+// deadline of the transaction in one (zero: no bound).
 type conn struct {
-	q querier
-	d Dialect
+	q        querier
+	d        Dialect
+	timeout  time.Duration
+	deadline time.Time
+}
+
+// bound gives ctx the store's bound, whose expiry has errTimeout as its
+// cause.
+func (c conn) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	switch {
+	case !c.deadline.IsZero():
+		return context.WithDeadlineCause(ctx, c.deadline, errTimeout)
+	case c.timeout > 0:
+		return context.WithTimeoutCause(ctx, c.timeout, errTimeout)
+	}
+	return ctx, func() {}
+}
+
+// timedOut marks err with errTimeout when the store's bound on ctx expired
+// (and not the caller's own deadline or cancellation, which came first).
+func timedOut(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, sql.ErrNoRows) || errors.Is(err, errTimeout) || ctx.Err() == nil || context.Cause(ctx) != errTimeout {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errTimeout, err)
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
 	res, err := c.q.ExecContext(ctx, rebind(c.d, query), args...)
-	return res, mapErr(err)
+	return res, timedOut(ctx, mapErr(err))
 }
 
 // execOne runs a statement that must affect exactly one row; zero rows is
@@ -298,12 +375,51 @@ func (c conn) execOne(ctx context.Context, notFound error, query string, args ..
 	return nil
 }
 
-func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return c.q.QueryContext(ctx, rebind(c.d, query), args...)
+// rows are the rows of a query; Close ends the statement's bound.
+type rows struct {
+	*sql.Rows
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
-func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return c.q.QueryRowContext(ctx, rebind(c.d, query), args...)
+func (r *rows) Close() error {
+	err := r.Rows.Close()
+	r.cancel()
+	return err
+}
+
+func (r *rows) Err() error { return timedOut(r.ctx, r.Rows.Err()) }
+
+func (r *rows) Scan(dest ...any) error { return timedOut(r.ctx, r.Rows.Scan(dest...)) }
+
+func (c conn) query(ctx context.Context, query string, args ...any) (*rows, error) {
+	ctx, cancel := c.bound(ctx)
+	rs, err := c.q.QueryContext(ctx, rebind(c.d, query), args...)
+	if err != nil {
+		err = timedOut(ctx, err)
+		cancel()
+		return nil, err
+	}
+	return &rows{Rows: rs, ctx: ctx, cancel: cancel}, nil
+}
+
+// row is the one row of a query; Scan ends the statement's bound.
+type row struct {
+	*sql.Row
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (r *row) Scan(dest ...any) error {
+	defer r.cancel()
+	return timedOut(r.ctx, r.Row.Scan(dest...))
+}
+
+func (r *row) Err() error { return timedOut(r.ctx, r.Row.Err()) }
+
+func (c conn) queryRow(ctx context.Context, query string, args ...any) *row {
+	ctx, cancel := c.bound(ctx)
+	return &row{Row: c.q.QueryRowContext(ctx, rebind(c.d, query), args...), ctx: ctx, cancel: cancel}
 }
 
 // rebind turns ? placeholders into $1, $2… for PostgreSQL. Our SQL never

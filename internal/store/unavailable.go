@@ -25,6 +25,11 @@ func unavailable(err error) bool {
 	if errors.As(err, &pe) {
 		return false
 	}
+	if errors.Is(err, errTimeout) {
+		// The store's own bound (not a caller that gave up): the
+		// database stopped answering.
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch c := pgErr.Code; {

@@ -162,3 +162,54 @@ func TestReadyWriteProbe(t *testing.T) {
 		t.Fatalf("probe row at %d, want %d", probed(), now.UnixMilli())
 	}
 }
+
+// TestStoreBound: an operation that reaches the store's own bound is an
+// outage (portal.EUNAVAILABLE), through the store's wrapping; a caller that
+// gave up first, cancelled (a client that went away) or with a deadline of
+// its own, keeps its error, which is not an outage.
+func TestStoreBound(t *testing.T) {
+	c := conn{timeout: time.Millisecond}
+	ctx, cancel := c.bound(context.Background())
+	defer cancel()
+	<-ctx.Done()
+	err := func() (err error) {
+		defer wrap(&err, "Op")
+		return timedOut(ctx, fmt.Errorf("query: %w", ctx.Err()))
+	}()
+	if !errors.Is(err, errTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("bound reached: %v, want errTimeout wrapping context.DeadlineExceeded", err)
+	}
+	if pe, ok := err.(*portal.Error); !ok || pe.Code != portal.EUNAVAILABLE {
+		t.Errorf("bound reached: %#v, want portal.EUNAVAILABLE", err)
+	}
+
+	long := conn{timeout: time.Hour}
+	parent, stop := context.WithCancel(context.Background())
+	ctx, cancel = long.bound(parent)
+	defer cancel()
+	stop()
+	err = func() (err error) {
+		defer wrap(&err, "Op")
+		return timedOut(ctx, fmt.Errorf("query: %w", ctx.Err()))
+	}()
+	if !errors.Is(err, context.Canceled) || errors.Is(err, errTimeout) || unavailable(err) {
+		t.Errorf("caller cancelled: %v, want context.Canceled, not an outage", err)
+	}
+
+	parent, stop = context.WithTimeout(context.Background(), time.Millisecond)
+	defer stop()
+	ctx, cancel = long.bound(parent)
+	defer cancel()
+	<-ctx.Done()
+	if err := timedOut(ctx, ctx.Err()); errors.Is(err, errTimeout) || unavailable(err) {
+		t.Errorf("caller's own deadline: %v, want not an outage", err)
+	}
+
+	// Inside a transaction each statement gets the transaction's deadline.
+	tx := conn{deadline: time.Now().Add(-time.Second), timeout: time.Hour}
+	ctx, cancel = tx.bound(context.Background())
+	defer cancel()
+	if err := timedOut(ctx, ctx.Err()); !errors.Is(err, errTimeout) {
+		t.Errorf("transaction deadline passed: %v, want errTimeout", err)
+	}
+}
