@@ -276,27 +276,14 @@ func TestServe(t *testing.T) {
 
 	base := "http://" + addr
 	client := &http.Client{Timeout: 5 * time.Second}
-	up := false
-	for range 500 { // bounded: about 10s
-		select {
-		case err := <-done:
-			t.Fatalf("run returned before serving: %v\nstderr:\n%s", err, stderr.String())
-		default:
-		}
+	waitServing(t, done, &stdout, &stderr, func() bool {
 		res, err := client.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				up = true
-				break
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !up {
-		cancel()
-		t.Fatalf("GET /healthz never answered 200\nstderr:\n%s", stderr.String())
-	}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
 	if code, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, `"version":"`+version+`"`) {
 		t.Errorf("/healthz = %d %s", code, body)
 	}
@@ -376,25 +363,14 @@ func TestServeMetricsAddr(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), &stdout, &stderr) }()
 	client := &http.Client{Timeout: 5 * time.Second}
-	up := false
-	for range 500 { // bounded: about 10s
-		select {
-		case err := <-done:
-			t.Fatalf("run returned before serving: %v\nstderr:\n%s", err, stderr.String())
-		default:
+	waitServing(t, done, &stdout, &stderr, func() bool {
+		res, err := client.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
 		}
-		if res, err := client.Get("http://" + addr + "/healthz"); err == nil {
-			res.Body.Close()
-			if up = res.StatusCode == http.StatusOK && strings.Contains(stdout.String(), "Metrics on"); up {
-				break
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !up {
-		cancel()
-		t.Fatalf("never served\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-	}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK && strings.Contains(stdout.String(), "Metrics on")
+	})
 	if code, body := get(t, "http://"+metricsAddr+"/metrics"); code != 200 || !strings.Contains(body, "portal_http_requests_total") {
 		t.Errorf("GET /metrics on PORTAL_METRICS_ADDR = %d, without portal_http_requests_total:\n%s", code, body)
 	}
@@ -430,24 +406,14 @@ func TestShutdownDrain(t *testing.T) {
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), &stdout, &stderr) }()
 	base := "http://" + addr
 	probe := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	up := false
-	for range 500 { // bounded: about 10s
-		select {
-		case err := <-done:
-			t.Fatalf("run returned before serving: %v\nstderr:\n%s", err, stderr.String())
-		default:
+	waitServing(t, done, &stdout, &stderr, func() bool {
+		res, err := probe.Get(base + "/readyz")
+		if err != nil {
+			return false
 		}
-		if res, err := probe.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if up = res.StatusCode == http.StatusOK; up {
-				break
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !up {
-		t.Fatalf("GET /readyz never answered 200\nstderr:\n%s", stderr.String())
-	}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
 
 	// One outcome per request: when it was sent, and how it ended.
 	type outcome struct {
@@ -593,4 +559,23 @@ func TestShutdownDrain(t *testing.T) {
 			t.Errorf("no log line for the phase %q:\n%s", phase, log)
 		}
 	}
+}
+
+// waitServing waits (about 10 s at most) until ready reports that the
+// Portal that run started is serving; it fails the test if run returns
+// first or ready never holds.
+func waitServing(t *testing.T, done <-chan error, stdout, stderr *syncBuffer, ready func() bool) {
+	t.Helper()
+	for range 500 {
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before serving: %v\nstderr:\n%s", err, stderr.String())
+		default:
+		}
+		if ready() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("never served\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 }
