@@ -43,7 +43,7 @@ func checkCodeFormat(code string, recovery bool) error {
 	case recovery && authn.NormalizeRecoveryCode(code) != "":
 		return nil
 	case recovery:
-		msg = "the code must be the 6-digit code from your authenticator app, or one of your recovery codes (16 letters and digits)"
+		msg = "the code must be the 6-digit code from your authenticator app, or one of your recovery codes (25 letters and digits, dashes optional)"
 	default:
 		msg = "the code must be the 6-digit code from your authenticator app"
 	}

@@ -66,8 +66,8 @@ func TestRecoveryCodes(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, c := range codes {
-		if len(c) != 19 || strings.Count(c, "-") != 3 {
-			t.Errorf("code %q: want xxxx-xxxx-xxxx-xxxx", c)
+		if len(c) != 29 || strings.Count(c, "-") != 4 {
+			t.Errorf("code %q: want xxxxx-xxxxx-xxxxx-xxxxx-xxxxx", c)
 		}
 		n := NormalizeRecoveryCode(c)
 		if n == "" || seen[n] {
