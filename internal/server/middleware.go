@@ -74,8 +74,13 @@ func (s *server) common(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if s.secure {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
+		// Nothing is stored by a browser or proxy unless the handler says
+		// so (static files: staticHandler), so that no answer for a
+		// session, however it was written (an error page, a redirect, the
+		// panic recovery below), is kept.
+		h.Set("Cache-Control", "no-store")
+		if s.secure { // PORTAL_BASE_URL is https://
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		sw := &statusWriter{ResponseWriter: w}
@@ -85,8 +90,8 @@ func (s *server) common(next http.Handler) http.Handler {
 					panic(p)
 				}
 				s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "path", logPath(r), "request_id", id)
-				if sw.status == 0 {
-					writeJSON(sw, http.StatusInternalServerError, detail("internal error"))
+				if sw.status == 0 { // the API's 500 in JSON, the GUI's error page
+					s.internalError(sw, r)
 				}
 			}
 			route := r.Pattern
@@ -103,6 +108,18 @@ func (s *server) common(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// internalError answers 500 after a panic (logged by common), as an
+// error from a handler is answered: {"detail": …} on the API, the error
+// page in the GUI.
+func (s *server) internalError(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSON(w, http.StatusInternalServerError, detail("internal error (request id "+requestID(r.Context())+")"))
+		return
+	}
+	s.render(w, r, http.StatusInternalServerError, "error", &view{Title: errorTitle(http.StatusInternalServerError), ErrorPage: true,
+		Error: "Something went wrong on our side. Please try again. (request id " + requestID(r.Context()) + ")"})
 }
 
 // sanitizeUserAgent makes the User-Agent header valid UTF-8 without NUL

@@ -27,8 +27,20 @@ var staticFS embed.FS
 
 func staticHandler() http.Handler {
 	sub, _ := fs.Sub(staticFS, "web")
-	fsrv := http.FileServerFS(sub)
+	return filesOnly(sub)
+}
+
+// filesOnly serves the regular files of fsys (whose paths are the request
+// paths), which browsers may cache; a directory (/static/ itself or one
+// under it) is not listed but answered 404, as is a missing file.
+func filesOnly(fsys fs.FS) http.Handler {
+	fsrv := http.FileServerFS(fsys)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+		if fi, err := fs.Stat(fsys, name); err != nil || !fi.Mode().IsRegular() {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
 	})
