@@ -138,7 +138,15 @@ type User struct {
 	// PasswordResetRequired is set after "this wasn't me": the account can
 	// be used again only after a new password is set by recovery.
 	PasswordResetRequired bool
+
+	// DisabledTime is when an operator disabled the account (`portal user
+	// disable`); zero while it is enabled. A disabled account cannot log
+	// in or recover, and its sessions and API tokens are refused.
+	DisabledTime time.Time
 }
+
+// Disabled reports whether an operator disabled the account.
+func (u *User) Disabled() bool { return !u.DisabledTime.IsZero() }
 
 // Name is the display name used in audit entries.
 func (u *User) Name() string {

@@ -1,8 +1,11 @@
 // Command portal runs the Portal account service.
 //
-//	portal [serve] [flags]   start the server (default)
-//	portal migrate [flags]   apply database migrations and exit
-//	portal version           print the version
+//	portal [serve] [flags]                  start the server (default)
+//	portal migrate [flags]                  apply database migrations and exit
+//	portal user disable EMAIL [flags]       disable an account: sessions end, API tokens are revoked
+//	portal user enable EMAIL [flags]        let a disabled account log in again
+//	portal user end-sessions EMAIL [flags]  sign an account out everywhere
+//	portal version                          print the version
 package main
 
 import (
@@ -55,13 +58,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
+	var action, email string // of a user command
 	switch cmd {
 	case "version":
 		fmt.Fprintln(stdout, "portal", version)
 		return nil
 	case "serve", "migrate":
+	case "user":
+		if len(args) < 2 || strings.HasPrefix(args[0], "-") || strings.HasPrefix(args[1], "-") {
+			return errors.New("usage: portal user disable|enable|end-sessions EMAIL [flags]")
+		}
+		action, email, args = args[0], args[1], args[2:]
+		if _, ok := userActions[action]; !ok {
+			return fmt.Errorf("unknown user command %q (use disable, enable or end-sessions)", action)
+		}
 	default:
-		return fmt.Errorf("unknown command %q (use serve, migrate or version)", cmd)
+		return fmt.Errorf("unknown command %q (use serve, migrate, user or version)", cmd)
 	}
 	cfg, err := config.Load(args, getenv, stderr)
 	if err != nil {
@@ -80,16 +92,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	if cmd == "migrate" {
+		if err := db.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
 		v, err := db.MigrationVersion(ctx)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "database at version %d\n", v)
 		return nil
+	}
+	// serve migrates only when it may (PORTAL_AUTO_MIGRATE) and something
+	// is pending; a user command never does.
+	if err := ensureSchema(ctx, db, cfg.AutoMigrate && cmd == "serve", logger); err != nil {
+		return err
+	}
+	if cmd == "user" {
+		svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger})
+		return userActions[action](ctx, svc, email, stdout)
 	}
 	key, err := secretKey(cfg)
 	if err != nil {
@@ -100,6 +121,77 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	return serve(ctx, cfg, db, box, logger, stdout)
+}
+
+// ensureSchema checks that the database's schema is the one this binary
+// needs, reading only, so that serve can run with a database role that may
+// read and write rows but not change the schema. With pending migrations
+// it applies them when migrate is true, and otherwise, or when applying
+// them fails (such a role), it refuses to start and says to run
+// `portal migrate`.
+func ensureSchema(ctx context.Context, db *store.DB, migrate bool, logger *slog.Logger) error {
+	st, err := db.Schema(ctx)
+	if err != nil {
+		return fmt.Errorf("read the database's schema version: %w", err)
+	}
+	if !st.Pending {
+		return nil
+	}
+	behind := fmt.Sprintf("the database schema is at version %d and this Portal needs version %d", st.Current, st.Target)
+	if !migrate {
+		return fmt.Errorf("%s: run `portal migrate` (with a database role that may change the schema), then start again", behind)
+	}
+	logger.Info("applying database migrations", "from", st.Current, "to", st.Target)
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("%s, and applying the migrations failed (%w): run `portal migrate` with a database role that may change the schema, then start again", behind, err)
+	}
+	return nil
+}
+
+// userActions are the operator's commands on one account (portal user
+// ACTION EMAIL): each prints what it did; an unknown address is an error.
+var userActions = map[string]func(ctx context.Context, svc *app.Service, email string, stdout io.Writer) error{
+	"disable": func(ctx context.Context, svc *app.Service, email string, stdout io.Writer) error {
+		r, err := svc.DisableUser(ctx, email)
+		if err != nil {
+			return err
+		}
+		was := ""
+		if r.WasDisabled {
+			was = " (it was already disabled)"
+		}
+		fmt.Fprintf(stdout, "disabled %s%s: %s ended, %s revoked; login and password recovery are refused until `portal user enable %s`\n",
+			r.User.Email, was, plural(r.SessionsEnded, "session"), plural(r.APITokensRevoked, "API token"), r.User.Email)
+		return nil
+	},
+	"enable": func(ctx context.Context, svc *app.Service, email string, stdout io.Writer) error {
+		r, err := svc.EnableUser(ctx, email)
+		if err != nil {
+			return err
+		}
+		if !r.WasDisabled {
+			fmt.Fprintf(stdout, "%s is not disabled: nothing changed\n", r.User.Email)
+			return nil
+		}
+		fmt.Fprintf(stdout, "enabled %s: it can log in again (API tokens revoked when it was disabled stay revoked)\n", r.User.Email)
+		return nil
+	},
+	"end-sessions": func(ctx context.Context, svc *app.Service, email string, stdout io.Writer) error {
+		r, err := svc.EndUserSessions(ctx, email)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "signed %s out everywhere: %s ended (API tokens left as they are)\n", r.User.Email, plural(r.SessionsEnded, "session"))
+		return nil
+	},
+}
+
+// plural says "1 session", "2 sessions".
+func plural(n int64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // secretKey returns PORTAL_SECRET_KEY, or with SQLite a key generated once
@@ -145,7 +237,7 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 		OnFailed: func() { metrics.Mails.WithLabelValues("failed").Inc() },
 	})
 	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake, SecretBox: box,
-		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }})
+		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }, Google: googleProvider(cfg)})
 	// draining is set on SIGTERM: /readyz answers 503 and every answer
 	// closes its connection, for the drain period before Shutdown.
 	var draining atomic.Bool

@@ -200,6 +200,9 @@ func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Act
 	if err != nil {
 		return nil, err
 	}
+	if u.Disabled() { // operator.go (disabling also deletes the tokens)
+		return nil, errDisabled(portal.EUNAUTHORIZED)
+	}
 	if u.PasswordResetRequired {
 		return nil, &portal.Error{Code: portal.EUNAUTHORIZED, Fields: map[string]any{"password_reset_required": true},
 			Message: "this account is locked until a new password is chosen with Forgot password? on the login page"}

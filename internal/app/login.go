@@ -97,6 +97,13 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		s.onLogin("failure") // already counted by reserveLogin
 		return nil, ErrBadCredentials
 	}
+	if u.Disabled() { // by an operator (operator.go); told only with the right password
+		if err := s.db.Write(ctx, func(tx *store.Tx) error { return releaseLogin(ctx, tx, acct, ip) }); err != nil {
+			return nil, err
+		}
+		s.onLogin("failure")
+		return nil, errDisabled(portal.EFORBIDDEN)
+	}
 	if u.PasswordResetRequired { // after "this wasn't me" (email_change.go)
 		// The password was right: this attempt is not a failure.
 		if err := s.db.Write(ctx, func(tx *store.Tx) error { return releaseLogin(ctx, tx, acct, ip) }); err != nil {

@@ -92,6 +92,9 @@ func (s *Service) recoveryLink(ctx context.Context, token string) (*store.EmailT
 	if err != nil {
 		return nil, nil, err
 	}
+	if u.Disabled() { // by an operator (operator.go)
+		return nil, nil, errDisabled(portal.EFORBIDDEN)
+	}
 	return t, u, nil
 }
 

@@ -35,6 +35,9 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 	if err != nil {
 		return nil, err
 	}
+	if u.Disabled() { // operator.go: refused on the next request, on every instance
+		return nil, errDisabled(portal.EUNAUTHORIZED)
+	}
 	if u.PasswordResetRequired && !sess.PasswordOnly {
 		return nil, unauth // only a recovery link opens this account again
 	}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,6 +42,12 @@ type Config struct {
 	// ready and closes keep-alive connections before it stops listening.
 	ShutdownDrainRaw string
 	ShutdownDrain    time.Duration
+	// AutoMigrateRaw is PORTAL_AUTO_MIGRATE as given; AutoMigrate is it
+	// parsed by Validate: whether serve applies pending migrations itself
+	// (true by default, for one machine) or refuses to start until
+	// `portal migrate` has applied them.
+	AutoMigrateRaw string
+	AutoMigrate    bool
 }
 
 // Postgres reports whether the database URL selects PostgreSQL.
@@ -76,6 +83,7 @@ func (c *Config) options() []option {
 		{"metrics-addr", "PORTAL_METRICS_ADDR", "", "serve /metrics only on this separate listen address (default: on the main address, to loopback and -metrics-allow clients)", &c.MetricsAddr},
 		{"metrics-allow", "PORTAL_METRICS_ALLOW", "", "comma-separated addresses or CIDR ranges that, besides loopback, may read /metrics on the main address", &c.MetricsAllowRaw},
 		{"shutdown-drain", "PORTAL_SHUTDOWN_DRAIN", "5s", "on SIGTERM, how long to report not ready on /readyz and close keep-alive connections before no longer accepting new ones (a Go duration: 5s, 500ms, 0)", &c.ShutdownDrainRaw},
+		{"auto-migrate", "PORTAL_AUTO_MIGRATE", "true", "whether serve applies pending database migrations itself (false: it refuses to start until `portal migrate` has applied them)", &c.AutoMigrateRaw},
 		{"google-issuer", "PORTAL_GOOGLE_ISSUER", "https://accounts.google.com", "OpenID issuer for Google sign-in", &c.GoogleIssuer},
 	}
 }
@@ -143,6 +151,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownDrain, err = time.ParseDuration(c.ShutdownDrainRaw); err != nil || c.ShutdownDrain < 0 {
 		return fmt.Errorf("PORTAL_SHUTDOWN_DRAIN %q must be a duration of zero or more, such as 5s, 500ms or 0", c.ShutdownDrainRaw)
+	}
+	if c.AutoMigrate, err = strconv.ParseBool(c.AutoMigrateRaw); err != nil {
+		return fmt.Errorf("PORTAL_AUTO_MIGRATE %q must be true or false", c.AutoMigrateRaw)
 	}
 	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
 		return errors.New("PORTAL_GOOGLE_CLIENT_ID and PORTAL_GOOGLE_CLIENT_SECRET must be set together")

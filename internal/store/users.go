@@ -12,17 +12,21 @@ import (
 	"portal"
 )
 
-const userCols = `id, email, first_name, last_name, phone, password_hash, email_verified, password_modified_at, created_at, modified_at, phone2, mac_format, hour24, timezone, password_reset_required`
+const userCols = `id, email, first_name, last_name, phone, password_hash, email_verified, password_modified_at, created_at, modified_at, phone2, mac_format, hour24, timezone, password_reset_required, disabled_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
 	var u portal.User
 	var pwAt, created, modified int64
+	var disabled sql.NullInt64
 	err := row.Scan(&u.ID, &u.Email, &u.FirstName, &u.LastName, &u.Phone, &u.PasswordHash, &u.EmailVerified, &pwAt, &created, &modified,
-		&u.Phone2, &u.MACFormat, &u.Hour24, &u.Timezone, &u.PasswordResetRequired)
+		&u.Phone2, &u.MACFormat, &u.Hour24, &u.Timezone, &u.PasswordResetRequired, &disabled)
 	if err != nil {
 		return nil, err
 	}
 	u.PasswordModifiedTime, u.CreatedTime, u.ModifiedTime = fromMS(pwAt), fromMS(created), fromMS(modified)
+	if disabled.Valid {
+		u.DisabledTime = fromMS(disabled.Int64)
+	}
 	return &u, nil
 }
 
@@ -38,10 +42,10 @@ func (tx *Tx) CreateUser(ctx context.Context, u *portal.User) (err error) {
 		u.Timezone = "UTC"
 	}
 	return tx.savepoint(ctx, func() error {
-		_, err := tx.exec(ctx, `INSERT INTO users (`+userCols+`, email_lower) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		_, err := tx.exec(ctx, `INSERT INTO users (`+userCols+`, email_lower) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			u.ID, u.Email, u.FirstName, u.LastName, u.Phone, u.PasswordHash, u.EmailVerified,
 			ms(u.PasswordModifiedTime), ms(u.CreatedTime), ms(u.ModifiedTime),
-			u.Phone2, u.MACFormat, u.Hour24, u.Timezone, u.PasswordResetRequired, EmailKey(u.Email))
+			u.Phone2, u.MACFormat, u.Hour24, u.Timezone, u.PasswordResetRequired, disabledAt(u.DisabledTime), EmailKey(u.Email))
 		return err
 	})
 }
