@@ -12,16 +12,71 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"portal"
 )
 
-// Sender delivers one message.
+// Sender delivers one message. It must be safe for concurrent use: the
+// Worker sends several messages at once. A failure should be a
+// *DeliveryError, which says whether the message or the server is at
+// fault; any other error counts as a temporary failure of the message.
 type Sender interface {
 	Send(ctx context.Context, m portal.OutboxMessage) error
+}
+
+// Kind says whose fault a failed delivery is, and so what the Worker does.
+type Kind int
+
+const (
+	// Temporary: the server refused this message for now (a 4xx reply to
+	// its recipient or its content). The attempt counts; it is retried
+	// with exponential back-off, up to WorkerOptions.MaxAttempts.
+	Temporary Kind = iota
+	// Permanent: the server refused this message for good (a 5xx reply to
+	// its recipient or its content), or it cannot be built. It is marked
+	// failed at once and never retried.
+	Permanent
+	// ServerFailure: the server, not the message: no connection, no
+	// greeting, a refused login or MAIL FROM, 421, a connection lost. The
+	// attempt does not count; the Worker pauses sending for all messages
+	// and retries with back-off, so an outage never uses up the attempts
+	// of the queued mail.
+	ServerFailure
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Permanent:
+		return "permanent"
+	case ServerFailure:
+		return "server"
+	default:
+		return "temporary"
+	}
+}
+
+// DeliveryError is a failed delivery and whose fault it is.
+type DeliveryError struct {
+	Kind Kind
+	Err  error
+}
+
+func (e *DeliveryError) Error() string { return e.Err.Error() }
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// KindOf returns the Kind of a Sender's error: that of a *DeliveryError
+// in its chain, else Temporary.
+func KindOf(err error) Kind {
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return de.Kind
+	}
+	return Temporary
 }
 
 // Deliverer is implemented by a Sender that may only record messages
@@ -228,18 +283,60 @@ func (s *logSender) Send(ctx context.Context, m portal.OutboxMessage) error {
 	return nil
 }
 
-// smtpSender sends each message on its own connection.
+// Connection pool defaults of the SMTP sender.
+const (
+	// PoolSize bounds the SMTP connections open at once; it is also how
+	// many messages are sent at once.
+	PoolSize = 4
+	// IdleTimeout closes a connection that has not been used for so long,
+	// before a server does (they commonly wait a few minutes).
+	IdleTimeout = 30 * time.Second
+	// MessagesPerConn bounds the messages sent on one connection before
+	// it is closed and a new one opened (many servers limit a session).
+	MessagesPerConn = 100
+)
+
+// smtpSender sends messages over a small pool of SMTP connections: a
+// connection carries several messages, one after the other, with an RSET
+// before each reuse (which also checks that the server still answers); one
+// that fails in any way is closed, and the next message opens a new one.
+// It is safe for concurrent use; at most PoolSize connections are open.
 type smtpSender struct {
 	cfg        smtpConfig
-	opts       []gomail.Option
+	client     *gomail.Client // the settings; dials each connection
 	from       *netmail.Address
 	fromDomain string
+	logger     *slog.Logger
+
+	slots    chan struct{} // one per open connection
+	returned chan struct{} // signalled when a connection goes back to idle
+	mu       sync.Mutex
+	idle     []*smtpConn // most recently used last
+	reaper   *time.Timer // closes connections idle for idleTimeout
+	closed   bool
+	// idleTimeout is IdleTimeout (tests shorten it).
+	idleTimeout time.Duration
+	dials       int // connections opened, for tests
+}
+
+type smtpConn struct {
+	c         *smtp.Client
+	sent      int
+	idleSince time.Time
 }
 
 func newSMTPSender(cfg smtpConfig, from *netmail.Address, logger *slog.Logger) (*smtpSender, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	opts := []gomail.Option{
 		gomail.WithPort(cfg.port),
 		gomail.WithTimeout(SendTimeout),
+		// The pool checks a reused connection with RSET instead, and sends
+		// it before the next message rather than after each one, so that
+		// Send returns as soon as the server has accepted the message.
+		gomail.WithoutNoop(),
+		gomail.WithoutRset(),
 	}
 	switch cfg.security {
 	case securityStartTLS:
@@ -263,32 +360,182 @@ func newSMTPSender(cfg smtpConfig, from *netmail.Address, logger *slog.Logger) (
 			gomail.WithPassword(cfg.pass),
 		)
 	}
-	s := &smtpSender{cfg: cfg, opts: opts, from: from, fromDomain: "localhost"}
+	// Validate the options once, so a bad configuration fails at start-up.
+	client, err := gomail.NewClient(cfg.host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("mail: SMTP client: %w", err)
+	}
+	s := &smtpSender{cfg: cfg, client: client, from: from, fromDomain: "localhost", logger: logger,
+		slots: make(chan struct{}, PoolSize), returned: make(chan struct{}, 1), idleTimeout: IdleTimeout}
 	if i := strings.LastIndexByte(from.Address, '@'); i >= 0 && i+1 < len(from.Address) {
 		s.fromDomain = from.Address[i+1:]
-	}
-	// Validate the options once, so a bad configuration fails at start-up.
-	if _, err := gomail.NewClient(cfg.host, opts...); err != nil {
-		return nil, fmt.Errorf("mail: SMTP client: %w", err)
 	}
 	return s, nil
 }
 
+// Send delivers m on a pooled connection. It returns nil as soon as the
+// server has accepted the message (its reply to the end of DATA), and
+// otherwise a *DeliveryError saying whose fault the failure is.
 func (s *smtpSender) Send(ctx context.Context, m portal.OutboxMessage) error {
 	msg, err := s.build(m)
 	if err != nil {
-		return err
+		return &DeliveryError{Kind: Permanent, Err: err}
 	}
-	// A new client per message: no shared connection state, so Send is safe
-	// for concurrent use and a broken connection never outlives one message.
-	c, err := gomail.NewClient(s.cfg.host, s.opts...)
+	conn, err := s.get(ctx)
 	if err != nil {
-		return fmt.Errorf("mail: SMTP client: %w", err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &DeliveryError{Kind: ServerFailure, Err: fmt.Errorf("mail: connect to %s:%d: %w", s.cfg.host, s.cfg.port, err)}
 	}
-	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("mail: send to %s via %s:%d: %w", m.To, s.cfg.host, s.cfg.port, err)
+	// Once begun, a transaction is not cut short by ctx (each command is
+	// bounded by SendTimeout): cutting it after the message went out would
+	// lose the server's answer and send the message twice.
+	err = s.client.SendWithSMTPClient(conn.c, msg)
+	if err == nil || msg.IsDelivered() {
+		conn.sent++
+		s.put(conn)
+		return nil
+	}
+	s.discard(conn)
+	return classify(fmt.Errorf("mail: send to %s via %s:%d: %w", m.To, s.cfg.host, s.cfg.port, err))
+}
+
+// classify tells a failure of this message (a reply to its RCPT TO, or to
+// the end of its DATA: 4xx temporary, 5xx permanent) from a failure of the
+// server or the connection (no reply at all, 421, a refused MAIL FROM, a
+// broken connection), which says nothing about the message.
+func classify(err error) error {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		code := se.ErrorCode()
+		switch {
+		case code == 421 || code < 400 || code >= 600:
+		case se.Reason == gomail.ErrSMTPRcptTo || se.Reason == gomail.ErrSMTPDataClose:
+			if code >= 500 {
+				return &DeliveryError{Kind: Permanent, Err: err}
+			}
+			return &DeliveryError{Kind: Temporary, Err: err}
+		}
+	}
+	return &DeliveryError{Kind: ServerFailure, Err: err}
+}
+
+// get returns an idle connection that still answers RSET, or a new one
+// when fewer than PoolSize are open; it waits for one otherwise.
+func (s *smtpSender) get(ctx context.Context) (*smtpConn, error) {
+	for {
+		s.mu.Lock()
+		if n := len(s.idle); n > 0 {
+			c := s.idle[n-1]
+			s.idle = s.idle[:n-1]
+			s.mu.Unlock()
+			if c.c.UpdateDeadline(SendTimeout) == nil && c.c.Reset() == nil {
+				return c, nil
+			}
+			s.discard(c) // gone stale: the server closed it
+			continue
+		}
+		s.mu.Unlock()
+		select {
+		case s.slots <- struct{}{}:
+			c, err := s.client.DialToSMTPClientWithContext(ctx)
+			if err != nil {
+				<-s.slots
+				return nil, err
+			}
+			s.mu.Lock()
+			s.dials++
+			s.mu.Unlock()
+			return &smtpConn{c: c}, nil
+		case <-s.returned:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// put makes c idle, or closes it when it has carried MessagesPerConn
+// messages or the sender is closed.
+func (s *smtpSender) put(c *smtpConn) {
+	s.mu.Lock()
+	if s.closed || c.sent >= MessagesPerConn {
+		s.mu.Unlock()
+		s.quit(c)
+		return
+	}
+	c.idleSince = time.Now()
+	s.idle = append(s.idle, c)
+	if s.reaper == nil {
+		s.reaper = time.AfterFunc(s.idleTimeout, s.reap)
+	}
+	s.mu.Unlock()
+	select {
+	case s.returned <- struct{}{}:
+	default:
+	}
+}
+
+// reap closes the connections idle for idleTimeout.
+func (s *smtpSender) reap() {
+	s.mu.Lock()
+	now := time.Now()
+	var old, keep []*smtpConn
+	for _, c := range s.idle {
+		if now.Sub(c.idleSince) >= s.idleTimeout {
+			old = append(old, c)
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	s.idle = keep
+	s.reaper = nil
+	if len(keep) > 0 {
+		s.reaper = time.AfterFunc(s.idleTimeout-now.Sub(keep[0].idleSince), s.reap)
+	}
+	s.mu.Unlock()
+	for _, c := range old {
+		s.quit(c)
+	}
+}
+
+// quit ends a healthy connection politely (QUIT) and frees its slot.
+func (s *smtpSender) quit(c *smtpConn) {
+	_ = c.c.UpdateDeadline(2 * time.Second)
+	_ = c.c.Quit()
+	s.discard(c)
+}
+
+// discard closes a connection and frees its slot.
+func (s *smtpSender) discard(c *smtpConn) {
+	_ = c.c.Close()
+	<-s.slots
+}
+
+// Close closes the idle connections; connections in use are closed when
+// their message is done. The sender must not be used afterwards.
+func (s *smtpSender) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	idle := s.idle
+	s.idle = nil
+	if s.reaper != nil {
+		s.reaper.Stop()
+		s.reaper = nil
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		s.quit(c)
 	}
 	return nil
+}
+
+// openConns reports the connections open (idle or in use) and dialled in
+// all, for tests.
+func (s *smtpSender) openConns() (open, idle, dials int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.slots), len(s.idle), s.dials
 }
 
 func (s *smtpSender) build(m portal.OutboxMessage) (*gomail.Msg, error) {

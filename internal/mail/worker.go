@@ -5,46 +5,65 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"portal"
 )
 
 // Outbox is the mail outbox as the Worker needs it; the store implements it.
+// Each method changes one message, except ClaimDue and TakeBack.
 type Outbox interface {
-	// ClaimDue atomically leases up to limit messages that are due at now and
-	// not leased by another worker, for lease, incrementing their Attempts.
+	// ClaimDue atomically leases up to limit messages that are due at now
+	// and not leased by another worker, for lease, oldest first, in this
+	// instance's name, incrementing their Attempts.
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]portal.OutboxMessage, error)
+	// TakeBack makes the messages still leased in this instance's name
+	// due at once: at start, the claims of the process that ran before
+	// under the same instance id, which crashed (their attempts stay
+	// counted). It returns how many there were.
+	TakeBack(ctx context.Context, now time.Time) (int, error)
 	// MarkSent records that message id was delivered.
 	MarkSent(ctx context.Context, id string, now time.Time) error
-	// MarkFailed releases message id for another attempt at nextAttempt.
+	// MarkFailed releases message id for another attempt at nextAttempt;
+	// the attempt counts.
 	MarkFailed(ctx context.Context, id string, nextAttempt time.Time, lastError string) error
+	// Release releases message id for another attempt at nextAttempt, as
+	// if its claim had not been made: the attempt does not count.
+	Release(ctx context.Context, id string, nextAttempt time.Time, lastError string) error
+	// GiveUp records that message id failed for good.
+	GiveUp(ctx context.Context, id string, now time.Time, lastError string) error
 }
 
 // WorkerOptions tune a Worker; zero values take the defaults.
 type WorkerOptions struct {
 	Interval    time.Duration // how often to poll the outbox; default 2s
 	Lease       time.Duration // how long a claimed message is reserved; default 2m
-	Batch       int           // messages claimed at once; default 20
-	MaxAttempts int           // attempts before giving up; default 10
+	Batch       int           // messages claimed at once; default 50
+	Senders     int           // messages sent at once; default PoolSize (4)
+	MaxAttempts int           // attempts before giving up on temporary failures; default 10
 	OnSent      func()        // called after each delivered message (metrics); optional
 	OnLogged    func()        // called instead of OnSent when the Sender only logs (no SMTP); optional
-	OnFailed    func()        // called after each failed attempt (metrics); optional
+	OnFailed    func()        // called for each message that failed for good; optional
+	OnRetried   func()        // called for each failed attempt that will be retried; optional
 }
 
 // Defaults of WorkerOptions.
 const (
 	DefaultInterval    = 2 * time.Second
 	DefaultLease       = 2 * time.Minute
-	DefaultBatch       = 20
+	DefaultBatch       = 50
 	DefaultMaxAttempts = 10
 )
 
-// Backoff bounds and the delay after giving up.
+// Backoff bounds: of one message after a temporary failure (Backoff), and
+// of the whole outbox while the server is away (ServerBackoff).
 const (
-	BackoffBase = 30 * time.Second
-	BackoffMax  = time.Hour
-	GiveUpDelay = 100 * 365 * 24 * time.Hour
+	BackoffBase       = 30 * time.Second
+	BackoffMax        = time.Hour
+	ServerBackoffBase = 5 * time.Second
+	ServerBackoffMax  = 5 * time.Minute
 )
 
 // maxLastError bounds the error text stored with a failed message.
@@ -54,7 +73,14 @@ const maxLastError = 1000
 // that a delivered message is not sent again.
 const markTimeout = 10 * time.Second
 
-// Worker sends the due messages of an outbox.
+// Worker sends the due messages of an outbox, several at once (Senders).
+//
+// A failure of one message (Temporary, Permanent) is that message's: it
+// is retried with back-off or marked failed, and the others go on. A
+// failure of the server (ServerFailure) pauses the whole outbox instead:
+// the message is released without counting the attempt, the rest of the
+// batch too, and after ServerBackoff a single message probes the server;
+// when it is delivered, sending resumes at full speed.
 type Worker struct {
 	ob     Outbox
 	s      Sender
@@ -62,6 +88,12 @@ type Worker struct {
 	now    func() time.Time
 	opts   WorkerOptions
 	wake   chan struct{}
+	// jitter spreads a back-off delay (tests make it exact).
+	jitter func(time.Duration) time.Duration
+
+	mu        sync.Mutex
+	downCount int       // consecutive server failures
+	downUntil time.Time // no sending before this while the server is away
 }
 
 // NewWorker returns a Worker sending ob's messages with s. logger and now may
@@ -82,20 +114,39 @@ func NewWorker(ob Outbox, s Sender, logger *slog.Logger, now func() time.Time, o
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultBatch
 	}
+	if opts.Senders <= 0 {
+		opts.Senders = PoolSize
+	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = DefaultMaxAttempts
 	}
-	return &Worker{ob: ob, s: s, logger: logger, now: now, opts: opts, wake: make(chan struct{}, 1)}
+	return &Worker{ob: ob, s: s, logger: logger, now: now, opts: opts, wake: make(chan struct{}, 1), jitter: jitter}
 }
 
 // Backoff is the delay before the next attempt after attempt number attempt
-// (counting from 1) failed: 30s, 1m, 2m, 4m, … capped at 1h.
+// (counting from 1) failed: 30s, 1m, 2m, 4m, … capped at 1h (before jitter).
 func Backoff(attempt int) time.Duration {
-	d := BackoffBase
-	for i := 1; i < attempt && d < BackoffMax; i++ {
+	return doubling(BackoffBase, BackoffMax, attempt)
+}
+
+// ServerBackoff is the pause after the n-th server failure in a row: 5s,
+// 10s, 20s, … capped at 5m (before jitter).
+func ServerBackoff(n int) time.Duration {
+	return doubling(ServerBackoffBase, ServerBackoffMax, n)
+}
+
+func doubling(base, limit time.Duration, n int) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
 		d *= 2
 	}
-	return min(d, BackoffMax)
+	return min(d, limit)
+}
+
+// jitter adds up to a fifth of d at random, so that messages (and
+// instances) that failed together do not all retry at the same moment.
+func jitter(d time.Duration) time.Duration {
+	return d + rand.N(d/5+1)
 }
 
 // Wake makes a running Worker process the outbox now rather than at the next
@@ -107,9 +158,15 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run processes the outbox every Interval, and whenever Wake is called,
-// until ctx is done.
+// Run takes back the claims this instance left behind (a crash), then
+// processes the outbox every Interval, and whenever Wake is called, until
+// ctx is done.
 func (w *Worker) Run(ctx context.Context) {
+	if n, err := w.ob.TakeBack(ctx, w.now()); err != nil {
+		w.logger.ErrorContext(ctx, "mail: take back this instance's earlier claims (they wait for their lease instead)", "err", err)
+	} else if n > 0 {
+		w.logger.WarnContext(ctx, "mail: took back messages this instance had claimed before it stopped; they are sent again now", "messages", n)
+	}
 	ticker := time.NewTicker(w.opts.Interval)
 	defer ticker.Stop()
 	for {
@@ -139,41 +196,96 @@ func (w *Worker) drain(ctx context.Context) {
 	}
 }
 
-// RunOnce claims one batch of due messages and tries to send each. It
-// returns how many were sent and how many attempts failed; err reports
-// outbox errors (a failed delivery is not an error of RunOnce).
+// paused reports whether the server is away: until when, and whether
+// only one message may probe it.
+func (w *Worker) paused(now time.Time) (until time.Time, probe bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if now.Before(w.downUntil) {
+		return w.downUntil, true
+	}
+	return time.Time{}, w.downCount > 0
+}
+
+// RunOnce claims one batch of due messages and sends them, Senders at a
+// time. It returns how many were sent and how many attempts failed
+// (messages released because of the server or a shutdown are neither);
+// err reports outbox errors (a failed delivery is not an error of RunOnce).
+// While the server is away it sends nothing until the pause ends, and then
+// a single message.
 func (w *Worker) RunOnce(ctx context.Context) (sent, failed int, err error) {
-	msgs, err := w.ob.ClaimDue(ctx, w.now(), w.opts.Lease, w.opts.Batch)
+	now := w.now()
+	limit := w.opts.Batch
+	if until, probe := w.paused(now); !until.IsZero() {
+		return 0, 0, nil
+	} else if probe {
+		limit = 1
+	}
+	msgs, err := w.ob.ClaimDue(ctx, now, w.opts.Lease, limit)
 	if err != nil {
 		return 0, 0, fmt.Errorf("mail: claim due messages: %w", err)
 	}
-	var errs []error
-	for _, m := range msgs {
-		if ctx.Err() != nil {
-			// The rest stay leased and are retried when the lease expires.
-			break
-		}
-		ok, markErr := w.process(ctx, m)
-		if markErr != nil {
-			errs = append(errs, markErr)
-		}
-		switch {
-		case ok:
-			sent++
-		case ctx.Err() == nil:
-			failed++
-		}
+	var (
+		mu   sync.Mutex
+		errs []error
+		next int
+		wg   sync.WaitGroup
+	)
+	for range min(w.opts.Senders, len(msgs)) {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if next == len(msgs) {
+					mu.Unlock()
+					return
+				}
+				m := msgs[next]
+				next++
+				mu.Unlock()
+				res, markErr := w.process(ctx, m)
+				mu.Lock()
+				if markErr != nil {
+					errs = append(errs, markErr)
+				}
+				switch res {
+				case resultSent:
+					sent++
+				case resultFailed:
+					failed++
+				}
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	return sent, failed, errors.Join(errs...)
 }
 
+type result int
+
+const (
+	resultSent     result = iota
+	resultFailed          // the attempt counted (retried later or given up)
+	resultReleased        // not attempted, or the server's fault: released uncounted
+)
+
 // process sends one claimed message and records the outcome.
-func (w *Worker) process(ctx context.Context, m portal.OutboxMessage) (ok bool, err error) {
-	sendErr := w.s.Send(ctx, m)
+func (w *Worker) process(ctx context.Context, m portal.OutboxMessage) (result, error) {
 	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 
+	// Shutting down, or the server went away while this message waited
+	// in the batch: release it for whoever sends next, without an attempt.
+	if ctx.Err() != nil {
+		return w.release(markCtx, m, w.now(), "not sent: shutting down")
+	}
+	if until, _ := w.paused(w.now()); !until.IsZero() {
+		return w.release(markCtx, m, until, "not sent: the SMTP server is unavailable")
+	}
+
+	sendErr := w.s.Send(ctx, m)
 	if sendErr == nil {
+		w.serverUp(ctx)
 		if d, ok := w.s.(Deliverer); ok && !d.Delivers() {
 			// Only logged, by the Sender itself ("mail: not sent").
 			if w.opts.OnLogged != nil {
@@ -183,39 +295,90 @@ func (w *Worker) process(ctx context.Context, m portal.OutboxMessage) (ok bool, 
 			if w.opts.OnSent != nil {
 				w.opts.OnSent()
 			}
-			w.logger.InfoContext(ctx, "mail: sent", "id", m.ID, "to", m.To, "subject", m.Subject, "attempt", m.Attempts)
 		}
+		// Marked right after the server's acceptance: a crash between the
+		// two is the only way a message is sent twice.
 		if err := w.ob.MarkSent(markCtx, m.ID, w.now()); err != nil {
 			// Delivered, but it will be sent again when the lease expires.
-			return true, fmt.Errorf("mail: mark %s sent: %w", m.ID, err)
+			return resultSent, fmt.Errorf("mail: mark %s sent: %w", m.ID, err)
 		}
-		return true, nil
+		if d, ok := w.s.(Deliverer); !ok || d.Delivers() {
+			w.logger.InfoContext(ctx, "mail: sent", "id", m.ID, "to", m.To, "subject", m.Subject, "attempt", m.Attempts)
+		}
+		return resultSent, nil
 	}
 
-	if ctx.Err() != nil {
-		// Shutting down: not the message's fault. It stays leased and is
-		// retried when the lease expires.
-		w.logger.InfoContext(markCtx, "mail: send interrupted", "id", m.ID, "err", sendErr)
-		return false, nil
-	}
-
-	if w.opts.OnFailed != nil {
-		w.opts.OnFailed()
-	}
 	now := w.now()
 	lastError := portal.Truncate(sendErr.Error(), maxLastError)
-	var next time.Time
-	if m.Attempts >= w.opts.MaxAttempts {
-		next = now.Add(GiveUpDelay)
-		w.logger.ErrorContext(ctx, "mail: giving up", "id", m.ID, "to", m.To, "subject", m.Subject,
-			"attempts", m.Attempts, "err", sendErr)
-	} else {
-		next = now.Add(Backoff(m.Attempts))
+	kind := KindOf(sendErr)
+	switch {
+	case ctx.Err() != nil:
+		// Shutting down: not the message's fault.
+		w.logger.InfoContext(markCtx, "mail: send interrupted", "id", m.ID, "err", sendErr)
+		return w.release(markCtx, m, now, lastError)
+	case kind == ServerFailure:
+		until := w.serverDown(ctx, now, sendErr)
+		w.retried()
+		return w.release(markCtx, m, until, lastError)
+	case kind == Permanent || m.Attempts >= w.opts.MaxAttempts:
+		if w.opts.OnFailed != nil {
+			w.opts.OnFailed()
+		}
+		w.logger.ErrorContext(ctx, "mail: failed; giving up", "id", m.ID, "to", m.To, "subject", m.Subject,
+			"attempts", m.Attempts, "kind", kind.String(), "err", sendErr)
+		if err := w.ob.GiveUp(markCtx, m.ID, now, lastError); err != nil {
+			return resultFailed, fmt.Errorf("mail: mark %s failed: %w", m.ID, err)
+		}
+		return resultFailed, nil
+	default:
+		w.retried()
+		next := now.Add(w.jitter(Backoff(m.Attempts)))
 		w.logger.WarnContext(ctx, "mail: send failed; will retry", "id", m.ID, "to", m.To,
 			"attempt", m.Attempts, "next_attempt", next, "err", sendErr)
+		if err := w.ob.MarkFailed(markCtx, m.ID, next, lastError); err != nil {
+			return resultFailed, fmt.Errorf("mail: mark %s failed: %w", m.ID, err)
+		}
+		return resultFailed, nil
 	}
-	if err := w.ob.MarkFailed(markCtx, m.ID, next, lastError); err != nil {
-		return false, fmt.Errorf("mail: mark %s failed: %w", m.ID, err)
+}
+
+func (w *Worker) retried() {
+	if w.opts.OnRetried != nil {
+		w.opts.OnRetried()
 	}
-	return false, nil
+}
+
+func (w *Worker) release(ctx context.Context, m portal.OutboxMessage, next time.Time, lastError string) (result, error) {
+	if err := w.ob.Release(ctx, m.ID, next, lastError); err != nil {
+		return resultReleased, fmt.Errorf("mail: release %s: %w", m.ID, err)
+	}
+	return resultReleased, nil
+}
+
+// serverDown records a server failure and returns the end of the pause.
+func (w *Worker) serverDown(ctx context.Context, now time.Time, err error) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if now.Before(w.downUntil) {
+		return w.downUntil // another sender of the batch already noticed
+	}
+	w.downCount++
+	w.downUntil = now.Add(w.jitter(ServerBackoff(w.downCount)))
+	level := slog.LevelWarn
+	if w.downCount > 1 {
+		level = slog.LevelError
+	}
+	w.logger.Log(ctx, level, "mail: SMTP server unavailable; sending paused, no message loses an attempt",
+		"failures_in_a_row", w.downCount, "retry_at", w.downUntil, "err", err)
+	return w.downUntil
+}
+
+// serverUp ends a pause after a delivery.
+func (w *Worker) serverUp(ctx context.Context) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.downCount > 0 {
+		w.logger.InfoContext(ctx, "mail: SMTP server available again; sending resumed", "after_failures", w.downCount)
+	}
+	w.downCount, w.downUntil = 0, time.Time{}
 }

@@ -22,19 +22,23 @@ type fakeOutbox struct {
 	order    []string
 	claimErr error
 	markErr  error
+	instance string
 }
 
 type fakeEntry struct {
 	msg         portal.OutboxMessage
 	nextAttempt time.Time
 	leaseUntil  time.Time
+	owner       string
 	sent        bool
 	sentTime    time.Time
+	failed      bool // given up
 	lastError   string
 	failedMarks int
+	releases    int
 }
 
-func newFakeOutbox() *fakeOutbox { return &fakeOutbox{msgs: map[string]*fakeEntry{}} }
+func newFakeOutbox() *fakeOutbox { return &fakeOutbox{msgs: map[string]*fakeEntry{}, instance: "test"} }
 
 func (o *fakeOutbox) add(m portal.OutboxMessage, due time.Time) {
 	o.mu.Lock()
@@ -61,10 +65,11 @@ func (o *fakeOutbox) ClaimDue(ctx context.Context, now time.Time, lease time.Dur
 		if len(out) == limit {
 			break
 		}
-		if e.sent || e.nextAttempt.After(now) || e.leaseUntil.After(now) {
+		if e.sent || e.failed || e.nextAttempt.After(now) || e.leaseUntil.After(now) {
 			continue
 		}
 		e.leaseUntil = now.Add(lease)
+		e.owner = o.instance
 		e.msg.Attempts++
 		out = append(out, e.msg)
 	}
@@ -91,6 +96,43 @@ func (o *fakeOutbox) MarkFailed(ctx context.Context, id string, nextAttempt time
 	e := o.msgs[id]
 	e.nextAttempt, e.lastError, e.leaseUntil = nextAttempt, lastError, time.Time{}
 	e.failedMarks++
+	return nil
+}
+
+func (o *fakeOutbox) TakeBack(ctx context.Context, now time.Time) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, e := range o.msgs {
+		if !e.sent && !e.failed && e.owner == o.instance && e.leaseUntil.After(now) {
+			e.leaseUntil = time.Time{}
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (o *fakeOutbox) Release(ctx context.Context, id string, nextAttempt time.Time, lastError string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.markErr != nil {
+		return o.markErr
+	}
+	e := o.msgs[id]
+	e.nextAttempt, e.lastError, e.leaseUntil = nextAttempt, lastError, time.Time{}
+	e.msg.Attempts--
+	e.releases++
+	return nil
+}
+
+func (o *fakeOutbox) GiveUp(ctx context.Context, id string, now time.Time, lastError string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.markErr != nil {
+		return o.markErr
+	}
+	e := o.msgs[id]
+	e.failed, e.lastError, e.leaseUntil = true, lastError, time.Time{}
 	return nil
 }
 
@@ -133,6 +175,9 @@ func (c *clock) Add(d time.Duration) {
 }
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// exact is a jitter that adds nothing, for tests that check times.
+func exact(d time.Duration) time.Duration { return d }
 
 func msg(id string) portal.OutboxMessage {
 	return portal.OutboxMessage{ID: id, To: id + "@example.com", Subject: "Subject " + id, Text: "Body " + id, CreatedTime: t0}
@@ -226,8 +271,9 @@ func TestWorkerFailureBacksOff(t *testing.T) {
 	ob := newFakeOutbox()
 	ob.add(msg("m"), t0)
 	s := &fakeSender{err: errors.New("451 try again later")}
-	var onFailed int
-	w := NewWorker(ob, s, nil, clk.Now, WorkerOptions{OnFailed: func() { onFailed++ }})
+	var onFailed, onRetried int
+	w := NewWorker(ob, s, nil, clk.Now, WorkerOptions{OnFailed: func() { onFailed++ }, OnRetried: func() { onRetried++ }})
+	w.jitter = exact
 
 	sent, failed, err := w.RunOnce(ctx)
 	if err != nil || sent != 0 || failed != 1 {
@@ -240,8 +286,8 @@ func TestWorkerFailureBacksOff(t *testing.T) {
 	if !strings.Contains(e.lastError, "451 try again later") {
 		t.Errorf("lastError = %q", e.lastError)
 	}
-	if onFailed != 1 {
-		t.Errorf("OnFailed called %d times", onFailed)
+	if onRetried != 1 || onFailed != 0 {
+		t.Errorf("OnRetried called %d times, OnFailed %d; want 1, 0", onRetried, onFailed)
 	}
 
 	// Not retried before the backoff has passed.
@@ -274,7 +320,9 @@ func TestWorkerGivesUp(t *testing.T) {
 	s := &fakeSender{err: errors.New("550 no such user")}
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	w := NewWorker(ob, s, logger, clk.Now, WorkerOptions{MaxAttempts: 3})
+	var onFailed, onRetried int
+	w := NewWorker(ob, s, logger, clk.Now, WorkerOptions{MaxAttempts: 3, OnFailed: func() { onFailed++ }, OnRetried: func() { onRetried++ }})
+	w.jitter = exact
 
 	for attempt := 1; attempt <= 3; attempt++ {
 		if _, failed, err := w.RunOnce(ctx); failed != 1 || err != nil {
@@ -294,12 +342,11 @@ func TestWorkerGivesUp(t *testing.T) {
 			clk.Add(Backoff(attempt))
 		}
 	}
-	e := ob.get("m")
-	if want := clk.Now().Add(GiveUpDelay); !e.nextAttempt.Equal(want) {
-		t.Errorf("after giving up: next %v, want %v", e.nextAttempt, want)
+	if e := ob.get("m"); !e.failed || e.sent {
+		t.Errorf("after giving up: failed=%v sent=%v, want failed", e.failed, e.sent)
 	}
-	if e.nextAttempt.Before(clk.Now().AddDate(99, 0, 0)) {
-		t.Errorf("next attempt %v is not far in the future", e.nextAttempt)
+	if onFailed != 1 || onRetried != 2 {
+		t.Errorf("OnFailed %d, OnRetried %d; want 1, 2", onFailed, onRetried)
 	}
 	out := logs.String()
 	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "giving up") || !strings.Contains(out, "550 no such user") {

@@ -11,4 +11,9 @@
 //	// ... configure the application with srv.URL() and make it send mail ...
 //	m := srv.WaitFor(t, smtptest.To("ann@example.com"), 10*time.Second)
 //	link := smtptest.FindLink(m.Text, baseURL+"/verify")
+//
+// Faults for tests of retries: SetDown (a crashed server: connections cut
+// and refused), SetMailReply (every MAIL FROM answered 421/451/…),
+// RejectRcpt (one recipient answered 4xx or 5xx). Connections counts the
+// SMTP connections accepted.
 package smtptest

@@ -45,6 +45,13 @@ type Server struct {
 	msgs   []Message
 	resets int // incremented by Reset, so WaitFor rescans from the start
 	closed bool
+
+	// Refusing modes (see SetDown, SetMailReply, RejectRcpt).
+	down      bool
+	live      map[net.Conn]struct{} // open client connections
+	mailReply int                   // when set, the reply to every MAIL FROM
+	rcptReply map[string]int        // lower-cased address → reply to its RCPT TO
+	sessions  int                   // SMTP connections accepted (and not refused as down)
 }
 
 // Start starts a server on 127.0.0.1 on a free port. It is shut down by
@@ -62,6 +69,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("smtptest: listen: %v", err)
 	}
 	s.addr = ln.Addr().(*net.TCPAddr)
+	s.live = map[net.Conn]struct{}{}
+	s.rcptReply = map[string]int{}
+	ln = &gateListener{Listener: ln, s: s}
 
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{s: s}, nil
@@ -92,6 +102,111 @@ func Start(t testing.TB, opts ...Option) *Server {
 		s.mu.Unlock()
 	})
 	return s
+}
+
+// gateListener closes connections at once while the server is down, and
+// keeps track of the open ones so that SetDown can cut them.
+type gateListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *gateListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.s.mu.Lock()
+		down := l.s.down
+		if !down {
+			l.s.live[c] = struct{}{}
+			l.s.sessions++
+		}
+		l.s.mu.Unlock()
+		if down {
+			c.Close()
+			continue
+		}
+		return &trackedConn{Conn: c, s: l.s}, nil
+	}
+}
+
+type trackedConn struct {
+	net.Conn
+	s    *Server
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		delete(c.s.live, c.Conn)
+		c.s.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// SetDown(true) makes the server behave as one that crashed: open
+// connections are cut and new ones closed as soon as they are accepted,
+// before the greeting. SetDown(false) serves again.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	s.down = down
+	var cut []net.Conn
+	if down {
+		for c := range s.live {
+			cut = append(cut, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range cut {
+		c.Close()
+	}
+}
+
+// SetMailReply makes the server answer every MAIL FROM with code (say 421
+// or 451: the server refuses to take mail for now; 0 accepts again).
+func (s *Server) SetMailReply(code int) {
+	s.mu.Lock()
+	s.mailReply = code
+	s.mu.Unlock()
+}
+
+// RejectRcpt makes the server answer RCPT TO addr (ignoring the case of
+// ASCII letters) with code, say 550 (no such user: permanent) or 451
+// (try again later); 0 accepts the address again.
+func (s *Server) RejectRcpt(addr string, code int) {
+	s.mu.Lock()
+	if code == 0 {
+		delete(s.rcptReply, lowerASCII(addr))
+	} else {
+		s.rcptReply[lowerASCII(addr)] = code
+	}
+	s.mu.Unlock()
+}
+
+// Connections reports how many SMTP connections the server has accepted
+// (those closed at once while down are not counted).
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
+}
+
+func refusal(code int, what string) error {
+	class := code / 100
+	return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{class, 0, 0}, Message: "smtptest: " + what}
+}
+
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // Addr returns the server's address, 127.0.0.1:PORT.
@@ -257,6 +372,12 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if err := ss.checkAuth(); err != nil {
 		return err
 	}
+	ss.s.mu.Lock()
+	code := ss.s.mailReply
+	ss.s.mu.Unlock()
+	if code != 0 {
+		return refusal(code, "not taking mail now")
+	}
 	ss.mailFrom = from
 	ss.rcpts = nil
 	return nil
@@ -265,6 +386,12 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if err := ss.checkAuth(); err != nil {
 		return err
+	}
+	ss.s.mu.Lock()
+	code := ss.s.rcptReply[lowerASCII(to)]
+	ss.s.mu.Unlock()
+	if code != 0 {
+		return refusal(code, "recipient refused")
 	}
 	ss.rcpts = append(ss.rcpts, to)
 	return nil

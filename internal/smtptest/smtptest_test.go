@@ -235,3 +235,38 @@ func TestToFoldsASCIIOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestServerRefusingModes: down (connections cut and refused), a reply to
+// every MAIL FROM, a reply to one recipient; and back to accepting.
+func TestServerRefusingModes(t *testing.T) {
+	s := Start(t)
+	msg := "Subject: m\n\nbody\n"
+	s.RejectRcpt("Gone@example.com", 550)
+	err := send(s.Addr(), nil, "a@localhost", []string{"gone@EXAMPLE.com"}, msg)
+	if err == nil || !strings.HasPrefix(err.Error(), "550") {
+		t.Errorf("rejected recipient: %v, want 550", err)
+	}
+	s.SetMailReply(451)
+	if err := send(s.Addr(), nil, "a@localhost", []string{"ok@example.com"}, msg); err == nil || !strings.HasPrefix(err.Error(), "451") {
+		t.Errorf("MAIL FROM while refusing: %v, want 451", err)
+	}
+	s.SetMailReply(0)
+	s.SetDown(true)
+	if err := send(s.Addr(), nil, "a@localhost", []string{"ok@example.com"}, msg); err == nil {
+		t.Error("sent while down")
+	}
+	before := s.Connections()
+	s.SetDown(false)
+	s.RejectRcpt("gone@example.com", 0)
+	for _, to := range []string{"ok@example.com", "gone@example.com"} {
+		if err := send(s.Addr(), nil, "a@localhost", []string{to}, msg); err != nil {
+			t.Errorf("to %s after the refusals ended: %v", to, err)
+		}
+	}
+	if n := len(s.Messages()); n != 2 {
+		t.Errorf("%d messages, want 2", n)
+	}
+	if got := s.Connections() - before; got != 2 {
+		t.Errorf("%d connections counted, want 2", got)
+	}
+}

@@ -6,7 +6,7 @@ import (
 )
 
 // Purge deletes what is no longer needed: expired sessions, old rate-limit
-// counters, spent or expired link tokens, and sent mail and answered or
+// counters, spent or expired link tokens, and sent or failed mail and answered or
 // cancelled invitations older than keep.
 // It is idempotent, so several instances may run it at once.
 func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (_ int64, err error) {
@@ -21,7 +21,7 @@ func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (_ i
 		{`DELETE FROM rate_limits WHERE window_start < ? AND locked_until < ?`, []any{old, ms(now)}},
 		{`DELETE FROM email_tokens WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)`, []any{old, old}},
 		{`DELETE FROM registrations WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)`, []any{old, old}},
-		{`DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?`, []any{old}},
+		{`DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < ?) OR (failed_at IS NOT NULL AND failed_at < ?)`, []any{old, old}},
 		{`DELETE FROM invites WHERE status <> 'pending' AND closed_at < ?`, []any{old}}, // answered or cancelled invitations
 	} {
 		res, err := tx.exec(ctx, q.sql, q.args...)

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"portal"
@@ -15,55 +17,90 @@ func (tx *Tx) EnqueueMail(ctx context.Context, m *portal.OutboxMessage) (err err
 	return err
 }
 
-// Outbox adapts the database to the mail worker.
-type Outbox struct{ DB *DB }
+// Outbox adapts the database to the mail worker. Instance names the
+// process in the leases it takes (PORTAL_INSTANCE_ID): a process that
+// restarts under the same name takes its earlier claims back at once
+// (TakeBack). Two processes running at the same time must not share it.
+type Outbox struct {
+	DB       *DB
+	Instance string
+}
 
-// ClaimDue leases up to limit due messages. Each lease is one conditional
-// UPDATE, so when several instances share the database only one of them
-// claims a given message; an expired lease (a crashed sender) is claimed again.
+// claimSQL leases a batch in one statement. On PostgreSQL, SKIP LOCKED
+// lets instances claiming at the same moment take different messages
+// instead of queueing behind each other's row locks; SQLite has one
+// writer at a time, so the statement is atomic as it is.
+var claimSQL = map[Dialect]string{
+	SQLite: `UPDATE outbox SET locked_until = ?, lease_owner = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? AND locked_until <= ? ORDER BY next_attempt_at, created_at LIMIT ?)
+		RETURNING id, to_addr, subject, body_text, body_html, attempts, created_at, next_attempt_at`,
+	Postgres: `UPDATE outbox SET locked_until = ?, lease_owner = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? AND locked_until <= ? ORDER BY next_attempt_at, created_at LIMIT ? FOR UPDATE SKIP LOCKED)
+		RETURNING id, to_addr, subject, body_text, body_html, attempts, created_at, next_attempt_at`,
+}
+
+// ClaimDue leases up to limit due messages, oldest due first, in one
+// statement: when several instances share the database only one of them
+// claims a given message; an expired lease (a crashed sender) is claimed
+// again.
 func (o Outbox) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) (_ []portal.OutboxMessage, err error) {
 	defer wrap(&err, "ClaimDue")
-	rows, err := o.DB.write.QueryContext(ctx, rebind(o.DB.dialect, `SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? AND locked_until <= ? ORDER BY next_attempt_at LIMIT ?`), ms(now), ms(now), limit)
+	type claimed struct {
+		m       portal.OutboxMessage
+		created int64
+		due     int64
+	}
+	var got []claimed
+	err = o.DB.Write(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, claimSQL[o.DB.dialect], ms(now.Add(lease)), o.Instance, ms(now), ms(now), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c claimed
+			if err := rows.Scan(&c.m.ID, &c.m.To, &c.m.Subject, &c.m.Text, &c.m.HTML, &c.m.Attempts, &c.created, &c.due); err != nil {
+				return err
+			}
+			got = append(got, c)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var out []portal.OutboxMessage
-	for _, id := range ids {
-		var m portal.OutboxMessage
-		var created int64
-		err := o.DB.Write(ctx, func(tx *Tx) error {
-			if err := tx.execOne(ctx, errNotClaimed, `UPDATE outbox SET locked_until = ?, attempts = attempts + 1 WHERE id = ? AND sent_at IS NULL AND locked_until <= ?`, ms(now.Add(lease)), id, ms(now)); err != nil {
-				return err
-			}
-			return tx.queryRow(ctx, `SELECT id, to_addr, subject, body_text, body_html, attempts, created_at FROM outbox WHERE id = ?`, id).
-				Scan(&m.ID, &m.To, &m.Subject, &m.Text, &m.HTML, &m.Attempts, &created)
-		})
-		if err == errNotClaimed {
-			continue // another instance has it
-		}
-		if err != nil {
-			return out, err
-		}
-		m.CreatedTime = fromMS(created)
-		out = append(out, m)
+	// RETURNING keeps no order.
+	slices.SortFunc(got, func(a, b claimed) int {
+		return cmp.Or(cmp.Compare(a.due, b.due), cmp.Compare(a.created, b.created), cmp.Compare(a.m.ID, b.m.ID))
+	})
+	out := make([]portal.OutboxMessage, len(got))
+	for i, c := range got {
+		c.m.CreatedTime = fromMS(c.created)
+		out[i] = c.m
 	}
 	return out, nil
 }
 
-var errNotClaimed = portal.Errorf(portal.ECONFLICT, "claimed elsewhere")
+// TakeBack makes the messages leased in o.Instance's name due at once: the
+// claims of an earlier process of this instance that did not finish them
+// (it crashed). Their attempts stay counted. Without an instance name it
+// does nothing.
+func (o Outbox) TakeBack(ctx context.Context, now time.Time) (_ int, err error) {
+	defer wrap(&err, "TakeBack(%s)", o.Instance)
+	if o.Instance == "" {
+		return 0, nil
+	}
+	var n int64
+	err = o.DB.Write(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE outbox SET locked_until = 0 WHERE lease_owner = ? AND sent_at IS NULL AND failed_at IS NULL AND locked_until > ?`, o.Instance, ms(now))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
 
 // MarkSent records a delivery and clears the bodies: they hold live
 // single-use links, which should not outlive the delivery in the database
@@ -76,18 +113,59 @@ func (o Outbox) MarkSent(ctx context.Context, id string, now time.Time) (err err
 	})
 }
 
+// MarkFailed releases a message for another attempt at nextAttempt; the
+// attempt its claim counted stays counted.
 func (o Outbox) MarkFailed(ctx context.Context, id string, nextAttempt time.Time, lastError string) (err error) {
 	defer wrap(&err, "MarkFailed(%s)", id)
 	return o.DB.Write(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, locked_until = 0, last_error = ? WHERE id = ?`, ms(nextAttempt), lastError, id)
+		_, err := tx.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, locked_until = 0, last_error = ? WHERE id = ? AND sent_at IS NULL`, ms(nextAttempt), lastError, id)
 		return err
 	})
 }
 
-// PendingMail counts messages not yet sent (for tests and readiness).
+// Release releases a message for another attempt at nextAttempt and takes
+// back the attempt its claim counted: it was not tried, or failed through
+// no fault of its own (the SMTP server was away).
+func (o Outbox) Release(ctx context.Context, id string, nextAttempt time.Time, lastError string) (err error) {
+	defer wrap(&err, "Release(%s)", id)
+	return o.DB.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, locked_until = 0, last_error = ?, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = ? AND sent_at IS NULL`,
+			ms(nextAttempt), lastError, id)
+		return err
+	})
+}
+
+// GiveUp records that a message failed for good: it is never tried again,
+// and its bodies (live links) are cleared as for a sent one.
+func (o Outbox) GiveUp(ctx context.Context, id string, now time.Time, lastError string) (err error) {
+	defer wrap(&err, "GiveUp(%s)", id)
+	return o.DB.Write(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `UPDATE outbox SET failed_at = ?, locked_until = 0, last_error = ?, body_text = '', body_html = '' WHERE id = ? AND sent_at IS NULL`, ms(now), lastError, id)
+		return err
+	})
+}
+
+// PendingMail counts messages not yet sent and not failed for good (for
+// tests and readiness).
 func (c conn) PendingMail(ctx context.Context) (_ int, err error) {
 	defer wrap(&err, "PendingMail")
 	var n int
-	err = c.queryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&n)
+	err = c.queryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL`).Scan(&n)
 	return n, err
+}
+
+// MailQueue reports the messages waiting to be sent (not sent, not failed
+// for good) and when the oldest of them was queued (zero when none), for
+// /metrics.
+func (c conn) MailQueue(ctx context.Context) (depth int, oldest time.Time, err error) {
+	defer wrap(&err, "MailQueue")
+	var min *int64
+	err = c.queryRow(ctx, `SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL`).Scan(&depth, &min)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	if min != nil {
+		oldest = fromMS(*min)
+	}
+	return depth, oldest, nil
 }

@@ -213,3 +213,70 @@ func testClaimConcurrent(t *testing.T, db *store.DB) {
 		}
 	}
 }
+
+// testOutboxOwner: leases carry the instance's name, so that the instance
+// takes its own claims back (TakeBack) and nobody else's; Release gives
+// back the attempt; GiveUp ends a message for good.
+func testOutboxOwner(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	a, b := store.Outbox{DB: db, Instance: "host-a:/data"}, store.Outbox{DB: db, Instance: "host-b:/data"}
+	m1, m2, m3 := mkMail(1, t0), mkMail(2, t0.Add(time.Millisecond)), mkMail(3, t0.Add(2*time.Millisecond))
+	for _, m := range []*portal.OutboxMessage{m1, m2, m3} {
+		enqueue(t, db, m)
+	}
+	lease := time.Hour
+	if got := claim(t, a, t0.Add(time.Second), lease, 10); len(got) != 3 {
+		t.Fatalf("a claimed %v, want 3", ids(got))
+	}
+	// b takes nothing back: the claims are a's, and under lease.
+	if n, err := b.TakeBack(ctx, t0.Add(time.Second)); err != nil || n != 0 {
+		t.Fatalf("b.TakeBack = %d, %v; want 0", n, err)
+	}
+	if got := claim(t, b, t0.Add(time.Second), lease, 10); len(got) != 0 {
+		t.Fatalf("b claimed a's leased messages %v", ids(got))
+	}
+	// Release gives the attempt back.
+	if err := a.Release(ctx, m1.ID, t0.Add(time.Second), "SMTP server away"); err != nil {
+		t.Fatal(err)
+	}
+	got := claim(t, b, t0.Add(time.Second), lease, 10)
+	if len(got) != 1 || got[0].ID != m1.ID || got[0].Attempts != 1 {
+		t.Fatalf("after Release: b claimed %+v, want m1 at its first attempt", got)
+	}
+	// GiveUp: never claimed again, bodies cleared, not pending.
+	if err := a.GiveUp(ctx, m2.ID, t0.Add(time.Second), "550 no such user"); err != nil {
+		t.Fatal(err)
+	}
+	if text, html, err := store.OutboxBodies(ctx, db, m2.ID); err != nil || text != "" || html != "" {
+		t.Errorf("failed message keeps its bodies: %q %q %v", text, html, err)
+	}
+	if n := pending(t, db); n != 2 {
+		t.Errorf("PendingMail = %d, want 2 (m1, m3)", n)
+	}
+	depth, oldest, err := db.MailQueue(ctx)
+	if err != nil || depth != 2 || !oldest.Equal(m1.CreatedTime) {
+		t.Errorf("MailQueue = %d, %v, %v; want 2, %v", depth, oldest, err, m1.CreatedTime)
+	}
+	// A restarted a takes back its one remaining claim (m3) at once.
+	if n, err := (store.Outbox{DB: db, Instance: a.Instance}).TakeBack(ctx, t0.Add(2*time.Second)); err != nil || n != 1 {
+		t.Fatalf("a.TakeBack = %d, %v; want 1", n, err)
+	}
+	got = claim(t, b, t0.Add(2*time.Second), lease, 10)
+	if len(got) != 1 || got[0].ID != m3.ID || got[0].Attempts != 2 {
+		t.Fatalf("after TakeBack: claimed %+v, want m3 at its second attempt", got)
+	}
+	if got := claim(t, a, t0.Add(100*lease), lease, 10); len(got) != 2 {
+		t.Fatalf("after the leases: claimed %v, want m1 and m3 (not the failed m2)", ids(got))
+	}
+	if n, err := (store.Outbox{DB: db}).TakeBack(ctx, t0); err != nil || n != 0 {
+		t.Errorf("TakeBack without an instance = %d, %v; want 0", n, err)
+	}
+	for _, m := range []*portal.OutboxMessage{m1, m3} {
+		if err := a.MarkSent(ctx, m.ID, t0.Add(100*lease)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if depth, oldest, err := db.MailQueue(ctx); err != nil || depth != 0 || !oldest.IsZero() {
+		t.Errorf("MailQueue = %d, %v, %v; want 0, zero", depth, oldest, err)
+	}
+}

@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Outbox/ClaimLease", testClaimDue},
 		{"Outbox/MarkSentFailed", testMarkSentFailed},
 		{"Outbox/ClaimConcurrent", testClaimConcurrent},
+		{"Outbox/OwnerReleaseGiveUp", testOutboxOwner},
 		// audit.go
 		{"Audit/List", testAudit},
 		{"Audit/JSON", testAuditJSON},
