@@ -182,6 +182,8 @@ type Self struct {
 	User          *portal.User
 	Privileges    []*portal.Privilege
 	SessionExpiry int
+	// Google is the linked Google account (google.go), nil without one.
+	Google *GoogleLink
 }
 
 // GetSelf returns the actor's account.
@@ -195,5 +197,9 @@ func (s *Service) GetSelf(ctx context.Context, a *Actor) (_ *Self, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Self{User: a.User, Privileges: privs, SessionExpiry: expiry}, nil
+	google, err := s.GoogleLinkOf(ctx, a.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Self{User: a.User, Privileges: privs, SessionExpiry: expiry, Google: google}, nil
 }

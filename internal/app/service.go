@@ -10,6 +10,7 @@ import (
 	"portal"
 	"portal/internal/authn"
 	"portal/internal/mail"
+	"portal/internal/oidclogin"
 	"portal/internal/store"
 )
 
@@ -29,6 +30,9 @@ type Options struct {
 	// When nil (tests), a box with a random key is made: its secrets do not
 	// survive a restart.
 	SecretBox *authn.SecretBox
+	// Google is the OpenID Connect provider of "Sign in with Google"
+	// (google.go); nil when PORTAL_GOOGLE_CLIENT_ID is unset.
+	Google *oidclogin.Provider
 }
 
 // Service is the service layer.
@@ -41,11 +45,12 @@ type Service struct {
 	queued  func()
 	onLogin func(string)
 	box     *authn.SecretBox
+	google  *oidclogin.Provider
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{db: o.DB, hasher: o.Hasher, baseURL: o.BaseURL, log: o.Logger, now: o.Now, queued: o.MailQueued, onLogin: o.OnLogin, box: o.SecretBox}
+	s := &Service{db: o.DB, hasher: o.Hasher, baseURL: o.BaseURL, log: o.Logger, now: o.Now, queued: o.MailQueued, onLogin: o.OnLogin, box: o.SecretBox, google: o.Google}
 	if s.now == nil {
 		s.now = time.Now
 	}

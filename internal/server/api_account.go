@@ -123,7 +123,7 @@ func toSelfJSON(me *app.Self) selfJSON {
 	u := me.User
 	out := selfJSON{AdminID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Phone: u.Phone,
 		PasswordModifiedTime: u.PasswordModifiedTime.Unix(), SessionExpiry: me.SessionExpiry, Tags: []string{}, Privileges: []privilegeJSON{},
-		Phone2: u.Phone2, MACFormat: u.MACFormat, Hour24: u.Hour24, Timezone: u.Timezone}
+		Phone2: u.Phone2, MACFormat: u.MACFormat, Hour24: u.Hour24, Timezone: u.Timezone, OAuthGoogle: me.Google != nil}
 	for _, p := range me.Privileges {
 		pj := privilegeJSON{Scope: p.Scope, Role: p.Role, OrgID: p.OrgID, OrgName: p.OrgName, SiteID: p.SiteID, Name: p.OrgName}
 		if p.Scope == portal.ScopeSite {

@@ -19,6 +19,7 @@ import (
 	"portal/internal/app"
 	"portal/internal/authn"
 	"portal/internal/mail"
+	"portal/internal/oidclogin"
 	"portal/internal/server"
 	"portal/internal/smtptest"
 	"portal/internal/store"
@@ -47,6 +48,20 @@ func NewStack(t testing.TB, d store.Dialect) *Stack {
 // made itself (say, through a proxy it can stop).
 func NewStackOn(t testing.TB, db *store.DB) *Stack {
 	t.Helper()
+	return NewStackWith(t, db, StackOptions{})
+}
+
+// StackOptions change what NewStackWith starts.
+type StackOptions struct {
+	// Google, when set, turns on "Sign in with Google": it is called with
+	// the stack's redirect URI and returns the provider's configuration
+	// (an oidctest provider's issuer and client).
+	Google func(redirectURL string) oidclogin.Config
+}
+
+// NewStackWith is NewStackOn with options.
+func NewStackWith(t testing.TB, db *store.DB, o StackOptions) *Stack {
+	t.Helper()
 	st := &Stack{DB: db, SMTP: smtptest.Start(t), Clock: NewClock(time.Now().UTC().Truncate(time.Second))}
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("PORTAL_TEST_LOG") != "" {
@@ -70,8 +85,12 @@ func NewStackOn(t testing.TB, db *store.DB) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var google *oidclogin.Provider
+	if o.Google != nil {
+		google = oidclogin.New(o.Google(st.URL + app.GoogleCallbackPath))
+	}
 	st.Service = app.New(app.Options{DB: st.DB, Hasher: authn.NewHasher(1024, 1, 1, 8), BaseURL: st.URL, Logger: logger,
-		Now: st.Clock.Now, MailQueued: st.Worker.Wake, SecretBox: box})
+		Now: st.Clock.Now, MailQueued: st.Worker.Wake, SecretBox: box, Google: google})
 	h, err := server.NewServer(server.Options{Service: st.Service, Logger: logger, Ready: st.DB.Ready})
 	if err != nil {
 		t.Fatal(err)
