@@ -231,10 +231,13 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 		return fmt.Errorf("mail settings (PORTAL_SMTP_URL, PORTAL_MAIL_FROM): %w", err)
 	}
 	metrics := server.NewMetrics(nil)
-	worker := mail.NewWorker(store.Outbox{DB: db}, sender, logger, time.Now, mail.WorkerOptions{
-		OnSent:   func() { metrics.Mails.WithLabelValues("sent").Inc() },
-		OnLogged: func() { metrics.Mails.WithLabelValues("logged").Inc() },
-		OnFailed: func() { metrics.Mails.WithLabelValues("failed").Inc() },
+	// The outbox's leases carry this instance's name, so that after a crash
+	// the restarted process takes its claims back at once.
+	worker := mail.NewWorker(store.Outbox{DB: db, Instance: cfg.Instance()}, sender, logger, time.Now, mail.WorkerOptions{
+		OnSent:    func() { metrics.Mails.WithLabelValues("sent").Inc() },
+		OnLogged:  func() { metrics.Mails.WithLabelValues("logged").Inc() },
+		OnFailed:  func() { metrics.Mails.WithLabelValues("failed").Inc() },
+		OnRetried: func() { metrics.Mails.WithLabelValues("retried").Inc() },
 	})
 	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake, SecretBox: box,
 		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }, Google: googleProvider(cfg)})
@@ -266,9 +269,17 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 			WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	}
 
+	metrics.SetMailQueue(db.MailQueue, time.Now)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
-	go func() { defer close(workerDone); worker.Run(workerCtx) }()
+	logger.Info("mail: outbox worker", "instance", cfg.Instance())
+	go func() {
+		defer close(workerDone)
+		worker.Run(workerCtx)
+		if c, ok := sender.(io.Closer); ok {
+			c.Close() // QUIT the pooled SMTP connections
+		}
+	}()
 	go svc.RunCleanup(workerCtx, time.Hour)
 
 	errc := make(chan error, 2)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -48,6 +49,9 @@ type Config struct {
 	// `portal migrate` has applied them.
 	AutoMigrateRaw string
 	AutoMigrate    bool
+	// InstanceID names this process in the mail outbox's leases
+	// (PORTAL_INSTANCE_ID); empty: Instance derives it.
+	InstanceID string
 }
 
 // Postgres reports whether the database URL selects PostgreSQL.
@@ -84,6 +88,7 @@ func (c *Config) options() []option {
 		{"metrics-allow", "PORTAL_METRICS_ALLOW", "", "comma-separated addresses or CIDR ranges that, besides loopback, may read /metrics on the main address", &c.MetricsAllowRaw},
 		{"shutdown-drain", "PORTAL_SHUTDOWN_DRAIN", "5s", "on SIGTERM, how long to report not ready on /readyz and close keep-alive connections before no longer accepting new ones (a Go duration: 5s, 500ms, 0)", &c.ShutdownDrainRaw},
 		{"auto-migrate", "PORTAL_AUTO_MIGRATE", "true", "whether serve applies pending database migrations itself (false: it refuses to start until `portal migrate` has applied them)", &c.AutoMigrateRaw},
+		{"instance-id", "PORTAL_INSTANCE_ID", "", "this instance's name in the mail outbox's leases, the same across its restarts and unique among instances running at once (default: host name and database file or data directory)", &c.InstanceID},
 		{"google-issuer", "PORTAL_GOOGLE_ISSUER", "https://accounts.google.com", "OpenID issuer for Google sign-in", &c.GoogleIssuer},
 	}
 }
@@ -180,6 +185,29 @@ func parsePrefixes(name, raw string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// Instance returns PORTAL_INSTANCE_ID or, unset, the host name and the
+// absolute path of the SQLite file (with PostgreSQL, of the data
+// directory): what stays the same when this process restarts, so that it
+// recognises the mail it had claimed before a crash, and differs between
+// instances on different hosts or with different data.
+func (c *Config) Instance() string {
+	if c.InstanceID != "" {
+		return c.InstanceID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	path := c.DataDir
+	if !c.Postgres() {
+		path = c.SQLitePath()
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return host + ":" + path
 }
 
 // SecureCookies reports whether cookies must carry the Secure attribute.

@@ -2,6 +2,8 @@ package config
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +149,35 @@ func TestShutdownDrain(t *testing.T) {
 	}
 	if _, err := Load([]string{"-shutdown-drain", ""}, env(nil), io.Discard); err == nil {
 		t.Error("an empty -shutdown-drain was accepted")
+	}
+}
+
+// TestInstanceID: PORTAL_INSTANCE_ID wins; by default the host name and
+// the absolute database file (SQLite) or data directory (PostgreSQL), the
+// same on every start with the same settings.
+func TestInstanceID(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"PORTAL_INSTANCE_ID": "portal-1"}), io.Discard)
+	if err != nil || c.Instance() != "portal-1" {
+		t.Fatalf("Instance() = %q, %v; want portal-1", c.Instance(), err)
+	}
+	host, _ := os.Hostname()
+	dir := t.TempDir()
+	c, err = Load([]string{"-data-dir", dir}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := host + ":" + filepath.Join(dir, "portal.db"); c.Instance() != want {
+		t.Errorf("SQLite: Instance() = %q, want %q", c.Instance(), want)
+	}
+	again, _ := Load([]string{"-data-dir", dir}, env(nil), io.Discard)
+	if again.Instance() != c.Instance() {
+		t.Errorf("not stable: %q then %q", c.Instance(), again.Instance())
+	}
+	c, err = Load([]string{"-data-dir", dir}, env(map[string]string{"PORTAL_DATABASE_URL": "postgres://portal@db/portal", "PORTAL_SECRET_KEY": "k"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := host + ":" + dir; c.Instance() != want {
+		t.Errorf("PostgreSQL: Instance() = %q, want %q", c.Instance(), want)
 	}
 }

@@ -8,11 +8,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"portal/internal/authn"
 	"portal/internal/mistspec"
 	"portal/internal/server"
 	"portal/internal/smtptest"
@@ -524,4 +527,178 @@ func TestFreshInstallHasNoAccounts(t *testing.T) {
 		e.want(e.register(e.st.Client(), "admin@example.com", "correct horse 1", nil), 200, "register")
 		e.waitMail("admin@example.com", subjectVerify, 1)
 	})
+}
+
+// TestSelfHidesSecrets (V15.3.1): what the API and the GUI show a user
+// about their own account never holds a secret: not the password or its
+// hash, the TOTP secret, a recovery code, an API key or its hash, or the
+// session token or its hash.
+func TestSelfHidesSecrets(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		const email = "ann@example.com"
+		c := e.signUp(email, twoFactorTestPassword, twoFactorTestOrg)
+		r := e.do(c, "POST", "/api/v1/self/apitokens", map[string]any{"name": "ci"})
+		e.want(r, 200, "create a token")
+		key, _ := r.JSON(t)["key"].(string)
+		secret, codes := e.activate(c)
+		e.alignClock(1)
+		c = e.pendingLogin(email)
+		e.want(e.passCode(c, e.code(secret, 0)), 200, "second factor")
+		org := e.firstOrg(c)
+		session := e.cookie(c, "sessionid")
+		secrets := map[string]string{
+			"password": twoFactorTestPassword, "password hash": "$argon2", "TOTP secret": secret,
+			"API key": key, "API key hash": authn.HashToken(key), "session token": session, "session token hash": authn.HashToken(session),
+		}
+		for i, code := range codes {
+			secrets[fmt.Sprintf("recovery code %d", i)] = code
+			secrets[fmt.Sprintf("recovery code %d without dashes", i)] = strings.ReplaceAll(code, "-", "")
+		}
+		var bodies []string
+		for _, path := range []string{"/api/v1/self", "/api/v1/self/apitokens", "/api/v1/self/sessions", "/api/v1/self/logs",
+			"/api/v1/orgs/" + org, "/api/v1/orgs/" + org + "/admins", "/api/v1/self/update"} {
+			r := e.do(c, "GET", path, nil)
+			if r.Status != 200 && r.Status != 404 {
+				t.Errorf("GET %s: %d %s", path, r.Status, r.Body)
+			}
+			bodies = append(bodies, path+": "+string(r.Body))
+		}
+		for _, path := range []string{"/account", "/orgs/" + org, "/orgs/" + org + "/admins"} {
+			status, _, body := e.page(c, path)
+			if status != 200 {
+				t.Errorf("GET %s: %d", path, status)
+			}
+			bodies = append(bodies, path+": "+body)
+		}
+		for _, body := range bodies {
+			for what, s := range secrets {
+				if s != "" && strings.Contains(body, s) {
+					t.Errorf("%.40s…: holds the %s", body, what)
+				}
+			}
+		}
+	})
+}
+
+// TestMassAssignmentIgnored (V15.3.3): fields a client may not set through
+// PUT /api/v1/self (id, e-mail address and its verification, privileges,
+// two-factor state) and through PUT /api/v1/orgs/{id} (id, owner fields)
+// change nothing; the fields it may set still work.
+func TestMassAssignmentIgnored(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		other := e.signUp("boss@example.com", "correct horse 1", "Other")
+		otherOrg := e.firstOrg(other)
+		c := e.signUp("ann@example.com", "correct horse 1", "Acme")
+		org := e.firstOrg(c)
+		before := e.self(c)
+		r := e.do(c, "PUT", "/api/v1/self", map[string]any{
+			"first_name": "Anna", "id": "00000000-0000-4000-8000-000000000001", "email": "eve@evil.example", "email_verified": false,
+			"privileges":         []any{map[string]any{"scope": "org", "org_id": otherOrg, "role": "admin"}},
+			"two_factor_enabled": true, "two_factor_required": false, "password_expired": false, "created_time": 1, "org_id": otherOrg,
+		})
+		if r.Status != 200 && r.Status != 400 {
+			t.Fatalf("PUT /api/v1/self with extra fields: %d %s", r.Status, r.Body)
+		}
+		after := e.self(c)
+		for _, k := range []string{"id", "email", "email_verified", "two_factor_enabled", "privileges"} {
+			if fmt.Sprint(after[k]) != fmt.Sprint(before[k]) {
+				t.Errorf("PUT /api/v1/self changed %s: %v → %v", k, before[k], after[k])
+			}
+		}
+		if r.Status == 200 && after["first_name"] != "Anna" {
+			t.Errorf("the allowed field was not changed: %v", after["first_name"])
+		}
+		e.want(e.do(c, "GET", "/api/v1/orgs/"+otherOrg, nil), 404, "the other organization stays closed")
+
+		r = e.do(c, "PUT", "/api/v1/orgs/"+org, map[string]any{"name": "Acme 2", "id": otherOrg, "org_id": otherOrg, "created_time": 1})
+		if r.Status != 200 && r.Status != 400 {
+			t.Fatalf("PUT /api/v1/orgs/{id} with extra fields: %d %s", r.Status, r.Body)
+		}
+		e.want(e.do(c, "GET", "/api/v1/orgs/"+org, nil), 200, "own organization")
+		e.wantOrg(other, otherOrg, "Other")
+	})
+}
+
+// TestLogoutOnEveryPage (V7.4.4): every GUI page behind login, as
+// registered in routes.go, offers "Log out" (a POST form with the CSRF
+// token); so does the second-factor page of a login.
+func TestLogoutOnEveryPage(t *testing.T) {
+	spec := mistspec.Load(t)
+	e := newAPIEnv(t, spec, store.SQLite)
+	c := e.signUp("ann@example.com", twoFactorTestPassword, "Acme")
+	org := e.firstOrg(c)
+	admins := e.list(e.do(c, "GET", "/api/v1/orgs/"+org+"/admins", nil))
+	if len(admins) == 0 {
+		t.Fatal("no administrators listed")
+	}
+	adminID, _ := admins[0]["id"].(string)
+	src, err := os.ReadFile("routes.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := regexp.MustCompile(`mux\.Handle\("GET (/[^"]*)", s\.page\(`).FindAllStringSubmatch(string(src), -1)
+	if len(pages) < 10 {
+		t.Fatalf("found %d signed-in pages in routes.go", len(pages))
+	}
+	logout := regexp.MustCompile(`(?i)<form method="post" action="/logout"[^>]*>\s*<input type="hidden" name="csrf_token" value="[^"]+">\s*<button[^>]*>[^<]*log out</button>`)
+	checked := 0
+	for _, m := range pages {
+		path := strings.NewReplacer("{$}", "", "{org_id}", org, "{id}", adminID).Replace(m[1])
+		if strings.HasSuffix(path, ".png") || path == "/login/two_factor" {
+			continue
+		}
+		status, ct, body := e.page(c, path)
+		if status != 200 || !strings.HasPrefix(ct, "text/html") {
+			continue // a redirect to where the page's work is (say, no pending change of address)
+		}
+		checked++
+		if !logout.MatchString(body) {
+			t.Errorf("GET %s: no Log out", path)
+		}
+	}
+	if checked < 7 {
+		t.Errorf("only %d pages answered 200: the test no longer reaches them", checked)
+	}
+	e.activate(c)
+	pending := e.pendingLogin("ann@example.com")
+	if _, _, body := e.page(pending, "/login/two_factor"); !logout.MatchString(body) {
+		t.Errorf("the second-factor page of a login offers no Log out")
+	}
+}
+
+// TestDoubleEncodedInput (V1.1.1): input is decoded once, by the HTTP
+// layer: an id or a redirect target encoded twice stays encoded and is
+// checked as it is, never decoded again past the check.
+func TestDoubleEncodedInput(t *testing.T) {
+	spec := mistspec.Load(t)
+	e := newAPIEnv(t, spec, store.SQLite)
+	c := e.signUp("ann@example.com", "correct horse 1", "Acme")
+	org := e.firstOrg(c)
+	for _, id := range []string{"%252e%252e%252f", "%252e%252e", "..%252f" + org, "%2525" + org, url.PathEscape(url.PathEscape(org + "/"))} {
+		for _, path := range []string{"/api/v1/orgs/" + id, "/api/v1/sites/" + id, "/api/v1/orgs/" + id + "/sites"} {
+			if r := e.do(c, "GET", path, nil); r.Status != 404 {
+				t.Errorf("GET %s: %d %s", path, r.Status, r.Body)
+			}
+		}
+	}
+	// A GUI login's next= is a path of ours, however it was encoded.
+	for _, next := range []string{"%2F%2Fevil.example", "%252F%252Fevil.example", "/%5Cevil.example", "%2F%5Cevil.example", "https:%2F%2Fevil.example",
+		"%68ttps://evil.example", "/%2F%2Fevil.example", "/\t/evil.example"} {
+		client := e.st.Client()
+		form := url.Values{"email": {"ann@example.com"}, "password": {"correct horse 1"}, "next": {next}}
+		r := sendRaw(t, e.st, client, "POST", "/login", strings.NewReader(form.Encode()), true, map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		loc := r.Header.Get("Location")
+		if r.Status != 303 {
+			t.Errorf("login with next=%q: %d", next, r.Status)
+			continue
+		}
+		u, err := url.Parse(loc)
+		if err != nil || u.Host != "" || u.Scheme != "" || !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") {
+			t.Errorf("login with next=%q redirects to %q", next, loc)
+		}
+	}
 }

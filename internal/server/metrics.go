@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -34,11 +35,53 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			[]string{"method", "route"}),
 		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_logins_total", Help: "Login attempts by outcome (success, failure, throttled)."},
 			[]string{"outcome"}),
-		Mails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_mails_total", Help: "Mail delivery attempts by outcome (sent, failed; logged when no SMTP server is configured)."},
+		Mails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_mails_total", Help: "Mails by outcome: sent; failed (for good: refused permanently or out of attempts); retried (an attempt failed and will be retried, the server's outages included); logged (no SMTP server configured)."},
 			[]string{"outcome"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.Logins, m.Mails)
 	return m
+}
+
+// MailQueue reads the outbox for /metrics: the messages waiting to be sent
+// and when the oldest of them was queued (zero when none).
+type MailQueue func(ctx context.Context) (depth int, oldest time.Time, err error)
+
+// SetMailQueue makes /metrics report the outbox at each scrape:
+// portal_mail_queue_depth and portal_mail_oldest_unsent_age_seconds (0
+// when the queue is empty). A scrape that cannot read the outbox leaves
+// both out.
+func (m *Metrics) SetMailQueue(q MailQueue, now func() time.Time) {
+	m.reg.MustRegister(&mailQueueCollector{q: q, now: now})
+}
+
+var (
+	mailQueueDepth = prometheus.NewDesc("portal_mail_queue_depth", "Mails waiting in the outbox (not sent, not failed for good).", nil, nil)
+	mailOldestAge  = prometheus.NewDesc("portal_mail_oldest_unsent_age_seconds", "Age of the oldest mail waiting in the outbox (0 when none).", nil, nil)
+)
+
+type mailQueueCollector struct {
+	q   MailQueue
+	now func() time.Time
+}
+
+func (c *mailQueueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- mailQueueDepth
+	ch <- mailOldestAge
+}
+
+func (c *mailQueueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	depth, oldest, err := c.q(ctx)
+	if err != nil {
+		return
+	}
+	age := 0.0
+	if !oldest.IsZero() {
+		age = max(0, c.now().Sub(oldest).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(mailQueueDepth, prometheus.GaugeValue, float64(depth))
+	ch <- prometheus.MustNewConstMetric(mailOldestAge, prometheus.GaugeValue, age)
 }
 
 func (m *Metrics) observe(method, route string, status int, d time.Duration) {
