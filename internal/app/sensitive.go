@@ -32,10 +32,11 @@ const (
 	OpChangePassword  SessionOnly = "change the password"
 	OpChangeTwoFactor SessionOnly = "set up or turn off two-factor authentication"
 	OpRecoveryCodes   SessionOnly = "make new recovery codes"
+	OpDeleteAccount   SessionOnly = "delete the account"
 )
 
 // SessionOnlyOperations lists every operation refused to API tokens.
-var SessionOnlyOperations = []SessionOnly{OpCreateAPIToken, OpChangeEmail, OpChangePassword, OpChangeTwoFactor, OpRecoveryCodes}
+var SessionOnlyOperations = []SessionOnly{OpCreateAPIToken, OpChangeEmail, OpChangePassword, OpChangeTwoFactor, OpRecoveryCodes, OpDeleteAccount}
 
 // requireSession refuses op to an actor authenticated by an API token:
 // 403 with "session_required": true.

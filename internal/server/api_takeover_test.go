@@ -94,6 +94,7 @@ func TestSessionOnlyOperations(t *testing.T) {
 				{bobKey, "PUT", "/api/v1/self", map[string]any{"enable_two_factor": false, "current_password": twoFactorTestPassword, "two_factor": e.code(secret, 0)}},
 			},
 			app.OpRecoveryCodes: {{bobKey, "POST", "/api/v1/self/two_factor/recovery_codes", map[string]any{"password": twoFactorTestPassword}}},
+			app.OpDeleteAccount: {{key, "DELETE", "/api/v1/self", map[string]any{"password": twoFactorTestPassword}}},
 		}
 		for _, op := range app.SessionOnlyOperations {
 			cs := calls[op]

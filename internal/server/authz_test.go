@@ -34,7 +34,9 @@ import (
 // the site the request names ("@site"), or for another site of the same
 // organization ("@othersite"); a signed-in user with no privilege
 // ("none"); a Super User of another organization ("foreign"); and no
-// credentials at all ("anonymous", or an unknown API token).
+// credentials at all ("anonymous", or an unknown API token); and a Super
+// User of the organization who deleted their account, with the session and
+// API token they had ("deleted": 401 on every route but the public ones).
 //
 // Outcomes, for routes of an organization or a site: a caller in the
 // row's allow list gets 200; a member who can see the organization (or
@@ -59,7 +61,8 @@ func principals() []principal {
 			out = append(out, principal{name: role + "@" + scope, role: role, scope: scope})
 		}
 	}
-	return append(out, principal{name: "none", scope: "none"}, principal{name: "foreign", scope: "foreign"}, principal{name: "anonymous", scope: "anonymous"})
+	return append(out, principal{name: "none", scope: "none"}, principal{name: "foreign", scope: "foreign"}, principal{name: "anonymous", scope: "anonymous"},
+		principal{name: "deleted", scope: "deleted"})
 }
 
 // member: has a privilege in the organization of the request.
@@ -134,6 +137,8 @@ func authzRows() []authzRow {
 		{pattern: "POST /api/v1/logout", kind: selfRoute, status: 200, tokenStatus: 400},
 		{pattern: "GET /api/v1/self", kind: selfRoute, status: 200},
 		{pattern: "PUT /api/v1/self", kind: selfRoute, status: 200, body: named("first_name", "Renamed")},
+		// An API token cannot delete the account (app.SessionOnlyOperations).
+		{pattern: "DELETE /api/v1/self", kind: selfRoute, status: 200, tokenStatus: 403, body: named("password", fixturePassword)},
 		{pattern: "GET /api/v1/self/logs", kind: selfRoute, status: 200},
 		// An API token may never change the e-mail address or the password
 		// (app.SessionOnlyOperations).
@@ -193,7 +198,7 @@ func authzRows() []authzRow {
 
 // want is the status the row expects for p.
 func (row authzRow) want(p principal, token bool) int {
-	if p.scope == "anonymous" && row.kind != publicRoute {
+	if (p.scope == "anonymous" || p.scope == "deleted") && row.kind != publicRoute {
 		return 401
 	}
 	switch row.kind {
@@ -300,6 +305,8 @@ func newFixture(t *testing.T, st *testenv.Stack, p principal) *fixture {
 		switch p.scope {
 		case "org":
 			err = priv(tx, f.user.ID, f.org.ID, "", p.role)
+		case "deleted":
+			err = priv(tx, f.user.ID, f.org.ID, "", portal.RoleAdmin)
 		case "site":
 			err = priv(tx, f.user.ID, f.org.ID, f.site.ID, p.role)
 		case "othersite":
@@ -323,7 +330,13 @@ func newFixture(t *testing.T, st *testenv.Stack, p principal) *fixture {
 			return err
 		}
 		f.spareToken = &store.APIToken{ID: id(), UserID: f.user.ID, Name: "spare", KeyHash: authn.HashToken(id()), Created: now}
-		return tx.CreateAPIToken(ctx, f.spareToken)
+		if err := tx.CreateAPIToken(ctx, f.spareToken); err != nil {
+			return err
+		}
+		if p.scope == "deleted" { // the account is deleted, its credentials kept
+			_, err = tx.DeleteUser(ctx, f.user, now, now.Add(app.DeletedUserAuditRetention))
+		}
+		return err
 	})
 	if err != nil {
 		t.Fatalf("fixture for %s: %v", p.name, err)
@@ -517,7 +530,7 @@ func checkAuthzCase(t *testing.T, st *testenv.Stack, spec *mistspec.Spec, row au
 			}
 		}
 	}
-	if f.user == nil {
+	if f.user == nil || p.scope == "deleted" {
 		return
 	}
 	// A refused request changes nothing, so leaves no audit entry; an
