@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"portal"
 	"portal/internal/authn"
 	"portal/internal/mistspec"
 	"portal/internal/server"
@@ -701,4 +702,39 @@ func TestDoubleEncodedInput(t *testing.T) {
 			t.Errorf("login with next=%q redirects to %q", next, loc)
 		}
 	}
+}
+
+// TestGoogleSessionLimits (V7.6.1, V7.1.3): a session from a Google sign-in
+// is an ordinary Portal session: it ends after the idle expiry, and, however
+// active, at the maximum lifetime counted from the sign-in.
+func TestGoogleSessionLimits(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newGoogleEnv(t, spec, d)
+		ann := e.signUp("ann@example.com", googlePassword, "")
+		e.want(e.link(ann, gAnn), 200, "link")
+
+		idle, r := e.googleLogin(gAnn)
+		e.want(r, 200, "Google sign-in")
+		active, r := e.googleLogin(gAnn)
+		e.want(r, 200, "Google sign-in")
+		e.st.Clock.Advance(portal.DefaultSessionExpiry*time.Minute - time.Minute)
+		e.want(e.do(active, "GET", "/api/v1/self", nil), 200, "just before the idle expiry")
+		e.st.Clock.Advance(2 * time.Minute)
+		e.want(e.do(idle, "GET", "/api/v1/self", nil), 401, "idle past the expiry")
+		e.want(e.do(active, "GET", "/api/v1/self", nil), 200, "active")
+
+		// Used every 23 hours (within the idle expiry), it still ends at the
+		// maximum lifetime from the sign-in.
+		since := portal.DefaultSessionExpiry*time.Minute + time.Minute
+		for maxLife := portal.DefaultSessionMaxLifetime * 24 * time.Hour; ; {
+			e.st.Clock.Advance(23 * time.Hour)
+			if since += 23 * time.Hour; since < maxLife {
+				e.want(e.do(active, "GET", "/api/v1/self", nil), 200, "active within the maximum lifetime")
+				continue
+			}
+			e.want(e.do(active, "GET", "/api/v1/self", nil), 401, "past the maximum lifetime")
+			break
+		}
+	})
 }
