@@ -405,3 +405,110 @@ func roundAll(ds []time.Duration) []string {
 	}
 	return out
 }
+
+// TestFaultDiskFullSQLite runs Portal on SQLite on a 3 MiB tmpfs and fills
+// it: writes answer 503 with Retry-After (never 500) and /readyz fails;
+// once space is freed, /readyz and writes recover by themselves, and no
+// acknowledged write is lost. Mounting needs root (CAP_SYS_ADMIN); without
+// it the test is skipped with a message.
+func TestFaultDiskFullSQLite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault suite: not in -short")
+	}
+	dir := filepath.Join(t.TempDir(), "small")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=3m,mode=0700"); err != nil {
+		t.Skipf("disk full: cannot mount a 3 MiB tmpfs here (%v): it needs root; skipped", err)
+	}
+	t.Cleanup(func() { // after the process is gone (cleanups run last first)
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Logf("unmount %s: %v", dir, err)
+		}
+	})
+	srv := smtptest.Start(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	p, _ := startPortal(t, base, map[string]string{"PORTAL_ADDR": addr, "PORTAL_DATA_DIR": dir, "PORTAL_SMTP_URL": srv.URL(), "PORTAL_SHUTDOWN_DRAIN": "0"})
+	f := newFaultClient(base)
+	org := f.signUp(t, srv, "ann@example.com")
+
+	// Fill the volume.
+	filler := filepath.Join(dir, "filler")
+	fh, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 16<<10)
+	for {
+		if _, err := fh.Write(chunk); err != nil {
+			break
+		}
+	}
+	fh.Close()
+
+	// Writes go on until the database needs space it does not have; then
+	// 503 with Retry-After, never 500.
+	var acked []string
+	full := false
+	for i := 0; i < 5000 && !full; i++ {
+		status, out, err := f.do("POST", "/api/v1/orgs/"+org+"/sites", map[string]any{"name": fmt.Sprintf("site %d with a longer name to fill pages", i)})
+		switch {
+		case err != nil:
+			t.Fatalf("write %d: no answer: %v\n%s", i, err, p.out.String())
+		case status == http.StatusOK:
+			acked = append(acked, out["id"].(string))
+		case status == http.StatusServiceUnavailable:
+			full = true
+			if d, _ := out["detail"].(string); !strings.Contains(d, "temporarily unavailable") {
+				t.Errorf("503 detail = %q", d)
+			}
+		default:
+			t.Fatalf("write %d on a full disk: %d %v, want 200 or 503", i, status, out)
+		}
+	}
+	if !full {
+		t.Fatalf("the full volume took %d writes without a 503", len(acked))
+	}
+	readyz := func() int {
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			return 0
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	waitStatus := func(want int, what string) time.Duration {
+		start := time.Now()
+		for i := 0; readyz() != want; i++ {
+			if i == 3000 { // about 30 s: the probe reruns every 5 s while it succeeds
+				t.Fatalf("/readyz never answered %d %s\n%s", want, what, p.out.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	notReady := waitStatus(http.StatusServiceUnavailable, "on a full disk")
+
+	// Space comes back: Portal recovers by itself.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	freed := time.Now()
+	waitStatus(http.StatusOK, "after space was freed")
+	ready := time.Since(freed)
+	status, out, err := f.do("POST", "/api/v1/orgs/"+org+"/sites", map[string]any{"name": "after the disk was freed"})
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("write after space was freed: %d %v %v", status, out, err)
+	}
+	acked = append(acked, out["id"].(string))
+	for _, id := range acked {
+		if status, out, err := f.do("GET", "/api/v1/sites/"+id, nil); err != nil || status != http.StatusOK {
+			t.Errorf("acknowledged site %s: %d %v %v", id, status, out, err)
+		}
+	}
+	p.stop(t)
+	sqliteIntegrity(t, filepath.Join(dir, "portal.db"))
+	t.Logf("%d writes acknowledged before the disk was full, then 503; /readyz failed %v after the first 503 and was ready %v after space was freed", len(acked)-1, notReady.Round(10*time.Millisecond), ready.Round(10*time.Millisecond))
+}
