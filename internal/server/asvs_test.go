@@ -738,3 +738,73 @@ func TestGoogleSessionLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestUnexpectedErrorsLoggedNotShown (V16.3.4, V16.5.1): a panic and a
+// failing database answer a generic message that gives the request id and
+// nothing of the cause (no panic value, stack, SQL or file), and the cause
+// is logged as an error under that request id.
+func TestUnexpectedErrorsLoggedNotShown(t *testing.T) {
+	st := testenv.NewStack(t, store.SQLite)
+	var logs logBuffer
+	h, err := server.WithPanicRoutes(server.Options{Service: st.Service, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Ready: st.DB.Ready})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	signedIn := st.SignUp(t, "ann@example.com", "correct horse 1", "")
+	u, _ := url.Parse(st.URL)
+	var session string
+	for _, ck := range signedIn.Jar.Cookies(u) {
+		if ck.Name == "sessionid" {
+			session = ck.Value
+		}
+	}
+	get := func(path string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.AddCookie(&http.Cookie{Name: "sessionid", Value: session})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get("X-Request-Id"), string(b)
+	}
+	check := func(what string, status int, id, body, logged string) {
+		t.Helper()
+		if status < 500 {
+			t.Errorf("%s: %d, want a 5xx", what, status)
+		}
+		for _, leak := range []string{"a test panic", "goroutine", ".go:", "sql", "SQL", "database is closed", "/internal/"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("%s: the answer shows %q: %s", what, leak, body)
+			}
+		}
+		if status == 500 && !strings.Contains(body, id) {
+			t.Errorf("%s: the answer does not give the request id %s: %s", what, id, body)
+		}
+		found := false
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "level=ERROR") && strings.Contains(l, "request_id="+id) && strings.Contains(l, logged) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no error logged with request id %s and %q:\n%s", what, id, logged, logs.String())
+		}
+	}
+	for _, p := range server.PanicPaths {
+		status, id, body := get(p)
+		check("GET "+p, status, id, body, "a test panic")
+	}
+	if status, _, _ := get("/api/v1/self"); status != 200 {
+		t.Fatalf("GET /api/v1/self with the session: %d", status)
+	}
+	if err := st.DB.Close(); err != nil {
+		t.Fatal(err)
+	}
+	status, id, body := get("/api/v1/self")
+	check("GET /api/v1/self, database closed", status, id, body, "request failed")
+}

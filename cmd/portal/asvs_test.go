@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeKeyFileAndLogTimes: the secret key that serve generates on
+// SQLite is readable by its owner only, in a directory that is the owner's
+// alone (ASVS V13.3.2); every log line starts with its time in RFC 3339
+// with an explicit offset, so that lines of several instances compare
+// (V16.2.2).
+func TestServeKeyFileAndLogTimes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	vars := map[string]string{"PORTAL_ADDR": addr, "PORTAL_DATA_DIR": dir, "PORTAL_SHUTDOWN_DRAIN": "0"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, env(vars), &stdout, &stderr) }()
+	client := &http.Client{Timeout: 5 * time.Second}
+	waitServing(t, done, &stdout, &stderr, func() bool {
+		res, err := client.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	get(t, "http://"+addr+"/no-such-page")
+
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "secret.key"): 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %v, want %v", path, got, want)
+		}
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("too few log lines: %q", stderr.String())
+	}
+	for _, l := range lines {
+		ts, ok := strings.CutPrefix(l, "time=")
+		if !ok {
+			t.Errorf("a log line without its time first: %q", l)
+			continue
+		}
+		ts, _, _ = strings.Cut(ts, " ")
+		when, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil || (!strings.HasSuffix(ts, "Z") && !strings.ContainsAny(ts[len(ts)-6:], "+-")) {
+			t.Errorf("log time %q is not RFC 3339 with an offset: %v", ts, err)
+			continue
+		}
+		if d := time.Since(when); d < -time.Minute || d > time.Hour {
+			t.Errorf("log time %q is %v away from now", ts, d)
+		}
+	}
+}
