@@ -512,3 +512,70 @@ func TestFaultDiskFullSQLite(t *testing.T) {
 	sqliteIntegrity(t, filepath.Join(dir, "portal.db"))
 	t.Logf("%d writes acknowledged before the disk was full, then 503; /readyz failed %v after the first 503 and was ready %v after space was freed", len(acked)-1, notReady.Round(10*time.Millisecond), ready.Round(10*time.Millisecond))
 }
+
+// TestFaultSMTPDown: while the SMTP server is down, acknowledged mail
+// waits in the outbox, which /metrics shows (queue depth, oldest age,
+// retried); when the server is back, every mail is delivered by itself.
+func TestFaultSMTPDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault suite: not in -short")
+	}
+	srv := smtptest.Start(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	p, _ := startPortal(t, base, map[string]string{"PORTAL_ADDR": addr, "PORTAL_DATA_DIR": t.TempDir(), "PORTAL_SMTP_URL": srv.URL(), "PORTAL_SHUTDOWN_DRAIN": "0"})
+	f := newFaultClient(base)
+	org := f.signUp(t, srv, "ann@example.com")
+
+	srv.SetDown(true)
+	var invited []string
+	for i := range 5 {
+		a := fmt.Sprintf("down-%d@example.com", i)
+		f.must(t, "POST", "/api/v1/orgs/"+org+"/invites", map[string]any{"email": a, "first_name": "Inv", "last_name": "Itee",
+			"privileges": []map[string]any{{"scope": "org", "role": "read"}}})
+		invited = append(invited, a)
+	}
+	metric := func(body, name string) float64 {
+		for _, l := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(l, name+" "); ok {
+				x, _ := strconv.ParseFloat(v, 64)
+				return x
+			}
+		}
+		return -1
+	}
+	for i := 0; ; i++ { // until the worker has tried and failed (bounded)
+		_, body := get(t, base+"/metrics")
+		if metric(body, `portal_mails_total{outcome="retried"}`) >= 1 && metric(body, "portal_mail_queue_depth") == 5 {
+			if age := metric(body, "portal_mail_oldest_unsent_age_seconds"); age < 0 {
+				t.Errorf("no portal_mail_oldest_unsent_age_seconds:\n%s", body)
+			}
+			if failed := metric(body, `portal_mails_total{outcome="failed"}`); failed > 0 {
+				t.Errorf("%v mails failed for good while the server was down", failed)
+			}
+			break
+		}
+		if i == 1000 {
+			t.Fatalf("/metrics never showed the waiting mail:\n%s\n%s", body, p.out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(p.out.String(), "SMTP server unavailable") {
+		t.Errorf("the outage is not in the log:\n%s", p.out.String())
+	}
+	srv.SetDown(false)
+	for _, a := range invited {
+		srv.WaitFor(t, smtptest.To(a), 30*time.Second) // the pause is 5 s plus jitter
+	}
+	for i := 0; ; i++ { // each is marked sent right after the server's acceptance
+		_, body := get(t, base+"/metrics")
+		if metric(body, "portal_mail_queue_depth") == 0 && metric(body, `portal_mails_total{outcome="sent"}`) >= 6 {
+			break
+		}
+		if i == 1000 {
+			t.Fatalf("queue not empty after delivery:\n%s", body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.stop(t)
+}
