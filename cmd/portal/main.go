@@ -63,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version":
 		fmt.Fprintln(stdout, "portal", version)
 		return nil
-	case "serve", "migrate":
+	case "serve", "migrate", "purge":
 	case "user":
 		if len(args) < 2 || strings.HasPrefix(args[0], "-") || strings.HasPrefix(args[1], "-") {
 			return errors.New("usage: portal user disable|enable|end-sessions EMAIL [flags]")
@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("unknown user command %q (use disable, enable or end-sessions)", action)
 		}
 	default:
-		return fmt.Errorf("unknown command %q (use serve, migrate, user or version)", cmd)
+		return fmt.Errorf("unknown command %q (use serve, migrate, purge, user or version)", cmd)
 	}
 	cfg, err := config.Load(args, getenv, stderr)
 	if err != nil {
@@ -111,6 +111,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cmd == "user" {
 		svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger})
 		return userActions[action](ctx, svc, email, stdout)
+	}
+	if cmd == "purge" { // the retention purge, now (app/retention.go)
+		r, err := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger}).PurgeRetention(ctx)
+		if err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		fmt.Fprintln(stdout, "purged", r)
+		return nil
 	}
 	key, err := secretKey(cfg)
 	if err != nil {

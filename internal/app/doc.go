@@ -12,6 +12,8 @@
 //	sessions.go          the user's list of sessions, signing them out
 //	self.go              the user's own account (names, phone, preferences…)
 //	selflogs.go          the user's own audit log
+//	account_delete.go    deleting one's own account
+//	retention.go         how long audit entries are kept, the purge
 //	password.go          password changes and restricted sessions
 //	recover.go           password recovery by mailed link
 //	email_change.go      e-mail change and its "this wasn't me" revert

@@ -31,11 +31,23 @@ type orgSettingJSON struct {
 	PasswordPolicy passwordPolicyJSON `json:"password_policy"`
 	CreatedTime    int64              `json:"created_time"`
 	ModifiedTime   int64              `json:"modified_time"`
+	// AuditRetentionDays is how long the organization keeps its audit
+	// entries (ours: app/retention.go).
+	AuditRetentionDays int `json:"audit_retention_days"`
 }
 
-func toOrgSettingJSON(st *app.OrgSetting) orgSettingJSON {
+func toOrgSettingJSON(st *app.OrgSetting, retention int) orgSettingJSON {
 	return orgSettingJSON{ID: st.Org.ID, OrgID: st.Org.ID, PasswordPolicy: passwordPolicyJSON(st.PasswordPolicy),
-		CreatedTime: st.Org.CreatedTime.Unix(), ModifiedTime: st.Org.ModifiedTime.Unix()}
+		CreatedTime: st.Org.CreatedTime.Unix(), ModifiedTime: st.Org.ModifiedTime.Unix(), AuditRetentionDays: retention}
+}
+
+// orgSettingAnswer is the organization's settings as the API shows them.
+func (s *server) orgSettingAnswer(w http.ResponseWriter, r *http.Request, a *app.Actor, st *app.OrgSetting) error {
+	days, err := s.svc.AuditRetention(r.Context(), a, st.Org.ID)
+	if err != nil {
+		return err
+	}
+	return ok(w, toOrgSettingJSON(st, days))
 }
 
 // policyRequest is a password_policy in a PUT: fields left out are
@@ -56,7 +68,8 @@ type policyRequest struct {
 // orgSettingRequest is the body of PUT /api/v1/orgs/{org_id}/setting; the
 // other Mist settings are not kept and are ignored.
 type orgSettingRequest struct {
-	PasswordPolicy *policyRequest `json:"password_policy"`
+	PasswordPolicy     *policyRequest `json:"password_policy"`
+	AuditRetentionDays *int           `json:"audit_retention_days"` // ours
 }
 
 func (s *server) apiGetOrgSetting(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
@@ -68,7 +81,7 @@ func (s *server) apiGetOrgSetting(w http.ResponseWriter, r *http.Request, a *app
 	if err != nil {
 		return err
 	}
-	return ok(w, toOrgSettingJSON(st))
+	return s.orgSettingAnswer(w, r, a, st)
 }
 
 func (s *server) apiUpdateOrgSetting(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
@@ -84,6 +97,11 @@ func (s *server) apiUpdateOrgSetting(w http.ResponseWriter, r *http.Request, a *
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
+	if in.AuditRetentionDays != nil { // checked before anything is written
+		if err := app.CheckAuditRetention(*in.AuditRetentionDays); err != nil {
+			return err
+		}
+	}
 	var st *app.OrgSetting
 	if p := in.PasswordPolicy; p != nil {
 		st, err = s.svc.UpdatePasswordPolicy(r.Context(), a, id, app.PolicyInput(*p))
@@ -93,5 +111,10 @@ func (s *server) apiUpdateOrgSetting(w http.ResponseWriter, r *http.Request, a *
 	if err != nil {
 		return err
 	}
-	return ok(w, toOrgSettingJSON(st))
+	if in.AuditRetentionDays != nil {
+		if err := s.svc.SetAuditRetention(r.Context(), a, id, *in.AuditRetentionDays); err != nil {
+			return err
+		}
+	}
+	return s.orgSettingAnswer(w, r, a, st)
 }

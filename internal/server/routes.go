@@ -120,6 +120,7 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("GET /orgs/{org_id}", s.page(s.webOrg))
 	mux.Handle("GET /orgs/{org_id}/settings", s.page(s.webOrgSettings))
 	mux.Handle("POST /orgs/{org_id}/settings", s.page(s.webSaveOrgSettings))
+	mux.Handle("POST /orgs/{org_id}/settings/retention", s.page(s.webSaveAuditRetention))
 	mux.HandleFunc("GET /recover", s.public(s.webRecoverForm))
 	mux.HandleFunc("POST /recover", s.public(s.webRecover))
 	mux.HandleFunc("GET /recover/verify", s.public(s.webRecoverVerifyForm))
@@ -142,6 +143,7 @@ func (s *server) routes(mux routeRegistrar) {
 	// the form is on.
 	mux.HandleFunc("GET /orgs", redirectTo(func(*http.Request) string { return "/" }))
 	mux.HandleFunc("GET /orgs/{org_id}/sites", redirectTo(func(r *http.Request) string { return "/orgs/" + url.PathEscape(r.PathValue("org_id")) }))
+	mux.HandleFunc("GET /orgs/{org_id}/settings/retention", redirectTo(func(r *http.Request) string { return "/orgs/" + url.PathEscape(r.PathValue("org_id")) + "/settings" }))
 	mux.HandleFunc("GET /orgs/{org_id}/invites", redirectTo(func(r *http.Request) string { return "/orgs/" + url.PathEscape(r.PathValue("org_id")) + "/admins" }))
 	mux.HandleFunc("GET /account/{section}", redirectTo(func(r *http.Request) string { return "/account#" + url.PathEscape(r.PathValue("section")) }))
 	mux.HandleFunc("GET /account/apitokens/create", redirectTo(func(*http.Request) string { return "/account#apitokens" }))

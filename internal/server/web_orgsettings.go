@@ -19,6 +19,13 @@ type settingsView struct {
 	Values  map[string]string
 	Checked map[string]bool
 	Limits  map[string]int
+	// AuditRetention is how many days the organization keeps its audit
+	// entries (its own form: web_orglogs.go).
+	AuditRetention string
+	// The range of the retention, and how long a deleted member's
+	// entries are kept whatever it says.
+	RetentionMin, RetentionMax int
+	RetentionDeleted           string
 }
 
 var policyChecks = []string{"enabled", "requires_special_char", "requires_two_factor_auth", "block_common"}
@@ -59,6 +66,15 @@ func (s *server) webOrgSettings(w http.ResponseWriter, r *http.Request, v *view,
 		sv.Checked = map[string]bool{"enabled": p.Enabled, "requires_special_char": p.RequiresSpecialChar,
 			"requires_two_factor_auth": p.RequiresTwoFactorAuth, "block_common": p.BlockCommon}
 	}
+	if sv.AuditRetention = v.Form.Get("audit_retention_days"); sv.AuditRetention == "" {
+		days, err := s.svc.AuditRetention(r.Context(), a, id)
+		if err != nil {
+			return err
+		}
+		sv.AuditRetention = strconv.Itoa(days)
+	}
+	sv.RetentionMin, sv.RetentionMax = app.MinAuditRetentionDays, app.MaxAuditRetentionDays
+	sv.RetentionDeleted = app.Lifetime(app.DeletedUserAuditRetention)
 	v.Data = sv
 	s.render(w, r, status, "org_settings", v)
 	return nil

@@ -30,19 +30,19 @@ func (tx *Tx) PurgeDeletedUsersAudit(ctx context.Context, now time.Time, batch i
 }
 
 // PurgeOrgAudit deletes at most batch audit entries of organizations that
-// are older than the organization's audit_retention_days at now.
+// are audit_retention_days old or older at now.
 func (tx *Tx) PurgeOrgAudit(ctx context.Context, now time.Time, batch int) (_ int64, err error) {
 	defer wrap(&err, "PurgeOrgAudit")
 	return tx.affected(ctx, `DELETE FROM audit_logs WHERE id IN (SELECT a.id FROM orgs o JOIN audit_logs a ON a.org_id = o.id
-		AND a.ts < CAST(? AS BIGINT) - o.audit_retention_days * CAST(? AS BIGINT) LIMIT ?)`, ms(now), dayMS, batch)
+		AND a.ts <= CAST(? AS BIGINT) - o.audit_retention_days * CAST(? AS BIGINT) LIMIT ?)`, ms(now), dayMS, batch)
 }
 
-// PurgeOtherAudit deletes at most batch audit entries older than before
+// PurgeOtherAudit deletes at most batch audit entries from before or earlier
 // that belong to no existing organization (a user's own entries, and those
 // of deleted organizations).
 func (tx *Tx) PurgeOtherAudit(ctx context.Context, before time.Time, batch int) (_ int64, err error) {
 	defer wrap(&err, "PurgeOtherAudit")
-	return tx.affected(ctx, `DELETE FROM audit_logs WHERE id IN (SELECT a.id FROM audit_logs a WHERE a.ts < ?
+	return tx.affected(ctx, `DELETE FROM audit_logs WHERE id IN (SELECT a.id FROM audit_logs a WHERE a.ts <= ?
 		AND NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = a.org_id) LIMIT ?)`, ms(before), batch)
 }
 
