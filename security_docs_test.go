@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"go/ast"
 	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -126,6 +129,66 @@ func TestWaysInDocumented(t *testing.T) {
 	for _, w := range ways {
 		if !strings.Contains(section, "`"+w+"`") {
 			t.Errorf("%s's ways in do not name `%s`, which opens a session or authenticates a request", securityDoc, w)
+		}
+	}
+}
+
+// schemaTables returns the tables the migrations leave (their Up parts,
+// in order: CREATE TABLE, ALTER TABLE … RENAME TO, DROP TABLE).
+func schemaTables(t *testing.T) map[string]bool {
+	t.Helper()
+	files, err := filepath.Glob("internal/store/migrations/sqlite/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations (%v)", err)
+	}
+	sort.Strings(files)
+	create := regexp.MustCompile(`(?i)^\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)`)
+	rename := regexp.MustCompile(`(?i)^\s*ALTER TABLE (\w+) RENAME TO (\w+)`)
+	drop := regexp.MustCompile(`(?i)^\s*DROP TABLE (?:IF EXISTS )?(\w+)`)
+	tables := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := false
+		for _, l := range strings.Split(string(b), "\n") {
+			switch strings.TrimSpace(l) {
+			case "-- +goose Up":
+				up = true
+				continue
+			case "-- +goose Down":
+				up = false
+				continue
+			}
+			if !up {
+				continue
+			}
+			if m := create.FindStringSubmatch(l); m != nil {
+				tables[strings.ToLower(m[1])] = true
+			} else if m := rename.FindStringSubmatch(l); m != nil {
+				delete(tables, strings.ToLower(m[1]))
+				tables[strings.ToLower(m[2])] = true
+			} else if m := drop.FindStringSubmatch(l); m != nil {
+				delete(tables, strings.ToLower(m[1]))
+			}
+		}
+	}
+	return tables
+}
+
+// TestDataClassified: SECURITY.md's "Data" section (ASVS V14.1.1, V14.1.2)
+// gives every table of the schema its kind, protection and retention, so a
+// new table cannot hold data nobody has classified.
+func TestDataClassified(t *testing.T) {
+	section := docSection(t, "## Data")
+	tables := schemaTables(t)
+	if len(tables) < 15 {
+		t.Fatalf("found only %d tables in the migrations: %v", len(tables), tables)
+	}
+	for name := range tables {
+		if !strings.Contains(section, "`"+name+"`") {
+			t.Errorf("%s's Data section does not classify the table `%s`", securityDoc, name)
 		}
 	}
 }

@@ -348,3 +348,68 @@ func TestGUITemplates(t *testing.T) {
 		t.Errorf("found %d password fields in the templates: the test no longer finds them", passwords)
 	}
 }
+
+// TestLogSinks: logs go only where SECURITY.md's "Logs" section says
+// (ASVS V16.1.1, V16.2.3): the one logger is made in cmd/portal and writes
+// to standard error; no other package of the binary makes a logger (other
+// than one that discards), sets the default one, or writes to standard
+// output or error.
+func TestLogSinks(t *testing.T) {
+	pkgs := modulePackages(t)
+	seen := 0
+	for _, pkg := range binaryPackages(t, pkgs) {
+		if pkg.importPath == "portal/cmd/portal" {
+			continue
+		}
+		for file, f := range pkg.files {
+			local := map[string]string{}
+			for _, im := range f.Imports {
+				p, _ := strconv.Unquote(im.Path.Value)
+				name := path.Base(p)
+				if im.Name != nil {
+					name = im.Name.Name
+				}
+				local[name] = p
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				id, ok := sel.X.(*ast.Ident)
+				if !ok {
+					return true
+				}
+				key := local[id.Name] + "." + sel.Sel.Name
+				switch key {
+				case "log/slog.DiscardHandler":
+					seen++
+				case "log/slog.NewTextHandler", "log/slog.NewJSONHandler", "log/slog.SetDefault", "log.New", "log.SetOutput", "log.Print", "log.Printf",
+					"log.Println", "log.Fatal", "log.Fatalf", "log.Panicf", "os.Stderr", "os.Stdout", "fmt.Print", "fmt.Printf", "fmt.Println":
+					t.Errorf("%s: %s: only cmd/portal chooses where logs go", file, key)
+				}
+				return true
+			})
+		}
+	}
+	if seen == 0 {
+		t.Error("found no logger at all outside cmd/portal: does the test still read the packages?")
+	}
+	main := pkgs["portal/cmd/portal"]
+	found := false
+	for _, f := range main.files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			if call, ok := n.(*ast.CallExpr); ok {
+				if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "NewTextHandler" && len(call.Args) > 0 {
+					if id, ok := call.Args[0].(*ast.Ident); ok && id.Name == "stderr" {
+						found = true
+					}
+				}
+			}
+			return true
+		})
+	}
+	if !found {
+		t.Error("cmd/portal no longer makes its logger with slog.NewTextHandler(stderr, …): update SECURITY.md's Logs section and this test")
+	}
+}
