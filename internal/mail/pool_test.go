@@ -339,3 +339,41 @@ func TestWorkerShutdownReleases(t *testing.T) {
 		t.Errorf("released %v, want b and c", released)
 	}
 }
+
+// TestWorkerLeaseNearlyOver: a message whose lease is nearly over when its
+// turn comes (a slow server before it) is not begun and not touched: it
+// may be another instance's by now. It is sent after its lease expires.
+func TestWorkerLeaseNearlyOver(t *testing.T) {
+	ob := newFakeOutbox()
+	for _, id := range []string{"a", "b", "c"} {
+		ob.add(msg(id), t0)
+	}
+	clk := &clock{t: t0}
+	var got []string
+	s := senderFunc(func(_ context.Context, m portal.OutboxMessage) error {
+		got = append(got, m.ID)
+		if m.ID == "a" {
+			clk.Add(DefaultLease - leaseMargin + time.Second) // a very slow server
+		}
+		return nil
+	})
+	w := NewWorker(ob, s, nil, clk.Now, WorkerOptions{Senders: 1})
+	if sent, _, err := w.RunOnce(context.Background()); sent != 1 || err != nil {
+		t.Fatalf("RunOnce = %d, %v; want only a sent", sent, err)
+	}
+	for _, id := range []string{"b", "c"} {
+		if e := ob.get(id); e.sent || e.releases != 0 || e.leaseUntil.IsZero() {
+			t.Errorf("%s: %+v, want left alone under its lease", id, e)
+		}
+	}
+	if sent, _, _ := w.RunOnce(context.Background()); sent != 0 {
+		t.Fatal("sent under another lease")
+	}
+	clk.Add(leaseMargin)
+	if sent, _, _ := w.RunOnce(context.Background()); sent != 2 {
+		t.Fatalf("after the lease: sent %d, want 2", sent)
+	}
+	if !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("sent %v", got)
+	}
+}

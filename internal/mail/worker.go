@@ -66,6 +66,11 @@ const (
 	ServerBackoffMax  = 5 * time.Minute
 )
 
+// leaseMargin is the part of a lease that must be left to begin sending a
+// message: enough for a slow server to answer each SMTP command
+// (SendTimeout each) before the lease lets another instance claim it.
+const leaseMargin = 6 * SendTimeout
+
 // maxLastError bounds the error text stored with a failed message.
 const maxLastError = 1000
 
@@ -225,6 +230,9 @@ func (w *Worker) RunOnce(ctx context.Context) (sent, failed int, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("mail: claim due messages: %w", err)
 	}
+	// A message is not begun when too little of its lease is left for
+	// it: another instance may claim it once the lease expires.
+	begin := now.Add(w.opts.Lease - min(leaseMargin, w.opts.Lease/2))
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -242,7 +250,7 @@ func (w *Worker) RunOnce(ctx context.Context) (sent, failed int, err error) {
 				m := msgs[next]
 				next++
 				mu.Unlock()
-				res, markErr := w.process(ctx, m)
+				res, markErr := w.process(ctx, m, begin)
 				mu.Lock()
 				if markErr != nil {
 					errs = append(errs, markErr)
@@ -269,10 +277,18 @@ const (
 	resultReleased        // not attempted, or the server's fault: released uncounted
 )
 
-// process sends one claimed message and records the outcome.
-func (w *Worker) process(ctx context.Context, m portal.OutboxMessage) (result, error) {
+// process sends one claimed message, unless its lease ends before begin,
+// and records the outcome.
+func (w *Worker) process(ctx context.Context, m portal.OutboxMessage, begin time.Time) (result, error) {
 	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
+
+	if w.now().After(begin) {
+		// Left alone (it may be another instance's by now): it is claimed
+		// again when its lease expires.
+		w.logger.WarnContext(ctx, "mail: lease nearly over before sending; left for the next claim", "id", m.ID)
+		return resultReleased, nil
+	}
 
 	// Shutting down, or the server went away while this message waited
 	// in the batch: release it for whoever sends next, without an attempt.
