@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -211,9 +212,11 @@ type ackLog struct {
 }
 
 // writeLoad creates sites (and every eighth request an invitation, which
-// queues a mail) in org with `workers` clients until stop is closed; each
-// request that gets 200 is recorded as acknowledged.
+// queues a mail, up to 90 per organization: the limit is 100 an hour) in
+// org with `workers` clients until stop is closed; each request that gets
+// 200 is recorded as acknowledged.
 func writeLoad(f *faultClient, org string, cycle, workers int, log *ackLog, stop <-chan struct{}, wg *sync.WaitGroup) {
+	var invites atomic.Int32
 	for w := range workers {
 		wg.Go(func() {
 			for n := 0; ; n++ {
@@ -228,7 +231,7 @@ func writeLoad(f *faultClient, org string, cycle, workers int, log *ackLog, stop
 					err    error
 					addr   string
 				)
-				if n%8 == 7 {
+				if n%8 == 7 && invites.Add(1) <= 90 {
 					addr = fmt.Sprintf("inv-%d-%d-%d@example.com", cycle, w, n)
 					status, out, err = f.do("POST", "/api/v1/orgs/"+org+"/invites", map[string]any{"email": addr, "first_name": "Inv", "last_name": "Itee",
 						"privileges": []map[string]any{{"scope": "org", "role": "read"}}})
