@@ -25,6 +25,8 @@
 //	orgs.go, policy.go   organizations, sites, password policies
 //	admins.go, invites.go members of an organization and invitations
 //	apitokens.go         API tokens
+//	google.go            Sign in with Google: linking, signing in, unlinking (the
+//	                     protocol is internal/oidclogin)
 //	authz.go             what each role may do (one table)
 //	limits.go            every rate limit (one table)
 //	links.go             checks shared by mailed links

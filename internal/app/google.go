@@ -58,6 +58,16 @@ const GoogleCallbackPath = "/oauth/google/callback"
 // (PORTAL_GOOGLE_CLIENT_ID).
 func (s *Service) GoogleEnabled() bool { return s != nil && s.google != nil }
 
+// GoogleAuthOrigin is the origin of Google's sign-in page (for the
+// Content-Security-Policy of the pages whose forms lead there); "" when
+// Google sign-in is off.
+func (s *Service) GoogleAuthOrigin() string {
+	if !s.GoogleEnabled() {
+		return ""
+	}
+	return s.google.AuthOrigin()
+}
+
 // errGoogleOff is the answer of every Google operation when it is not
 // configured: the 404 of a path that does not exist.
 func errGoogleOff() error {

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,23 @@ func New(cfg Config) *Provider {
 
 // ClientID is Portal's client id at the provider.
 func (p *Provider) ClientID() string { return p.cfg.ClientID }
+
+// AuthOrigin is the origin (scheme://host[:port]) of the provider's
+// sign-in page, to which Portal's forms redirect the browser: that of
+// the authorization endpoint once discovered, else the issuer's.
+func (p *Provider) AuthOrigin() string {
+	raw := p.cfg.Issuer
+	p.mu.Lock()
+	if p.op != nil {
+		raw = p.op.Endpoint().AuthURL
+	}
+	p.mu.Unlock()
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
 
 // Identity is who the provider says signed in.
 type Identity struct {

@@ -24,6 +24,9 @@ const (
 	FlawSignature     = "signature"      // signed with a key the provider does not publish
 	FlawNonce         = "nonce"          // not the nonce of the request
 	FlawEmailVerified = "email_verified" // the address is not verified
+	// FlawDiscoveryIssuer makes the discovery document name another issuer
+	// (set it before the first use: discovery is read once).
+	FlawDiscoveryIssuer = "discovery_issuer"
 )
 
 // Minting is a small provider that issues, for any code, an ID token with
@@ -95,8 +98,14 @@ func (m *Minting) Authorize(t testing.TB, authURL string) (code, state string) {
 }
 
 func (m *Minting) discovery(w http.ResponseWriter, _ *http.Request) {
+	m.mu.Lock()
+	issuer := m.Issuer
+	if m.flaw == FlawDiscoveryIssuer {
+		issuer = "https://issuer.example.com"
+	}
+	m.mu.Unlock()
 	writeJSON(w, map[string]any{
-		"issuer": m.Issuer, "authorization_endpoint": m.Issuer + "/authorize", "token_endpoint": m.Issuer + "/token",
+		"issuer": issuer, "authorization_endpoint": m.Issuer + "/authorize", "token_endpoint": m.Issuer + "/token",
 		"jwks_uri": m.Issuer + "/keys", "response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256"}, "code_challenge_methods_supported": []string{"S256"},
 	})

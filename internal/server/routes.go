@@ -71,7 +71,9 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("DELETE /api/v1/orgs/{org_id}/invites/{invite_id}", s.authed(s.apiCancelInvite))
 	mux.Handle("POST /api/v1/invite/verify/{token}", s.authed(s.apiAcceptInvite))
 	mux.HandleFunc("POST /api/v1/invite/decline/{token}", s.api(s.apiDeclineInvite)) // ours, session optional
-	if s.svc.GoogleEnabled() { // Sign in with Google (api_google.go); else these paths are 404
+	// Sign in with Google (api_google.go): only when PORTAL_GOOGLE_CLIENT_ID
+	// is set, else these paths are 404.
+	if s.svc.GoogleEnabled() {
 		mux.Handle("GET /api/v1/self/oauth/google", s.authed(s.apiGoogleLinkURL))
 		mux.Handle("POST /api/v1/self/oauth/google", s.authed(s.apiGoogleLink))
 		mux.HandleFunc("GET /api/v1/login/oauth/google", s.api(s.apiGoogleLoginURL))
