@@ -149,7 +149,7 @@ func (s *Service) StartGoogleLink(ctx context.Context, a *Actor, in GoogleLinkIn
 		return nil, err
 	}
 	f := &store.OAuthFlow{Purpose: purposeLink, SessionID: a.Session.ID, UserID: a.User.ID, Forward: forward, ViaAPI: in.ViaAPI}
-	st, err := s.startFlow(ctx, f, "")
+	st, err := s.startFlow(ctx, f, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -159,8 +159,10 @@ func (s *Service) StartGoogleLink(ctx context.Context, a *Actor, in GoogleLinkIn
 
 // StartGoogleLogin starts a sign-in with Google from a browser (or an API
 // client that keeps cookies). browserKey is the key of the browser's
-// previous flow, replaced by this one ("" for none).
-func (s *Service) StartGoogleLogin(ctx context.Context, forward, browserKey string, viaAPI bool) (_ *GoogleStart, err error) {
+// previous flow, replaced by this one ("" for none). Each start stores a
+// flow for someone not signed in: they are counted per client address
+// (limitGoogleStart).
+func (s *Service) StartGoogleLogin(ctx context.Context, forward, browserKey string, viaAPI bool, c Client) (_ *GoogleStart, err error) {
 	defer wrap(&err, "StartGoogleLogin")
 	if s.google == nil {
 		return nil, errGoogleOff()
@@ -169,13 +171,18 @@ func (s *Service) StartGoogleLogin(ctx context.Context, forward, browserKey stri
 	if err != nil {
 		return nil, err
 	}
-	return s.startFlow(ctx, &store.OAuthFlow{Purpose: purposeLogin, Forward: forward, ViaAPI: viaAPI}, browserKey)
+	if err := s.checkLimits(ctx, s.clock(), limitKey{limitGoogleStart, c.IP}); err != nil {
+		return nil, err
+	}
+	return s.startFlow(ctx, &store.OAuthFlow{Purpose: purposeLogin, Forward: forward, ViaAPI: viaAPI}, browserKey, c.IP)
 }
 
 // startFlow makes a flow's secrets, asks the provider for its sign-in URL
 // (discovery: the provider may be down, and then nothing is written) and
-// stores the flow, replacing the browser's or session's previous one.
-func (s *Service) startFlow(ctx context.Context, f *store.OAuthFlow, oldBrowserKey string) (*GoogleStart, error) {
+// stores the flow, replacing the browser's or session's previous one (and
+// every expired one). A sign-in's start is counted for the client address
+// ip (limitGoogleStart).
+func (s *Service) startFlow(ctx context.Context, f *store.OAuthFlow, oldBrowserKey, ip string) (*GoogleStart, error) {
 	state, err := authn.NewToken()
 	if err != nil {
 		return nil, err
@@ -210,6 +217,11 @@ func (s *Service) startFlow(ctx context.Context, f *store.OAuthFlow, oldBrowserK
 	now := s.clock()
 	f.ID, f.Provider, f.StateHash, f.Nonce, f.Verifier, f.Created, f.Expires = newID(), ProviderGoogle, authn.HashToken(state), nonce, sealed, now, now.Add(OAuthFlowTTL)
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		if f.Purpose == purposeLogin {
+			if _, _, err := limitGoogleStart.record(ctx, tx, ip, now); err != nil {
+				return err
+			}
+		}
 		if err := tx.DeleteOAuthFlows(ctx, oldBrowserHash, f.SessionID, now); err != nil {
 			return err
 		}

@@ -81,10 +81,13 @@ var (
 	limitInviteOrg = &rateLimit{name: "invitemail:org", keyedOn: "organization", window: time.Hour, max: 100,
 		what:   "invitations mailed by this organization",
 		readme: "At most 5 invitation mails per address and 100 per organization an hour"}
+	limitGoogleStart = &rateLimit{name: "google:ip", keyedOn: "client address", window: time.Hour, max: 60,
+		lock: time.Hour, what: "sign-ins with Google started from your address",
+		readme: "at most 60 sign-ins with Google started per client address an hour"}
 
 	rateLimits = []*rateLimit{limitLoginAccount, limitLoginAddress, limitSignupAddress, limitSignupMail,
 		limitEmailChange, limitOldPassword, limitTwoFactor, limitRecoverAddress, limitRecoverMail,
-		limitInviteAddress, limitInviteOrg}
+		limitInviteAddress, limitInviteOrg, limitGoogleStart}
 )
 
 func (l *rateLimit) key(subject string) string { return l.name + ":" + subject }

@@ -106,7 +106,7 @@ func oauthLinkFailure(err error) error {
 // provider's URL to sign in; the oauth_flow cookie binds the flow to the
 // client, which must send it back with the code.
 func (s *server) apiGoogleLoginURL(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.svc.StartGoogleLogin(r.Context(), r.URL.Query().Get("forward"), oauthFlowKey(r), true)
+	st, err := s.svc.StartGoogleLogin(r.Context(), r.URL.Query().Get("forward"), oauthFlowKey(r), true, client(r))
 	if err != nil {
 		return s.apiProviderDown(w, r, err)
 	}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -406,6 +407,18 @@ func TestGoogleRefusals(t *testing.T) {
 			e.want(e.do(ann, "POST", "/api/v1/self/oauth/google", map[string]any{"code": code, "state": state}), 200, "link with a sound token")
 		})
 
+		t.Run("discovery names another issuer", func(t *testing.T) {
+			m := oidctest.StartMinting(t, "portal-test-client")
+			m.SetFlaw(oidctest.FlawDiscoveryIssuer)
+			e := newGoogleEnvAt(t, spec, d, m.Issuer, "portal-test-client", 0)
+			ann := e.signUp("ann@example.com", googlePassword, "Acme")
+			r := e.st.Do(t, ann, "GET", "/api/v1/self/oauth/google", nil)
+			e.want(r, 503, "link URL from a provider whose discovery names another issuer")
+			if r.JSON(t)["provider_unavailable"] != true {
+				t.Errorf("refusal: %s", r.Body)
+			}
+		})
+
 		t.Run("email not verified by the provider", func(t *testing.T) {
 			e := newGoogleEnv(t, spec, d)
 			ann := e.signUp("ann@example.com", googlePassword, "Acme")
@@ -454,6 +467,20 @@ func TestGoogleRefusals(t *testing.T) {
 					t.Error("an unlinked Google account got a session cookie")
 				}
 			}
+		})
+
+		t.Run("too many sign-ins started", func(t *testing.T) {
+			e := newGoogleEnv(t, spec, d)
+			for i := range 60 {
+				e.want(e.do(e.st.Client(), "GET", "/api/v1/login/oauth/google", nil), 200, fmt.Sprintf("start %d", i+1))
+			}
+			r := e.do(e.st.Client(), "GET", "/api/v1/login/oauth/google", nil)
+			e.want(r, 429, "the 61st start within the hour")
+			if r.Header.Get("Retry-After") == "" {
+				t.Error("no Retry-After")
+			}
+			e.st.Clock.Advance(time.Hour + time.Second)
+			e.want(e.do(e.st.Client(), "GET", "/api/v1/login/oauth/google", nil), 200, "a start after the lock")
 		})
 
 		t.Run("link needs a recent login", func(t *testing.T) {
