@@ -532,7 +532,7 @@ func (s *Service) SignUpFromInvite(ctx context.Context, token string, in InviteS
 	if err != nil {
 		return nil, nil, err
 	}
-	password, err := checkPassword(ctx, in.Password, ep, passwordInputs(first, last, inv.Email))
+	password, err := checkPassword(ctx, in.Password, ep, &personalData{first: first, last: last, email: inv.Email}) // ep names the organization
 	if err != nil {
 		return nil, nil, err
 	}

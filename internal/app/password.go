@@ -148,7 +148,7 @@ func (s *Service) preparePassword(ctx context.Context, a *Actor, in SelfInput) (
 // address, and names (further names, such as a new one), make a password
 // easy to guess. It returns the normalised password.
 func (s *Service) checkUserPassword(ctx context.Context, u *portal.User, password string, ep *EffectivePolicy, names ...string) (string, error) {
-	normal, broken, err := brokenRules(ctx, password, ep, passwordInputs(u.FirstName, u.LastName, u.Email, names...))
+	normal, broken, err := brokenRules(ctx, password, ep, &personalData{first: u.FirstName, last: u.LastName, email: u.Email, names: names})
 	if err != nil {
 		return "", err
 	}

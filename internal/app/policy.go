@@ -235,6 +235,9 @@ type EffectivePolicy struct {
 	MinGuesses            float64 // zxcvbn's estimate a new password must reach
 	MinCharacterClasses   int
 	Rules                 []PasswordRule
+	// OrgNames are the names of the organizations, whatever their
+	// policies: a new password must not contain them (personal.go).
+	OrgNames []string
 }
 
 // Rule returns the rule with the key, if it applies.
@@ -259,6 +262,7 @@ func combinePolicies(orgs []store.OrgPolicy) *EffectivePolicy {
 		}
 	}
 	for _, op := range orgs {
+		ep.OrgNames = append(ep.OrgNames, op.OrgName)
 		p := op.Policy
 		if !p.Enabled {
 			continue
@@ -383,12 +387,12 @@ func hasSpecialChar(p string) bool {
 
 // checkPassword normalises p (NFKC) and checks it against every rule of
 // the policy that can be checked without the user's previous passwords;
-// inputs are the user's names and e-mail address (passwordInputs), which
-// make a password easy to guess. The refusal names every broken rule,
-// Mist-like: {"detail": "password policy not met: …", "min_length": 12,
-// "errors": […]}.
-func checkPassword(ctx context.Context, p string, ep *EffectivePolicy, inputs []string) (string, error) {
-	normal, broken, err := brokenRules(ctx, p, ep, inputs)
+// pd is the user's data, which a password must not contain and which
+// makes one easy to guess (nil: none known). The refusal names every
+// broken rule, Mist-like: {"detail": "password policy not met: …",
+// "min_length": 12, "errors": […]}.
+func checkPassword(ctx context.Context, p string, ep *EffectivePolicy, pd *personalData) (string, error) {
+	normal, broken, err := brokenRules(ctx, p, ep, pd)
 	if err != nil {
 		return "", err
 	}
@@ -401,8 +405,8 @@ func checkPassword(ctx context.Context, p string, ep *EffectivePolicy, inputs []
 // brokenRules returns p normalised and the rules of ep it breaks (not the
 // history, which needs the user's hashes), each with its Reason when there
 // is more to say. An empty or invalid password is an error of its own.
-// inputs are the user's names and e-mail address (passwordInputs).
-func brokenRules(ctx context.Context, p string, ep *EffectivePolicy, inputs []string) (string, []PasswordRule, error) {
+// pd is the user's data (personal.go), nil when none is known.
+func brokenRules(ctx context.Context, p string, ep *EffectivePolicy, pd *personalData) (string, []PasswordRule, error) {
 	if p == "" {
 		return "", nil, portal.Errorf(portal.EINVALID, "password is required")
 	}
@@ -424,12 +428,15 @@ func brokenRules(ctx context.Context, p string, ep *EffectivePolicy, inputs []st
 		case RuleClasses:
 			ok = characterClasses(p) >= r.Value
 		case RuleBlockCommon:
-			// Outside the product's length limits the length rules
-			// refuse the password already; this also keeps zxcvbn's
-			// work bounded (at most 32 characters, 128 bytes).
-			if n >= portal.MinPasswordLen && n <= portal.MaxPasswordLen && len(p) <= 4*portal.MaxPasswordLen {
+			// The user's own data first (personal.go). Outside the
+			// product's length limits the length rules refuse the
+			// password already; this also keeps zxcvbn's work bounded
+			// (at most 32 characters, 128 bytes).
+			if r.Reason = containedReason(p, pd, ep.OrgNames); r.Reason != "" {
+				ok = false
+			} else if n >= portal.MinPasswordLen && n <= portal.MaxPasswordLen && len(p) <= 4*portal.MaxPasswordLen {
 				var err error
-				if _, r.Reason, err = guessable(ctx, p, inputs, ep.MinGuesses); err != nil {
+				if _, r.Reason, err = guessable(ctx, p, pd.inputs(), ep.MinGuesses); err != nil {
 					return "", nil, err
 				}
 				ok = r.Reason == ""

@@ -47,7 +47,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, c Client) (err
 	if err != nil {
 		return err
 	}
-	password, err := checkNewPassword(ctx, in.Password, first, last, email)
+	password, err := checkNewPassword(ctx, in.Password, first, last, email, orgName)
 	if err != nil {
 		return err
 	}

@@ -138,10 +138,11 @@ func isBidiControl(r rune) bool {
 }
 
 // checkNewPassword applies the base rules for a new password, for someone
-// in no organization yet (sign-up) with these names and e-mail address;
-// see checkPassword for the policy.
-func checkNewPassword(ctx context.Context, p, first, last, email string) (string, error) {
-	return checkPassword(ctx, p, basePolicy(), passwordInputs(first, last, email))
+// in no organization yet (sign-up) with these names and e-mail address,
+// and orgs, the organization the sign-up creates; see checkPassword for
+// the policy.
+func checkNewPassword(ctx context.Context, p, first, last, email string, orgs ...string) (string, error) {
+	return checkPassword(ctx, p, basePolicy(), &personalData{first: first, last: last, email: email, orgs: orgs})
 }
 
 func checkTimezone(tz string) (string, error) {

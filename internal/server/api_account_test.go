@@ -135,7 +135,7 @@ func TestAPIRegisterResend(t *testing.T) {
 		e.want(e.do(anon, "POST", "/api/v1/register/resend", map[string]any{"email": "not an address"}), 400, "resend bad address")
 
 		// Nothing more was mailed to the verified or the unknown address.
-		e.register(e.st.Client(), "marker@example.com", "marker password", nil)
+		e.register(e.st.Client(), "marker@example.com", "marked kettle lamp", nil)
 		e.verifyToken("marker@example.com", 1) // mail sent after the resends has arrived
 		if n := len(e.mailsTo(email)); n != 2 {
 			t.Errorf("%d mails to %s, want 2", n, email)

@@ -303,7 +303,7 @@ func TestAPIRoles(t *testing.T) {
 		hq := e.createSite(ann, org, "HQ")
 		branch := e.createSite(ann, org, "Branch")
 
-		carol := e.signUp("carol@example.com", "carols password", "")
+		carol := e.signUp("carol@example.com", "garden kettle lamp 3", "")
 		e.grant(e.self(carol)["admin_id"].(string), org, "", portal.RoleRead)
 		privs := e.self(carol)["privileges"].([]any)
 		if len(privs) != 1 || privs[0].(map[string]any)["role"] != "read" || privs[0].(map[string]any)["org_id"] != org {
@@ -338,7 +338,7 @@ func TestAPIRoles(t *testing.T) {
 		}
 
 		// A site-scoped Helpdesk sees the organization and their site only.
-		dave := e.signUp("dave@example.com", "daves password", "")
+		dave := e.signUp("dave@example.com", "fourth kettle lamp", "")
 		e.grant(e.self(dave)["admin_id"].(string), org, branch, portal.RoleHelpdesk)
 		r = e.do(dave, "GET", "/api/v1/orgs/"+org+"/sites", nil)
 		e.want(r, 200, "helpdesk lists sites")

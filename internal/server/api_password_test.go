@@ -176,9 +176,9 @@ func TestAPIPasswordPolicySetting(t *testing.T) {
 		// Network Admins and Observers of the organization: 403; others: 404.
 		bob := e.signUp("bob@example.com", "bobs garden kettle", "")
 		e.grant(e.self(bob)["admin_id"].(string), org, "", portal.RoleWrite)
-		carol := e.signUp("carol@example.com", "carols password", "")
+		carol := e.signUp("carol@example.com", "garden kettle lamp 3", "")
 		e.grant(e.self(carol)["admin_id"].(string), org, "", portal.RoleRead)
-		dave := e.signUp("dave@example.com", "daves password", "Dave Inc")
+		dave := e.signUp("dave@example.com", "fourth kettle lamp", "Dave Inc")
 		for _, c := range []struct {
 			client *http.Client
 			status int
@@ -684,7 +684,7 @@ func TestAPIRecoverLimits(t *testing.T) {
 		e.recoverToken(email, 5)
 		// A mail sent afterwards has arrived: the 6th to 8th were not sent.
 		e.do(anon, "POST", "/api/v1/recover", map[string]any{"email": "ANN+x@example.com"})
-		e.signUp("marker@example.com", "marker password", "")
+		e.signUp("marker@example.com", "marked kettle lamp", "")
 		if n := e.countMails(email, subjectRecover); n != 5 {
 			t.Errorf("%d recovery mails, want 5", n)
 		}

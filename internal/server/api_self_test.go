@@ -14,7 +14,7 @@ func TestAPIUpdateSelf(t *testing.T) {
 	spec := mistspec.Load(t)
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		e := newAPIEnv(t, spec, d)
-		c := e.signUp("self@example.com", "self kettle lamp", "")
+		c := e.signUp("self@example.com", "my kettle lamp 9", "")
 
 		r := e.do(c, "PUT", "/api/v1/self", map[string]any{"first_name": " Ada ", "last_name": "Lovelace", "phone": "+44 20 7946 0958",
 			"mac_format": "xxxx.xxxx.xxxx", "hour24": true, "timezone": "Europe/London"})

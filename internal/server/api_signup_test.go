@@ -44,16 +44,16 @@ func TestAPIExpiredSignupCanBeRenewed(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		e := newAPIEnv(t, spec, d)
 		const email = "late@example.com"
-		e.want(e.register(e.st.Client(), email, "late signup kettle", nil), 200, "sign-up")
+		e.want(e.register(e.st.Client(), email, "tardy signup kettle", nil), 200, "sign-up")
 		old := e.verifyToken(email, 1)
 		e.st.Clock.Advance(25 * time.Hour)
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/register/verify/"+old, nil), 400, "expired link")
-		_, r := e.login(email, "late signup kettle")
+		_, r := e.login(email, "tardy signup kettle")
 		e.want(r, 403, "login with an expired sign-up")
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/register/resend", map[string]any{"email": email}), 200, "resend")
 		fresh := e.verifyToken(email, 2)
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/register/verify/"+fresh, nil), 200, "renewed link")
-		_, r = e.login(email, "late signup kettle")
+		_, r = e.login(email, "tardy signup kettle")
 		e.want(r, 200, "login after verification")
 	})
 }

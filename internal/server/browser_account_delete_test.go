@@ -25,7 +25,7 @@ import (
 func TestDeleteAccountBrowser(t *testing.T) {
 	ctx := browsertest.New(t)
 	st := testenv.NewStack(t, store.SQLite)
-	const email, password = "dana.ross@example.com", "goodbye portal 8"
+	const email, password = "dana.ross@example.com", "goodbye kettle 8"
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	do := func(steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -384,7 +384,7 @@ func TestSessionMaxLifetimeEveryWayIn(t *testing.T) {
 		e.invite(a2, org, "cat@example.com", orgPriv("read"))
 		cat := e.st.Client()
 		form := url.Values{"token": {e.inviteToken("cat@example.com", 1)}, "first_name": {"Cat"}, "last_name": {"Stevens"},
-			"new_password": {"a passphrase of cat"}, "new_password_confirm": {"a passphrase of cat"}}
+			"new_password": {"a passphrase of a kitten"}, "new_password_confirm": {"a passphrase of a kitten"}}
 		res, err := cat.PostForm(e.st.URL+"/invite/signup", form)
 		if err != nil {
 			t.Fatal(err)

@@ -57,7 +57,7 @@ func TestDatabaseAwayIs503(t *testing.T) {
 			st = testenv.NewStackOn(t, db)
 			away, back = p.stop, p.start
 		}
-		c := st.SignUp(t, "away@example.com", "away-password-1", "Away Org")
+		c := st.SignUp(t, "away@example.com", "gone-kettle-lamp-1", "Away Org")
 		token := csrfInput.FindStringSubmatch(pageText(t, st, c, "/account"))
 		if token == nil {
 			t.Fatal("no csrf_token on /account")
@@ -137,7 +137,7 @@ func TestDatabaseHangIs503(t *testing.T) {
 	st := testenv.NewStackOn(t, db)
 	t.Cleanup(p.forward) // before the stack shuts down, should the test fail
 
-	c := st.SignUp(t, "hang@example.com", "hang-password-1", "Hang Org")
+	c := st.SignUp(t, "hang@example.com", "stuck-kettle-lamp-1", "Hang Org")
 	withTimeout := func(c *http.Client) *http.Client {
 		cc := *c
 		cc.Timeout = 5 * bound

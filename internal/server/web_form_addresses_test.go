@@ -14,7 +14,7 @@ import (
 // error page (the API keeps its JSON); /favicon.ico leads to the icon.
 func TestGUINoDeadEnds(t *testing.T) {
 	st := testenv.NewStack(t, store.SQLite)
-	c := st.SignUp(t, "owner@example.com", "owner-password", "Acme")
+	c := st.SignUp(t, "owner@example.com", "head-kettle-lamp", "Acme")
 	org := st.Do(t, c, "GET", "/api/v1/self", nil).JSON(t)["privileges"].([]any)[0].(map[string]any)["org_id"].(string)
 	for path, want := range map[string]string{
 		"/orgs":                     "/",

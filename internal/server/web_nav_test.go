@@ -18,7 +18,7 @@ import (
 func TestNavShowsOrgAdminLinksOnlyToOrgSuperUsers(t *testing.T) {
 	st := testenv.NewStack(t, store.SQLite)
 	ctx := context.Background()
-	owner := st.SignUp(t, "owner@example.com", "owner-password", "Acme")
+	owner := st.SignUp(t, "owner@example.com", "head-kettle-lamp", "Acme")
 	orgID := st.Do(t, owner, "GET", "/api/v1/self", nil).JSON(t)["privileges"].([]any)[0].(map[string]any)["org_id"].(string)
 	r := st.Do(t, owner, "POST", "/api/v1/orgs/"+orgID+"/sites", map[string]any{"name": "HQ"})
 	if r.Status != 200 {

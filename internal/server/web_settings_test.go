@@ -13,7 +13,7 @@ import (
 // the password policy" unticked says that none of its rules apply.
 func TestSettingsSaysWhenPolicyIsOff(t *testing.T) {
 	st := testenv.NewStack(t, store.SQLite)
-	c := st.SignUp(t, "owner@example.com", "owner-password", "Acme")
+	c := st.SignUp(t, "owner@example.com", "head-kettle-lamp", "Acme")
 	orgID := st.Do(t, c, "GET", "/api/v1/self", nil).JSON(t)["privileges"].([]any)[0].(map[string]any)["org_id"].(string)
 	csrf := ""
 	u, _ := url.Parse(st.URL)
