@@ -400,6 +400,26 @@ func (s *Service) GetAdmin(ctx context.Context, a *Actor, orgID, id string) (_ *
 	return nil, notFound("administrator or invitation")
 }
 
+// LastSuperUser reports whether ad is the last Super User of the whole
+// organization among its administrators (list, from ListAdmins): the one
+// member whose role cannot be lowered and who cannot leave or be removed
+// (keepSuperUser), so that the GUI can say so before anyone tries.
+func LastSuperUser(list []*Admin, ad *Admin) bool {
+	superUser := func(x *Admin) bool {
+		return x.UserID != "" && x.Status == AdminActive && x.Role == portal.RoleAdmin && x.Scope() == portal.ScopeOrg
+	}
+	if !superUser(ad) {
+		return false
+	}
+	n := 0
+	for _, x := range list {
+		if superUser(x) {
+			n++
+		}
+	}
+	return n <= 1
+}
+
 // lastSuperUser is the refusal to leave an organization without one.
 func lastSuperUser(name, org string) error {
 	return portal.Errorf(portal.EINVALID, "%s is the last Super User of %s, and an organization always keeps at least one: make someone else a Super User first; nothing was changed", name, org)

@@ -79,6 +79,9 @@ type adminsView struct {
 	// The role and sites the form shows: as stored, or as typed after an error.
 	Role    string
 	Checked map[string]bool
+	// LastSuperUser: the Manage page's member is the organization's last
+	// Super User, whose role cannot be lowered (app.LastSuperUser).
+	LastSuperUser bool
 }
 
 // loadAdmins fills the view of the organization's Administrators page.
@@ -189,6 +192,7 @@ func (s *server) renderManage(w http.ResponseWriter, r *http.Request, v *view, a
 		return portal.Errorf(portal.ENOTFOUND, "administrator or invitation not found: it may have been revoked, accepted or cancelled meanwhile")
 	}
 	av.Admin = av.Admins[i]
+	av.LastSuperUser = app.LastSuperUser(av.Admins, av.Admin)
 	if status == http.StatusOK {
 		av.Role = av.Admin.Role
 		for _, site := range av.Admin.Sites {
