@@ -224,6 +224,9 @@ type AuditEntry struct {
 	Before    map[string]any
 	After     map[string]any
 	SrcIP     string
+	// APITokenName names the API token the change was made with ("" for
+	// a session).
+	APITokenName string
 }
 
 // OutboxMessage is one e-mail waiting in the outbox.

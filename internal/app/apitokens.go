@@ -215,7 +215,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Act
 			return nil, err
 		}
 	}
-	a := &Actor{User: u, IP: ip, APITokenID: t.ID}
+	a := &Actor{User: u, IP: ip, APITokenID: t.ID, APITokenName: t.Name}
 	if a.PasswordExpired, err = s.passwordExpired(ctx, u); err != nil {
 		return nil, err
 	}

@@ -39,6 +39,9 @@ const (
 	ActViewInventory Action = "view_inventory"
 	// ActManageInventory: add, assign and remove devices of a site.
 	ActManageInventory Action = "manage_inventory"
+	// ActViewAuditLogs: read the audit log of a site; a Super User of the
+	// whole organization reads all of it (orglogs.go).
+	ActViewAuditLogs Action = "view_audit_logs"
 )
 
 // actionInfo describes each action for messages: what it is, and whether
@@ -55,6 +58,7 @@ var actionInfo = map[Action]struct {
 	ActDeleteSite:      {"delete this site", true},
 	ActViewInventory:   {"see this inventory", true},
 	ActManageInventory: {"change this inventory", true},
+	ActViewAuditLogs:   {"see this organization's audit logs", true},
 }
 
 // roleOrder is the order in which roles are named in messages.
@@ -74,12 +78,12 @@ var roleOrder = []string{portal.RoleAdmin, portal.RoleWrite, portal.RoleRead, po
 //   - Installer (installer): its sites and their inventory, nothing else.
 var grants = map[string]struct{ org, site []Action }{
 	portal.RoleAdmin: {
-		org:  []Action{ActViewOrg, ActManageOrg, ActViewSite, ActCreateSite, ActUpdateSite, ActDeleteSite, ActViewInventory, ActManageInventory},
-		site: []Action{ActViewOrg, ActViewSite, ActUpdateSite, ActDeleteSite, ActViewInventory, ActManageInventory},
+		org:  []Action{ActViewOrg, ActManageOrg, ActViewSite, ActCreateSite, ActUpdateSite, ActDeleteSite, ActViewInventory, ActManageInventory, ActViewAuditLogs},
+		site: []Action{ActViewOrg, ActViewSite, ActUpdateSite, ActDeleteSite, ActViewInventory, ActManageInventory, ActViewAuditLogs},
 	},
 	portal.RoleWrite: {
-		org:  []Action{ActViewOrg, ActViewSite, ActCreateSite, ActUpdateSite, ActDeleteSite, ActViewInventory, ActManageInventory},
-		site: []Action{ActViewOrg, ActViewSite, ActUpdateSite, ActViewInventory, ActManageInventory},
+		org:  []Action{ActViewOrg, ActViewSite, ActCreateSite, ActUpdateSite, ActDeleteSite, ActViewInventory, ActManageInventory, ActViewAuditLogs},
+		site: []Action{ActViewOrg, ActViewSite, ActUpdateSite, ActViewInventory, ActManageInventory, ActViewAuditLogs},
 	},
 	portal.RoleRead: {
 		org:  []Action{ActViewOrg, ActViewSite, ActViewInventory},

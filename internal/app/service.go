@@ -79,7 +79,10 @@ type Actor struct {
 	// APITokenID is the API token that authenticates the request ("" for
 	// a session; see apitokens.go).
 	APITokenID string
-	IP         string
+	// APITokenName is that token's name, which the audit entries of the
+	// request's changes carry (audit_actor.go).
+	APITokenName string
+	IP           string
 	// PasswordExpired: the password is older than the policy allows; the
 	// actor may do nothing but change it (see Restriction).
 	PasswordExpired bool
@@ -134,6 +137,7 @@ func (w *writer) audit(ctx context.Context, who *portal.User, ip, orgID, siteID,
 	return w.tx.InsertAudit(ctx, &portal.AuditEntry{
 		ID: newID(), Timestamp: w.s.clock(), AdminID: who.ID, AdminName: who.Name(),
 		OrgID: orgID, SiteID: siteID, Message: message, Before: before, After: after, SrcIP: ip,
+		APITokenName: apiTokenOf(ctx, who),
 	})
 }
 

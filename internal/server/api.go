@@ -48,6 +48,7 @@ type authedRoute struct {
 func (rt authedRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a, err := rt.s.authenticateAPI(r, rt.open)
 	if err == nil {
+		r = r.WithContext(app.WithActor(r.Context(), a)) // its audit entries name an API token
 		err = rt.h(w, r, a)
 	}
 	if err != nil {

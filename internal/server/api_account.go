@@ -161,6 +161,9 @@ type auditJSON struct {
 	Before    map[string]any `json:"before,omitempty"`
 	After     map[string]any `json:"after,omitempty"`
 	SrcIP     string         `json:"src_ip,omitempty"`
+	ForSite   bool           `json:"for_site,omitempty"` // the organization's log (api_orglogs.go)
+	// APITokenName: the change was made with this API token (ours).
+	APITokenName string `json:"api_token_name,omitempty"`
 }
 
 func (s *server) apiSelfLogs(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
@@ -181,8 +184,7 @@ func (s *server) apiSelfLogs(w http.ResponseWriter, r *http.Request, a *app.Acto
 		Results []auditJSON `json:"results"`
 	}{Start: res.Start.Unix(), End: res.End.Unix(), Limit: res.Page.Limit, Page: res.Page.Page, Total: res.Total, Results: []auditJSON{}}
 	for _, e := range res.Results {
-		out.Results = append(out.Results, auditJSON{ID: e.ID, Timestamp: float64(e.Timestamp.UnixMilli()) / 1000, AdminID: e.AdminID, AdminName: e.AdminName,
-			OrgID: e.OrgID, SiteID: e.SiteID, Message: e.Message, Before: e.Before, After: e.After, SrcIP: e.SrcIP})
+		out.Results = append(out.Results, toAuditJSON(e))
 	}
 	setPageHeaders(w, res.Page, res.Total)
 	return ok(w, out)

@@ -1,11 +1,20 @@
 package server_test
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+
+	"portal"
 	"portal/internal/mistspec"
 	"portal/internal/store"
 	"portal/internal/testenv"
@@ -74,6 +83,224 @@ func TestAuditRetentionSetting(t *testing.T) {
 		}
 		if !strings.Contains(pageText(t, e.st, c, "/orgs/"+org+"/settings"), "Audit logs are kept 120 days.") || retention() != 120.0 {
 			t.Errorf("after saving 120 days in the form: %v", retention())
+		}
+	})
+}
+
+func init() {
+	mistRoutes["GET /api/v1/orgs/{org_id}/logs"] = true
+}
+
+// addSitePrivilege gives the user with the address a role on one site
+// (straight into the store).
+func addSitePrivilege(t *testing.T, st *testenv.Stack, email, orgID, siteID, role string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := st.DB.GetUserByEmail(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := portal.ScopeSite
+	if siteID == "" {
+		scope = portal.ScopeOrg
+	}
+	if err := st.DB.Write(ctx, func(tx *store.Tx) error {
+		return tx.CreatePrivilege(ctx, &portal.Privilege{ID: uuid.NewString(), UserID: u.ID, OrgID: orgID, SiteID: siteID, Scope: scope, Role: role}, st.Clock.Now().UnixMilli())
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logs reads the organization's log with the query and expects 200.
+func (e *apiEnv) logs(c *http.Client, org, query string) map[string]any {
+	e.t.Helper()
+	r := e.do(c, "GET", "/api/v1/orgs/"+org+"/logs?"+query, nil)
+	e.want(r, 200, "logs "+query)
+	return r.JSON(e.t)
+}
+
+// logMessages are the messages of a log answer, in order.
+func logMessages(m map[string]any) []string {
+	var out []string
+	for _, r := range m["results"].([]any) {
+		out = append(out, r.(map[string]any)["message"].(string))
+	}
+	return out
+}
+
+// TestOrgAuditLogsAPI: GET /api/v1/orgs/{org_id}/logs in Mist's shape:
+// what each role sees (all of it, the sites of the privilege, nothing),
+// newest first, the filters and sorts, pages by cursor and by number, bad
+// input, the API token named, and a deleted member's entries shown until
+// the purge 30 days later and to nobody after it.
+func TestOrgAuditLogsAPI(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		ctx := context.Background()
+		const pw = "audit log horse 5"
+		owner := e.signUp("owner@example.com", pw, "Acme")
+		org := e.firstOrg(owner)
+		tick := func() { e.st.Clock.Advance(time.Second) }
+		tick()
+		hq := e.createSite(owner, org, "HQ")
+		tick()
+		lab := e.createSite(owner, org, "Lab")
+		tick()
+		e.want(e.do(owner, "PUT", "/api/v1/sites/"+hq, map[string]any{"name": "Headquarters"}), 200, "rename HQ")
+		tick()
+		_, key := e.tokenCreate(owner, "ci-script")
+		tick()
+		r := e.tok(key, "POST", "/api/v1/orgs/"+org+"/sites", map[string]any{"name": "Edge"})
+		e.want(r, 200, "create Edge with a token")
+		tick()
+		walt := e.signUp("walt@example.com", pw, "")
+		addSitePrivilege(t, e.st, "walt@example.com", org, "", portal.RoleWrite)
+		nora := e.signUp("nora@example.com", pw, "")
+		addSitePrivilege(t, e.st, "nora@example.com", org, lab, portal.RoleWrite)
+		olga := e.signUp("olga@example.com", pw, "")
+		addSitePrivilege(t, e.st, "olga@example.com", org, "", portal.RoleRead)
+		outsider := e.signUp("out@example.com", pw, "Elsewhere")
+		dan := e.signUp("dan@example.com", pw, "")
+		addSitePrivilege(t, e.st, "dan@example.com", org, "", portal.RoleWrite)
+		tick()
+		e.want(e.do(nora, "PUT", "/api/v1/sites/"+lab, map[string]any{"notes": "rack 4"}), 200, "nora changes Lab")
+		tick()
+		e.createSite(dan, org, "Dan's site")
+		tick()
+		e.want(e.do(dan, "DELETE", "/api/v1/self", map[string]any{"password": pw}), 200, "dan deletes his account")
+
+		// The Super User sees everything, newest first.
+		all := e.logs(owner, org, "duration=1d")
+		msgs := logMessages(all)
+		// The sign-up's two entries have the same time: in either order.
+		want := []string{"Created site Dan's site", "Updated site Lab", "Created site Edge", "Updated site Headquarters", "Created site Lab", "Created site HQ",
+			"Created organization Acme", "Signed up and verified e-mail address"}
+		sameLog := func(got []string) bool {
+			if len(got) != len(want) || strings.Join(got[:6], "|") != strings.Join(want[:6], "|") {
+				return false
+			}
+			tail := slices.Clone(got[6:])
+			slices.Sort(tail)
+			return strings.Join(tail, "|") == strings.Join(want[6:], "|")
+		}
+		if !sameLog(msgs) || all["total"] != float64(len(want)) {
+			t.Fatalf("owner's log = %q (total %v), want %q", msgs, all["total"], want)
+		}
+		var prev float64 = 1e18
+		for _, x := range all["results"].([]any) {
+			en := x.(map[string]any)
+			if ts := en["timestamp"].(float64); ts > prev {
+				t.Errorf("not newest first: %v after %v", ts, prev)
+			} else {
+				prev = ts
+			}
+			if en["org_id"] != org {
+				t.Errorf("entry of another organization: %v", en)
+			}
+			switch en["message"] {
+			case "Created site Edge":
+				if en["api_token_name"] != "ci-script" {
+					t.Errorf("the change made with the token: api_token_name %v, want ci-script", en["api_token_name"])
+				}
+			case "Created site Dan's site":
+				if en["admin_name"] != "Test User" || en["for_site"] != true {
+					t.Errorf("the deleted member's entry: %v", en)
+				}
+			default:
+				if _, named := en["api_token_name"]; named {
+					t.Errorf("%q was made in a session but names a token", en["message"])
+				}
+			}
+		}
+		if f, _ := all["results"].([]any)[len(want)-1].(map[string]any); f["site_id"] != portal.NilID || f["for_site"] != nil {
+			t.Errorf("an entry of the organization itself: %v, want the nil site id and no for_site", f)
+		}
+
+		// Filters and sorts.
+		for _, tc := range []struct {
+			query string
+			want  []string
+		}{
+			{"site_id=" + hq, []string{"Updated site Headquarters", "Created site HQ"}},
+			{"admin_name=NORA", []string{"Updated site Lab"}},
+			{"admin_name=nora@example", []string{"Updated site Lab"}},
+			{"admin_name=nobody", nil},
+			{"message=updated+site", []string{"Updated site Lab", "Updated site Headquarters"}},
+			{"message=100%25", nil},
+			{"sort=timestamp&message=created", []string{"Created organization Acme", "Created site HQ", "Created site Lab", "Created site Edge", "Created site Dan's site"}},
+			{"start=" + strconv.FormatInt(e.st.Clock.Now().Add(-2*time.Second).Unix(), 10), []string{"Created site Dan's site", "Updated site Lab"}},
+		} {
+			if got := logMessages(e.logs(owner, org, tc.query)); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("%s: %q, want %q", tc.query, got, tc.want)
+			}
+		}
+		byAdmin := e.logs(owner, org, "sort=admin_id")
+		if n := len(byAdmin["results"].([]any)); n != len(want) {
+			t.Errorf("sort=admin_id: %d entries", n)
+		}
+		for _, bad := range []string{"sort=name", "site_id=HQ", "start=yesterday", "limit=0", "limit=1001", "cursor=abc", "admin_name=" + strings.Repeat("x", 257), "sort=site_id&cursor=1.2"} {
+			r := e.do(owner, "GET", "/api/v1/orgs/"+org+"/logs?"+bad, nil)
+			e.want(r, 400, "logs?"+bad)
+		}
+
+		// Pages: by cursor (next), then by number for another order.
+		var seen []string
+		next := "/api/v1/orgs/" + org + "/logs?limit=3"
+		for pages := 0; next != ""; pages++ {
+			if pages > 5 {
+				t.Fatal("too many pages")
+			}
+			r := e.do(owner, "GET", next, nil)
+			e.want(r, 200, next)
+			m := r.JSON(t)
+			if m["total"] != float64(len(want)) || r.Header.Get("X-Page-Total") != strconv.Itoa(len(want)) {
+				t.Errorf("page %s: total %v", next, m["total"])
+			}
+			seen = append(seen, logMessages(m)...)
+			next, _ = m["next"].(string)
+		}
+		if !sameLog(seen) {
+			t.Errorf("pages by cursor gave %q, want %q", seen, want)
+		}
+		p2 := e.logs(owner, org, "sort=site_id&limit=4")
+		if n, _ := p2["next"].(string); !strings.Contains(n, "page=2") {
+			t.Errorf("sort=site_id page 1: next %q, want page 2", n)
+		}
+
+		// Who sees what.
+		if got := logMessages(e.logs(walt, org, "")); strings.Join(got, "|") != strings.Join(want[:6], "|") {
+			t.Errorf("a Network Admin of the organization sees %q, want every site's entries", got)
+		}
+		if got := logMessages(e.logs(nora, org, "")); strings.Join(got, "|") != "Updated site Lab|Created site Lab" {
+			t.Errorf("a Network Admin of Lab sees %q", got)
+		}
+		if got := logMessages(e.logs(nora, org, "site_id="+hq)); len(got) != 0 {
+			t.Errorf("a Network Admin of Lab sees HQ's %q", got)
+		}
+		r = e.do(olga, "GET", "/api/v1/orgs/"+org+"/logs", nil)
+		e.want(r, 403, "an Observer")
+		if roles := fmt.Sprint(r.JSON(t)["required_roles"]); roles != "[admin write]" {
+			t.Errorf("required_roles %s", roles)
+		}
+		e.want(e.do(outsider, "GET", "/api/v1/orgs/"+org+"/logs", nil), 404, "an outsider")
+
+		// The deleted member's entries: kept 30 days, then purged for all.
+		e.st.Clock.Advance(30*24*time.Hour - 2*time.Second)
+		if _, err := e.st.Service.PurgeRetention(ctx); err != nil {
+			t.Fatal(err)
+		}
+		owner, r = e.login("owner@example.com", pw) // the session has expired meanwhile
+		e.want(r, 200, "owner logs in again")
+		if got := logMessages(e.logs(owner, org, "duration=31d&message=dan")); len(got) != 1 {
+			t.Errorf("29 days later the deleted member's entries: %q, want 1", got)
+		}
+		e.st.Clock.Advance(2 * time.Second)
+		if _, err := e.st.Service.PurgeRetention(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := logMessages(e.logs(owner, org, "duration=31d&message=dan")); len(got) != 0 {
+			t.Errorf("30 days later the deleted member's entries: %q, want none", got)
 		}
 	})
 }

@@ -175,6 +175,9 @@ func authzRows() []authzRow {
 		{pattern: "GET /api/v1/orgs/{org_id}/setting", kind: orgRoute, allow: "admin@org"},
 		{pattern: "PUT /api/v1/orgs/{org_id}/setting", kind: orgRoute, allow: "admin@org", body: named("password_policy", map[string]any{"min_length": 10})},
 		{pattern: "GET /api/v1/orgs/{org_id}/sites", kind: orgRoute, allow: allMembers},
+		// The audit log: Super Users, and Network Admins for their sites
+		// (also a Super User of a site).
+		{pattern: "GET /api/v1/orgs/{org_id}/logs", kind: orgRoute, allow: "admin@org write@org admin@site write@site admin@othersite write@othersite"},
 		{pattern: "POST /api/v1/orgs/{org_id}/sites", kind: orgRoute, allow: "admin@org write@org", body: named("name", "New site")},
 		// Administrators and invitations: Super Users of the organization.
 		// {admin_id} is an Observer of the organization, {invite_id} an

@@ -59,6 +59,7 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("POST /api/v1/recover", s.api(s.apiRecover))
 	mux.HandleFunc("POST /api/v1/recover/verify/{token}", s.api(s.apiVerifyRecover))
 	mux.Handle("GET /api/v1/orgs/{org_id}/sites", s.authed(s.apiListSites))
+	mux.Handle("GET /api/v1/orgs/{org_id}/logs", s.authed(s.apiOrgLogs))
 	mux.Handle("POST /api/v1/orgs/{org_id}/sites", s.authed(s.apiCreateSite))
 	mux.Handle("GET /api/v1/sites/{site_id}", s.authed(s.apiGetSite))
 	mux.Handle("PUT /api/v1/sites/{site_id}", s.authed(s.apiUpdateSite))

@@ -26,8 +26,9 @@ func (tx *Tx) InsertAudit(ctx context.Context, e *portal.AuditEntry) (err error)
 		}
 		after = string(b)
 	}
-	_, err = tx.exec(ctx, `INSERT INTO audit_logs (id, ts, admin_id, admin_name, org_id, site_id, message, before_json, after_json, src_ip) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-		e.ID, ms(e.Timestamp), e.AdminID, e.AdminName, e.OrgID, e.SiteID, e.Message, before, after, e.SrcIP)
+	_, err = tx.exec(ctx, `INSERT INTO audit_logs (id, ts, admin_id, admin_name, org_id, site_id, message, before_json, after_json, src_ip, api_token_name)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		e.ID, ms(e.Timestamp), e.AdminID, e.AdminName, e.OrgID, e.SiteID, e.Message, before, after, e.SrcIP, e.APITokenName)
 	return err
 }
 
@@ -57,7 +58,7 @@ func (c conn) ListAudit(ctx context.Context, q AuditQuery) (_ []*portal.AuditEnt
 	if err := c.queryRow(ctx, `SELECT COUNT(*) FROM audit_logs WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := c.query(ctx, `SELECT id, ts, admin_id, admin_name, org_id, site_id, message, before_json, after_json, src_ip FROM audit_logs WHERE `+where+
+	rows, err := c.query(ctx, `SELECT `+auditCols+` FROM audit_logs WHERE `+where+
 		` ORDER BY ts DESC, id LIMIT ? OFFSET ?`, append(args, q.Page.Limit, (q.Page.Page-1)*q.Page.Limit)...)
 	if err != nil {
 		return nil, 0, err
@@ -65,24 +66,34 @@ func (c conn) ListAudit(ctx context.Context, q AuditQuery) (_ []*portal.AuditEnt
 	defer rows.Close()
 	var out []*portal.AuditEntry
 	for rows.Next() {
-		var e portal.AuditEntry
-		var ts int64
-		var before, after string
-		if err := rows.Scan(&e.ID, &ts, &e.AdminID, &e.AdminName, &e.OrgID, &e.SiteID, &e.Message, &before, &after, &e.SrcIP); err != nil {
+		e, err := scanAudit(rows)
+		if err != nil {
 			return nil, 0, err
 		}
-		e.Timestamp = fromMS(ts)
-		if before != "" {
-			if err := json.Unmarshal([]byte(before), &e.Before); err != nil {
-				return nil, 0, err
-			}
-		}
-		if after != "" {
-			if err := json.Unmarshal([]byte(after), &e.After); err != nil {
-				return nil, 0, err
-			}
-		}
-		out = append(out, &e)
+		out = append(out, e)
 	}
 	return out, total, rows.Err()
+}
+
+const auditCols = `id, ts, admin_id, admin_name, org_id, site_id, message, before_json, after_json, src_ip, api_token_name`
+
+func scanAudit(row interface{ Scan(...any) error }) (*portal.AuditEntry, error) {
+	var e portal.AuditEntry
+	var ts int64
+	var before, after string
+	if err := row.Scan(&e.ID, &ts, &e.AdminID, &e.AdminName, &e.OrgID, &e.SiteID, &e.Message, &before, &after, &e.SrcIP, &e.APITokenName); err != nil {
+		return nil, err
+	}
+	e.Timestamp = fromMS(ts)
+	if before != "" {
+		if err := json.Unmarshal([]byte(before), &e.Before); err != nil {
+			return nil, err
+		}
+	}
+	if after != "" {
+		if err := json.Unmarshal([]byte(after), &e.After); err != nil {
+			return nil, err
+		}
+	}
+	return &e, nil
 }

@@ -33,6 +33,9 @@ CREATE INDEX audit_logs_org_ts_id ON audit_logs(org_id, ts, id);
 CREATE INDEX audit_logs_org_site ON audit_logs(org_id, site_id, ts);
 CREATE INDEX audit_logs_ts ON audit_logs(ts);
 
+-- The API token a change was made with, by name ('' for a session).
+ALTER TABLE audit_logs ADD COLUMN api_token_name TEXT NOT NULL DEFAULT '';
+
 -- A lease that lets one instance at a time run a background job (the
 -- retention purge) when several share the database.
 CREATE TABLE job_leases (
@@ -43,6 +46,7 @@ CREATE TABLE job_leases (
 
 -- +goose Down
 DROP TABLE job_leases;
+ALTER TABLE audit_logs DROP COLUMN api_token_name;
 DROP INDEX audit_logs_ts;
 DROP INDEX audit_logs_org_site;
 DROP INDEX audit_logs_org_ts_id;
