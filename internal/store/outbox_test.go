@@ -12,16 +12,17 @@ import (
 	"portal/internal/testenv"
 )
 
-// TestOutboxMarkSentClearsBodies: a sent message keeps no body, since the
-// bodies hold live single-use links; an unsent one keeps them.
+// TestOutboxMarkSentClearsBodies: a sent message, or one failed for good,
+// keeps no body, since the bodies hold live single-use links; an unsent
+// one keeps them.
 func TestOutboxMarkSentClearsBodies(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
 		db := testenv.OpenDB(t, d)
 		now := time.Now().UTC().Truncate(time.Millisecond)
-		sent, kept := uuid.NewString(), uuid.NewString()
+		sent, kept, failed := uuid.NewString(), uuid.NewString(), uuid.NewString()
 		err := db.Write(ctx, func(tx *store.Tx) error {
-			for _, id := range []string{sent, kept} {
+			for _, id := range []string{sent, kept, failed} {
 				if err := tx.EnqueueMail(ctx, &portal.OutboxMessage{ID: id, To: "a@example.com", Subject: "s",
 					Text: "https://portal.example/verify?token=secret", HTML: "<a href=\"https://portal.example/verify?token=secret\">x</a>", CreatedTime: now}); err != nil {
 					return err
@@ -35,14 +36,19 @@ func TestOutboxMarkSentClearsBodies(t *testing.T) {
 		if err := (store.Outbox{DB: db}).MarkSent(ctx, sent, now); err != nil {
 			t.Fatal(err)
 		}
-		text, html, err := store.OutboxBodies(ctx, db, sent)
-		if err != nil {
+		if err := (store.Outbox{DB: db}).GiveUp(ctx, failed, now, "550 no such user"); err != nil {
 			t.Fatal(err)
 		}
-		if text != "" || html != "" {
-			t.Errorf("sent message keeps its bodies: text %q, html %q", text, html)
+		for _, id := range []string{sent, failed} {
+			text, html, err := store.OutboxBodies(ctx, db, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text != "" || html != "" {
+				t.Errorf("sent or failed message keeps its bodies: text %q, html %q", text, html)
+			}
 		}
-		text, html, err = store.OutboxBodies(ctx, db, kept)
+		text, html, err := store.OutboxBodies(ctx, db, kept)
 		if err != nil {
 			t.Fatal(err)
 		}
