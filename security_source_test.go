@@ -413,3 +413,79 @@ func TestLogSinks(t *testing.T) {
 		t.Error("cmd/portal no longer makes its logger with slog.NewTextHandler(stderr, …): update SECURITY.md's Logs section and this test")
 	}
 }
+
+// TestOutboundConnections: Portal connects out only to what SECURITY.md's
+// "Connections" section lists (ASVS V13.1.1, V13.2.4): the database (its
+// drivers only in internal/store), the SMTP server (the mail client only in
+// internal/mail) and the sign-in provider (the only HTTP client, in
+// internal/oidclogin); no other package of the binary dials anything.
+func TestOutboundConnections(t *testing.T) {
+	owner := map[string]string{ // an import prefix that connects out → the one package that may use it
+		"github.com/jackc/pgx":           "portal/internal/store",
+		"modernc.org/sqlite":             "portal/internal/store",
+		"github.com/lib/pq":              "portal/internal/store",
+		"github.com/wneessen/go-mail":    "portal/internal/mail",
+		"net/smtp":                       "portal/internal/mail",
+		"golang.org/x/oauth2":            "portal/internal/oidclogin",
+		"github.com/coreos/go-oidc":      "portal/internal/oidclogin",
+		"github.com/go-jose/go-jose":     "portal/internal/oidclogin",
+		"github.com/prometheus/common":   "",
+		"github.com/emersion/go-smtp":    "", // the test SMTP server's library
+		"github.com/chromedp":            "",
+		"github.com/zitadel":             "",
+		"google.golang.org/grpc":         "",
+		"cloud.google.com":               "",
+		"github.com/aws/aws-sdk-go":      "",
+		"github.com/hashicorp/vault":     "",
+		"go.opentelemetry.io/otel/exp":   "",
+		"github.com/getsentry/sentry-go": "",
+	}
+	// HTTP and socket clients in the code itself.
+	dialers := map[string]string{
+		"http.Client": "portal/internal/oidclogin", "http.DefaultClient": "", "http.Get": "", "http.Post": "", "http.Head": "", "http.PostForm": "",
+		"http.DefaultTransport": "", "http.Transport": "", "net.Dial": "", "net.DialTimeout": "", "net.Dialer": "", "tls.Dial": "", "tls.Dialer": "",
+	}
+	clients := 0
+	for _, pkg := range binaryPackages(t, modulePackages(t)) {
+		for im := range pkg.imports {
+			for prefix, only := range owner {
+				if strings.HasPrefix(im, prefix) && pkg.importPath != only {
+					t.Errorf("%s imports %s: only %q may connect there", pkg.importPath, im, only)
+				}
+			}
+		}
+		for file, f := range pkg.files {
+			local := map[string]string{}
+			for _, im := range f.Imports {
+				p, _ := strconv.Unquote(im.Path.Value)
+				name := path.Base(p)
+				if im.Name != nil {
+					name = im.Name.Name
+				}
+				local[name] = path.Base(p)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				id, ok := sel.X.(*ast.Ident)
+				if !ok || local[id.Name] == "" {
+					return true
+				}
+				key := local[id.Name] + "." + sel.Sel.Name
+				if only, ok := dialers[key]; ok {
+					if pkg.importPath != only {
+						t.Errorf("%s: %s: only %q makes outbound connections of this kind", file, key, only)
+					} else {
+						clients++
+					}
+				}
+				return true
+			})
+		}
+	}
+	if clients == 0 {
+		t.Error("found no HTTP client in internal/oidclogin: does the test still read the packages?")
+	}
+}

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,12 +14,15 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"portal"
 	"portal/internal/authn"
 	"portal/internal/mistspec"
+	"portal/internal/oidclogin"
+	"portal/internal/oidctest"
 	"portal/internal/server"
 	"portal/internal/smtptest"
 	"portal/internal/store"
@@ -807,4 +812,93 @@ func TestUnexpectedErrorsLoggedNotShown(t *testing.T) {
 	}
 	status, id, body := get("/api/v1/self")
 	check("GET /api/v1/self, database closed", status, id, body, "request failed")
+}
+
+// tokenRecorder carries the calls to the sign-in provider and keeps the
+// tokens of its answers.
+type tokenRecorder struct {
+	mu     sync.Mutex
+	tokens []string
+}
+
+func (r *tokenRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || req.Method != "POST" {
+		return res, err
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	var m map[string]any
+	if json.Unmarshal(body, &m) == nil {
+		r.mu.Lock()
+		for _, k := range []string{"access_token", "id_token", "refresh_token"} {
+			if s, _ := m[k].(string); len(s) >= 8 {
+				r.tokens = append(r.tokens, s)
+			}
+		}
+		r.mu.Unlock()
+	}
+	return res, nil
+}
+
+// TestGoogleTokensStayInside (V10.1.1): the provider's access, ID and
+// refresh tokens are used where they arrive and go nowhere else: not into
+// an answer, a cookie, a page, a mail or a log line.
+func TestGoogleTokensStayInside(t *testing.T) {
+	spec := mistspec.Load(t)
+	p := oidctest.Start(t, gAccount...)
+	rec := &tokenRecorder{}
+	st := testenv.NewStackWith(t, testenv.OpenDB(t, store.SQLite), testenv.StackOptions{Google: func(redirect string) oidclogin.Config {
+		p.RegisterRedirect(redirect)
+		return oidclogin.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, Issuer: p.Issuer, RedirectURL: redirect, Transport: rec}
+	}})
+	var logs logBuffer
+	h, err := server.NewServer(server.Options{Service: st.Service, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Ready: st.DB.Ready})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Server.Config.Handler = h // the same server, logging into logs
+	e := &googleEnv{apiEnv: &apiEnv{t: t, st: st, spec: spec}, p: p}
+
+	var seen []string
+	keep := func(r testenv.Response) {
+		seen = append(seen, string(r.Body), strings.Join(r.Header.Values("Set-Cookie"), "\n"), r.Header.Get("Location"))
+	}
+	ann := e.signUp("ann@example.com", googlePassword, "Acme")
+	r := e.link(ann, gAnn)
+	e.want(r, 200, "link")
+	keep(r)
+	g, r := e.googleLogin(gAnn)
+	e.want(r, 200, "Google sign-in")
+	keep(r)
+	for _, c := range []*http.Client{ann, g} {
+		for _, path := range []string{"/api/v1/self", "/api/v1/self/sessions", "/api/v1/self/logs", "/api/v1/self/oauth/google"} {
+			keep(e.do(c, "GET", path, nil))
+		}
+		_, _, body := e.page(c, "/account")
+		seen = append(seen, body)
+	}
+	e.waitMail("ann@example.com", subjectGoogleLinked, 1)
+	for _, m := range st.SMTP.Messages() {
+		seen = append(seen, string(m.Raw))
+	}
+	seen = append(seen, logs.String())
+
+	rec.mu.Lock()
+	tokens := rec.tokens
+	rec.mu.Unlock()
+	if len(tokens) < 4 { // two exchanges, each an access and an ID token
+		t.Fatalf("recorded %d provider tokens, want at least 4", len(tokens))
+	}
+	for _, tok := range tokens {
+		for _, s := range seen {
+			if strings.Contains(s, tok) || strings.Contains(s, tok[:len(tok)/2]) {
+				t.Errorf("a provider token (%.12s…) reached %.60q", tok, s)
+			}
+		}
+	}
 }
