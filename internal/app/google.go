@@ -41,6 +41,11 @@ import (
 // ProviderGoogle is the provider's name in paths and in identity links.
 const ProviderGoogle = "google"
 
+// opLinkGoogle is refused to API tokens (sensitive.go): a Google account
+// is a new way into the account. It is not in SessionOnlyOperations, whose
+// test runs without Google sign-in; TestGoogleRefusals tries it.
+const opLinkGoogle SessionOnly = "link a Google account"
+
 // OAuthFlowTTL is how long a started sign-in or link may take at the
 // provider.
 const OAuthFlowTTL = 10 * time.Minute
@@ -123,7 +128,7 @@ func (s *Service) StartGoogleLink(ctx context.Context, a *Actor, in GoogleLinkIn
 		return nil, errGoogleOff()
 	}
 	if a.Session == nil {
-		return nil, errSessionOnly("an API token cannot link a Google account: log in with your password and do it in that session")
+		return nil, requireSession(a, opLinkGoogle)
 	}
 	forward, err := s.cleanForward(in.Forward, "/account#social")
 	if err != nil {
@@ -343,7 +348,7 @@ func (s *Service) FinishGoogleLink(ctx context.Context, a *Actor, cb GoogleCallb
 		return nil, errGoogleOff()
 	}
 	if a.Session == nil {
-		return nil, errSessionOnly("an API token cannot link a Google account: log in with your password and do it in that session")
+		return nil, requireSession(a, opLinkGoogle)
 	}
 	f, verifier, err := s.takeFlow(ctx, purposeLink, cb, a.Session.ID)
 	if err != nil {

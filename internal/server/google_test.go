@@ -483,6 +483,22 @@ func TestGoogleRefusals(t *testing.T) {
 			e.want(e.do(e.st.Client(), "GET", "/api/v1/login/oauth/google", nil), 200, "a start after the lock")
 		})
 
+		t.Run("API token", func(t *testing.T) {
+			e := newGoogleEnv(t, spec, d)
+			ann := e.signUp("ann@example.com", googlePassword, "Acme")
+			_, key := e.tokenCreate(ann, "script")
+			for _, req := range []struct {
+				method string
+				body   any
+			}{{"GET", nil}, {"POST", map[string]any{"code": "abc"}}} {
+				r := e.tok(key, req.method, "/api/v1/self/oauth/google", req.body)
+				e.want(r, 403, "an API token links, "+req.method)
+				if r.JSON(t)["session_required"] != true {
+					t.Errorf("%s with a token: %s", req.method, r.Body)
+				}
+			}
+		})
+
 		t.Run("link needs a recent login", func(t *testing.T) {
 			e := newGoogleEnv(t, spec, d)
 			ann := e.signUp("ann@example.com", googlePassword, "Acme")
