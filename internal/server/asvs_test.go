@@ -902,3 +902,44 @@ func TestGoogleTokensStayInside(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordMinimumLength (V6.2.1): 7 characters are refused and 8 are
+// enough, at sign-up and when changing the password.
+func TestPasswordMinimumLength(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		r := e.register(e.st.Client(), "ann@example.com", "Zq8#vK2", nil)
+		if r.Status != 400 || !strings.Contains(e.detail(r), "password") {
+			t.Errorf("sign-up with 7 characters: %d %s", r.Status, r.Body)
+		}
+		c := e.signUp("ann@example.com", "Zq8#vK2m", "")
+		r = e.do(c, "PUT", "/api/v1/self", map[string]any{"password": "Wd4%pL9", "old_password": "Zq8#vK2m"})
+		if r.Status != 400 || !strings.Contains(e.detail(r), "8") {
+			t.Errorf("change to 7 characters: %d %s", r.Status, r.Body)
+		}
+		e.want(e.do(c, "PUT", "/api/v1/self", map[string]any{"password": "Wd4%pL9x", "old_password": "Zq8#vK2m"}), 200, "change to 8 characters")
+		_, r = e.login("ann@example.com", "Wd4%pL9x")
+		e.want(r, 200, "login with the 8-character password")
+	})
+}
+
+// TestAPIKeyIsNoSession (V7.2.2, V14.2.1): an API key works only in the
+// Authorization header: not as the session cookie, and never from the URL.
+func TestAPIKeyIsNoSession(t *testing.T) {
+	spec := mistspec.Load(t)
+	e := newAPIEnv(t, spec, store.SQLite)
+	c := e.signUp("ann@example.com", "correct horse 1", "Acme")
+	r := e.do(c, "POST", "/api/v1/self/apitokens", map[string]any{"name": "ci"})
+	e.want(r, 200, "create a token")
+	key, _ := r.JSON(t)["key"].(string)
+	anon := e.st.Client()
+	e.want(e.raw(anon, "GET", "/api/v1/self", "", map[string]string{"Authorization": "Token " + key}), 200, "the key in its header")
+	e.want(e.do(e.clientWith(map[string]string{"sessionid": key}), "GET", "/api/v1/self", nil), 401, "the key as the session cookie")
+	for _, q := range []string{"token=", "apikey=", "api_key=", "key=", "access_token=", "sessionid="} {
+		e.want(e.do(anon, "GET", "/api/v1/self?"+q+url.QueryEscape(key), nil), 401, "the key in the URL ("+q+")")
+	}
+	if status, _, _ := e.page(e.clientWith(map[string]string{"sessionid": key}), "/account"); status == 200 {
+		t.Error("the key as the session cookie opens the GUI")
+	}
+}
