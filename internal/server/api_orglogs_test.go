@@ -2,10 +2,13 @@ package server_test
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -303,4 +306,99 @@ func TestOrgAuditLogsAPI(t *testing.T) {
 			t.Errorf("30 days later the deleted member's entries: %q, want none", got)
 		}
 	})
+}
+
+// getPage fetches a GUI address with the client's session: status and body.
+func getPage(t *testing.T, st *testenv.Stack, c *http.Client, path string) (int, http.Header, string) {
+	t.Helper()
+	res, err := c.Get(st.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(b)
+}
+
+// TestOrgAuditLogsPage: Organization ▸ Audit Logs in the GUI: entries
+// newest first with times in the viewer's preferences, the API token
+// named, filters, pages of 50, the CSV download, a readable error for bad
+// input, and no page for an Observer.
+func TestOrgAuditLogsPage(t *testing.T) {
+	st := testenv.NewStack(t, store.SQLite)
+	const pw = "audit page horse 6"
+	c := st.SignUp(t, "owner@example.com", pw, "Acme")
+	if r := st.Do(t, c, "PUT", "/api/v1/self", map[string]any{"first_name": "Olive", "last_name": "Owner", "hour24": true, "timezone": "Asia/Tokyo"}); r.Status != 200 {
+		t.Fatalf("preferences: %d %s", r.Status, r.Body)
+	}
+	org := st.Do(t, c, "GET", "/api/v1/self", nil).JSON(t)["privileges"].([]any)[0].(map[string]any)["org_id"].(string)
+	for i := range 55 {
+		st.Clock.Advance(time.Second)
+		if r := st.Do(t, c, "POST", "/api/v1/orgs/"+org+"/sites", map[string]any{"name": fmt.Sprintf("Site %02d", i)}); r.Status != 200 {
+			t.Fatalf("site %d: %d", i, r.Status)
+		}
+	}
+	status, _, page := getPage(t, st, c, "/orgs/"+org+"/logs")
+	if status != 200 {
+		t.Fatalf("audit logs page: %d", status)
+	}
+	newest := st.Clock.Now().In(mustZone(t, "Asia/Tokyo")).Format("2006-01-02 15:04:05 MST")
+	for _, want := range []string{"<h1>Audit Logs</h1>", "Showing 1–50 of 57.", "Created site Site 54", newest, "Olive Owner", `id="log-older"`, `href="/orgs/` + org + `/logs"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page does not show %q", want)
+		}
+	}
+	if i, j := strings.Index(page, "Created site Site 54"), strings.Index(page, "Created site Site 53"); i < 0 || j < i {
+		t.Errorf("not newest first")
+	}
+	older := regexp.MustCompile(`href="([^"]+)" id="log-older"`).FindStringSubmatch(page)
+	if len(older) < 2 || older[1] == "" {
+		t.Fatalf("no address for older entries")
+	}
+	status, _, page = getPage(t, st, c, html.UnescapeString(older[1]))
+	if status != 200 || !strings.Contains(page, "Showing 51–57 of 57.") || !strings.Contains(page, "Created site Site 00") || strings.Contains(page, "Created site Site 54") || strings.Contains(page, `id="log-older"`) {
+		t.Errorf("the older page: %d", status)
+	}
+	_, _, page = getPage(t, st, c, "/orgs/"+org+"/logs?message=site+07")
+	if !strings.Contains(page, "Showing 1–1 of 1.") || !strings.Contains(page, "Created site Site 07") {
+		t.Errorf("filtered by message: the page does not show the one entry")
+	}
+	status, _, page = getPage(t, st, c, "/orgs/"+org+"/logs?message=%01")
+	if status != 400 || !strings.Contains(page, "Message must be at most 256 characters, without control characters.") {
+		t.Errorf("a bad filter: %d", status)
+	}
+	// The CSV download: every entry, a header, times in the preferences.
+	status, hdr, body := getPage(t, st, c, "/orgs/"+org+"/logs.csv?message=created")
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/csv") || !strings.Contains(hdr.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("CSV: %d %v", status, hdr)
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1+56 || rows[0][0] != "time" || rows[1][0] != newest || rows[1][4] != "Created site Site 54" || rows[1][3] != "Site 54" {
+		t.Errorf("CSV: %d rows, first %q, second %q", len(rows), rows[0], rows[min(1, len(rows)-1)])
+	}
+	// An Observer has no audit log.
+	st.SignUp(t, "olga@example.com", pw, "")
+	addSitePrivilege(t, st, "olga@example.com", org, "", portal.RoleRead)
+	olga := st.Client()
+	if r := st.Do(t, olga, "POST", "/api/v1/login", map[string]any{"email": "olga@example.com", "password": pw}); r.Status != 200 {
+		t.Fatal(r.Status)
+	}
+	if status, _, page := getPage(t, st, olga, "/orgs/"+org+"/logs"); status != 403 || !strings.Contains(page, "You cannot see this organization&#39;s audit logs") {
+		t.Errorf("an Observer's audit logs page: %d", status)
+	}
+	if status, _, _ := getPage(t, st, olga, "/orgs/"+org+"/logs.csv"); status != 403 {
+		t.Errorf("an Observer's CSV: %d", status)
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

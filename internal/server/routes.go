@@ -122,6 +122,8 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("POST /orgs", s.page(s.webCreateOrg))
 	mux.Handle("GET /orgs/{org_id}", s.page(s.webOrg))
 	mux.Handle("GET /orgs/{org_id}/settings", s.page(s.webOrgSettings))
+	mux.Handle("GET /orgs/{org_id}/logs", s.page(s.webOrgLogs))
+	mux.Handle("GET /orgs/{org_id}/logs.csv", s.page(s.webOrgLogsCSV))
 	mux.Handle("POST /orgs/{org_id}/settings", s.page(s.webSaveOrgSettings))
 	mux.Handle("POST /orgs/{org_id}/settings/retention", s.page(s.webSaveAuditRetention))
 	mux.HandleFunc("GET /recover", s.public(s.webRecoverForm))

@@ -66,7 +66,7 @@ func TestGUINoDeadEnds(t *testing.T) {
 		t.Errorf("GET /api/v1/no-such-route: %d %s", r.Status, r.Header.Get("Content-Type"))
 	}
 	r = sendRaw(t, st, c, "PATCH", "/api/v1/self", nil, false, nil)
-	if r.Status != 405 || r.Header.Get("Allow") != "GET, PUT" {
+	if r.Status != 405 || r.Header.Get("Allow") != "GET, PUT, DELETE" {
 		t.Errorf("PATCH /api/v1/self: %d Allow %q: %s", r.Status, r.Header.Get("Allow"), r.Body)
 	}
 	r = sendRaw(t, st, c, "DELETE", "/api/v1/no-such-route", nil, false, nil)
