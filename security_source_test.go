@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"bytes"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -487,5 +488,55 @@ func TestOutboundConnections(t *testing.T) {
 	}
 	if clients == 0 {
 		t.Error("found no HTTP client in internal/oidclogin: does the test still read the packages?")
+	}
+}
+
+// TestNoSecretsInRepository (ASVS V13.3.1): no file of the repository
+// holds a private key, a cloud or service token, or a value for
+// PORTAL_SECRET_KEY; secrets come from the environment or the key file
+// that serve generates outside the repository.
+func TestNoSecretsInRepository(t *testing.T) {
+	patterns := map[string]*regexp.Regexp{
+		"a private key":                 regexp.MustCompile(`-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----`),
+		"an AWS access key":             regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`),
+		"a GitHub token":                regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{36,}\b`),
+		"a Slack token":                 regexp.MustCompile(`\bxox[abprs]-[A-Za-z0-9-]{10,}`),
+		"a Google API key":              regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`),
+		"a value for PORTAL_SECRET_KEY": regexp.MustCompile(`PORTAL_SECRET_KEY[=:]\s*["']?[A-Za-z0-9+/]{43}=`),
+	}
+	files := 0
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); p != "." && (strings.HasPrefix(n, ".") && n != ".ci" || n == "data") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if info, err := d.Info(); err != nil || !d.Type().IsRegular() || info.Size() > 2<<20 {
+			return err // a built binary, say: not source
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.IndexByte(b[:min(len(b), 8000)], 0) >= 0 {
+			return nil // binary
+		}
+		files++
+		for what, re := range patterns {
+			if m := re.Find(b); m != nil {
+				t.Errorf("%s holds %s: %.20q…", p, what, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 100 {
+		t.Fatalf("read only %d files: is the test at the repository's root?", files)
 	}
 }
