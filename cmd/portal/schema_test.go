@@ -162,3 +162,29 @@ func TestServeWithoutDDLRights(t *testing.T) {
 	vars["PORTAL_AUTO_MIGRATE"] = "false"
 	serveAndUse()
 }
+
+// TestAutoMigrateSetting: PORTAL_AUTO_MIGRATE takes true or false; with
+// false, serve on a database that was never migrated refuses to start and
+// says to run `portal migrate`, after which it starts (SQLite: the same
+// check as on PostgreSQL).
+func TestAutoMigrateSetting(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{"PORTAL_DATA_DIR": dir, "PORTAL_AUTO_MIGRATE": "sometimes"}
+	if err, _, _ := runCmd(t, []string{"serve"}, vars); err == nil || !strings.Contains(err.Error(), `PORTAL_AUTO_MIGRATE "sometimes" must be true or false`) {
+		t.Errorf("PORTAL_AUTO_MIGRATE=sometimes: %v", err)
+	}
+	vars["PORTAL_AUTO_MIGRATE"] = "false"
+	vars["PORTAL_ADDR"] = freeAddr(t)
+	err, out, _ := runCmd(t, []string{"serve"}, vars)
+	if err == nil || !strings.Contains(err.Error(), "is at version 0 and this Portal needs version") || !strings.Contains(err.Error(), "run `portal migrate`") {
+		t.Errorf("PORTAL_AUTO_MIGRATE=false on a new database: %v", err)
+	}
+	if strings.Contains(out, "listening") {
+		t.Error("served an unmigrated database")
+	}
+	if err, _, _ := runCmd(t, []string{"migrate"}, vars); err != nil {
+		t.Fatal(err)
+	}
+	vars["PORTAL_SHUTDOWN_DRAIN"] = "0"
+	startServe(t, vars, "http://"+vars["PORTAL_ADDR"])
+}
