@@ -70,3 +70,45 @@ func TestServeKeyFileAndLogTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestServeWarnsOnPlainHTTP (ASVS V12.2.1): serve says, at start, when its
+// public URL is plain http:// on a host other than this machine: a
+// production Portal must be reached over https only. Development on
+// loopback and an https:// URL start without the warning.
+func TestServeWarnsOnPlainHTTP(t *testing.T) {
+	for baseURL, warn := range map[string]bool{
+		"http://portal.example.com":  true,
+		"http://10.0.0.5:8080":       true,
+		"https://portal.example.com": false,
+		"":                           false, // http:// + the loopback listen address
+		"http://localhost:8080":      false,
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		addr := freeAddr(t)
+		vars := map[string]string{"PORTAL_ADDR": addr, "PORTAL_DATA_DIR": dir, "PORTAL_SHUTDOWN_DRAIN": "0"}
+		if baseURL != "" {
+			vars["PORTAL_BASE_URL"] = baseURL
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var stdout, stderr syncBuffer
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"serve"}, env(vars), &stdout, &stderr) }()
+		client := &http.Client{Timeout: 5 * time.Second}
+		waitServing(t, done, &stdout, &stderr, func() bool {
+			res, err := client.Get("http://" + addr + "/healthz")
+			if err != nil {
+				return false
+			}
+			res.Body.Close()
+			return res.StatusCode == http.StatusOK
+		})
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("%q: run: %v", baseURL, err)
+		}
+		warned := strings.Contains(stderr.String(), "level=WARN msg=\"PORTAL_BASE_URL is not https://")
+		if warned != warn {
+			t.Errorf("PORTAL_BASE_URL %q: warned %v, want %v\n%s", baseURL, warned, warn, stderr.String())
+		}
+	}
+}

@@ -19,6 +19,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -128,7 +130,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if !cfg.SecureCookies() && !loopbackURL(cfg.BaseURL) {
+		logger.Warn("PORTAL_BASE_URL is not https://: session cookies are not Secure and no HSTS is sent; in production, serve Portal over https behind a load balancer that ends TLS and set an https:// PORTAL_BASE_URL",
+			"base_url", cfg.BaseURL)
+	}
 	return serve(ctx, cfg, db, box, logger, stdout)
+}
+
+// loopbackURL reports whether a URL's host is this machine (localhost or a
+// loopback address), where plain HTTP is only development.
+func loopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
 }
 
 // ensureSchema checks that the database's schema is the one this binary
