@@ -95,6 +95,13 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 			return nil, err
 		}
 		s.onLogin("failure") // already counted by reserveLogin
+		userID := ""
+		if u != nil {
+			userID = u.ID
+		}
+		if err := s.recordLoginFailure(ctx, userID, c, LoginFailureWrongPassword); err != nil { // loginfailures.go
+			return nil, err
+		}
 		return nil, ErrBadCredentials
 	}
 	if u.Disabled() { // by an operator (operator.go); told only with the right password

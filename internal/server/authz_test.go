@@ -140,6 +140,7 @@ func authzRows() []authzRow {
 		// An API token cannot delete the account (app.SessionOnlyOperations).
 		{pattern: "DELETE /api/v1/self", kind: selfRoute, status: 200, tokenStatus: 403, body: named("password", fixturePassword)},
 		{pattern: "GET /api/v1/self/logs", kind: selfRoute, status: 200},
+		{pattern: "GET /api/v1/self/login_failures", kind: selfRoute, status: 200},
 		// An API token may never change the e-mail address or the password
 		// (app.SessionOnlyOperations).
 		{pattern: "POST /api/v1/self/update", kind: selfRoute, status: 200, tokenStatus: 403, body: func(f *fixture) any {

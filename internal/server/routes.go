@@ -32,6 +32,7 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("PUT /api/v1/self", s.authed(s.apiUpdateSelf, open(whenRestricted, whenEnrolDue)))
 	mux.Handle("DELETE /api/v1/self", s.authed(s.apiDeleteSelf))
 	mux.Handle("GET /api/v1/self/logs", s.authed(s.apiSelfLogs))
+	mux.Handle("GET /api/v1/self/login_failures", s.authed(s.apiLoginFailures))
 	mux.Handle("GET /api/v1/self/two_factor/token", s.authed(s.apiTwoFactorToken, open(whenEnrolDue)))
 	mux.Handle("POST /api/v1/self/two_factor/verify", s.authed(s.apiVerifyTwoFactor, open(whenEnrolDue)))
 	mux.Handle("GET /api/v1/self/two_factor/recovery_codes", s.authed(s.apiRecoveryCodes, open(whenEnrolDue))) // ours

@@ -35,6 +35,7 @@ func (s *server) accountSections() []accountSection {
 		s.sectionOrgs(),
 		s.sectionSessions(),
 		s.sectionAPITokens(),
+		s.sectionLoginFailures(), // web_selfdata.go
 	}
 }
 
