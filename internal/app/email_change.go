@@ -8,6 +8,7 @@ import (
 	"portal"
 	"portal/internal/authn"
 	"portal/internal/mail"
+	"portal/internal/secevent"
 	"portal/internal/store"
 )
 
@@ -72,6 +73,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, a *Actor, newEmail str
 	if err != nil {
 		return nil, err
 	}
+	secevent.Log(ctx, s.log, secevent.EmailChangeRequested, a.User.ID) // the addresses are not logged
 	return ch, nil
 }
 
@@ -346,6 +348,7 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 	}
 	now := s.clock()
 	var updated *portal.User
+	var removed2FA bool
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		if err := tx.UseEmailToken(ctx, t.ID, now); err != nil {
 			return linkSpent(err)
@@ -376,7 +379,8 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 		// authentication with a secret of their own, which the recovery
 		// that must follow would ask for: what was set up since they
 		// signed in goes (factorsSince).
-		removed2FA, removedCodes, err := tx.DeleteTwoFactorSince(ctx, u.ID, t.FactorsSince)
+		var removedCodes int64
+		removed2FA, removedCodes, err = tx.DeleteTwoFactorSince(ctx, u.ID, t.FactorsSince)
 		if err != nil {
 			return err
 		}
@@ -396,6 +400,9 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if removed2FA {
+		secevent.Log(ctx, s.log, secevent.TwoFactorDisabled, updated.ID, "how", "email_change_reverted")
 	}
 	return updated, nil
 }

@@ -7,8 +7,23 @@ import (
 
 	"portal"
 	"portal/internal/authn"
+	"portal/internal/secevent"
 	"portal/internal/store"
 )
+
+// loginFailed logs a failed login (secevent.LoginFailed) of u, nil for an
+// address without an account: a wrong password is then unknown_user (the
+// client is never told which it was). The address tried is not logged.
+func (s *Service) loginFailed(ctx context.Context, u *portal.User, reason string) {
+	id := ""
+	switch {
+	case u != nil:
+		id = u.ID
+	case reason == "wrong_password":
+		reason = "unknown_user"
+	}
+	secevent.Log(ctx, s.log, secevent.LoginFailed, id, "reason", reason)
+}
 
 // LoginResult is a new session; Token goes into the sessionid cookie.
 type LoginResult struct {
@@ -42,6 +57,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	defer wrap(&err, "Login")
 	email, _ = cleanEmail(email)
 	if email == "" || password == "" || len(password) > 4*portal.MaxPasswordLen {
+		secevent.Log(ctx, s.log, secevent.LoginFailed, "", "reason", "malformed")
 		return nil, ErrBadCredentials
 	}
 	acct, ip := lower(email), c.IP
@@ -85,6 +101,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 				return nil, err
 			}
 			if pending {
+				s.loginFailed(ctx, u, "email_not_verified")
 				s.onLogin("failure")
 				return nil, &portal.Error{Code: portal.EFORBIDDEN, Message: "your e-mail address is not verified yet: follow the link we mailed you, or ask for a new one",
 					Fields: map[string]any{"email_not_verified": true}}
@@ -94,6 +111,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		default:
 			return nil, err
 		}
+		s.loginFailed(ctx, u, "wrong_password")
 		s.onLogin("failure") // already counted by reserveLogin
 		userID := ""
 		if u != nil {
@@ -108,6 +126,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		if err := s.db.Write(ctx, func(tx *store.Tx) error { return releaseLogin(ctx, tx, acct, ip) }); err != nil {
 			return nil, err
 		}
+		s.loginFailed(ctx, u, "account_disabled")
 		s.onLogin("failure")
 		return nil, errDisabled(portal.EFORBIDDEN)
 	}
@@ -116,6 +135,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		if err := s.db.Write(ctx, func(tx *store.Tx) error { return releaseLogin(ctx, tx, acct, ip) }); err != nil {
 			return nil, err
 		}
+		s.loginFailed(ctx, u, "password_reset_required")
 		s.onLogin("failure")
 		return nil, &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_reset_required": true},
 			Message: "this account was locked when a change of its e-mail address was undone: choose a new password with Forgot password? on the login page"}
@@ -184,11 +204,13 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	})
 	if err != nil {
 		if errors.Is(err, ErrBadCredentials) {
+			s.loginFailed(ctx, u, "password_changed_meanwhile")
 			s.onLogin("failure")
 		}
 		return nil, err
 	}
 	u.PasswordHash = newHash
+	secevent.Log(ctx, s.log, secevent.LoginSucceeded, u.ID, "second_factor_pending", pending)
 	s.onLogin("success")
 	return &LoginResult{Token: token, Session: sess, User: u, TwoFactorRequired: pending}, nil
 }

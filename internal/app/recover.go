@@ -8,6 +8,7 @@ import (
 	"portal"
 	"portal/internal/authn"
 	"portal/internal/mail"
+	"portal/internal/secevent"
 	"portal/internal/store"
 )
 
@@ -178,6 +179,9 @@ func (s *Service) VerifyRecovery(ctx context.Context, token string, password *st
 	})
 	if err != nil {
 		return nil, err
+	}
+	if pc != nil {
+		secevent.Log(ctx, s.log, secevent.PasswordChanged, u.ID, "how", "recovery")
 	}
 	return &LoginResult{Token: sessToken, Session: sess, User: u}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"portal"
 	"portal/internal/format"
+	"portal/internal/secevent"
 	"portal/internal/store"
 )
 
@@ -154,6 +155,12 @@ func (s *Service) UpdateSelf(ctx context.Context, a *Actor, in SelfInput) (_ *po
 	}
 	tf.applied(a)
 	a.User = updated
+	if pw != nil {
+		secevent.Log(ctx, s.log, secevent.PasswordChanged, updated.ID, "how", "change")
+	}
+	if tf != nil && tf.disable != nil {
+		secevent.Log(ctx, s.log, secevent.TwoFactorDisabled, updated.ID, "how", "turned_off", "confirmed_with", tf.disable.kind())
+	}
 	return updated, nil
 }
 

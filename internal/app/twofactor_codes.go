@@ -9,6 +9,7 @@ import (
 
 	"portal"
 	"portal/internal/authn"
+	"portal/internal/secevent"
 	"portal/internal/store"
 )
 
@@ -165,7 +166,9 @@ func (s *Service) wrongCode(ctx context.Context, a *Actor, u *portal.User, msg s
 	if err != nil {
 		return err
 	}
+	secevent.Log(ctx, s.log, secevent.SecondFactorFailed, u.ID, "reason", "wrong_code")
 	if lock > 0 {
+		secevent.Log(ctx, s.log, secevent.Lockout, u.ID, "limit", limitTwoFactor.name, "locked_seconds", int(lock/time.Second))
 		return limitTwoFactor.tooMany(u.ID, lock)
 	}
 	return &portal.Error{Code: portal.EINVALID, Message: msg, Fields: map[string]any{"two_factor_incorrect": true}}

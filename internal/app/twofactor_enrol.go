@@ -8,6 +8,7 @@ import (
 
 	"portal"
 	"portal/internal/authn"
+	"portal/internal/secevent"
 	"portal/internal/store"
 )
 
@@ -282,6 +283,7 @@ func (s *Service) VerifyTwoFactor(ctx context.Context, a *Actor, code, password 
 	if err != nil {
 		return nil, err
 	}
+	secevent.Log(ctx, s.log, secevent.TwoFactorEnabled, u.ID)
 	a.TwoFactor.Enabled, a.TwoFactor.Verified, a.TwoFactor.Pending = true, true, false
 	a.TwoFactor.Required, a.TwoFactor.EnrolDue = false, false
 	if a.Session != nil {

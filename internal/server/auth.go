@@ -1,12 +1,14 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"portal"
 	"portal/internal/app"
+	"portal/internal/secevent"
 )
 
 const (
@@ -33,12 +35,18 @@ func (s *server) authenticate(r *http.Request, open restriction) (*app.Actor, er
 	if err != nil {
 		return nil, err
 	}
+	secevent.SetUser(r.Context(), a.User.ID)
 	if !safeMethod(r.Method) {
 		got := r.Header.Get(csrfHeader)
 		if got == "" {
 			got = r.PostFormValue(csrfField)
 		}
 		if err := a.CheckCSRF(got); err != nil {
+			reason := "wrong_token"
+			if got == "" {
+				reason = "missing_token"
+			}
+			secevent.Log(r.Context(), s.log, secevent.CSRFRefused, a.User.ID, "reason", reason, "method", r.Method, "path", logPath(r))
 			return nil, err
 		}
 	}
@@ -66,12 +74,32 @@ func (s *server) authenticateAPI(r *http.Request, open restriction) (*app.Actor,
 	}
 	a, err := s.svc.AuthenticateToken(r.Context(), strings.TrimSpace(key), clientIP(r))
 	if err != nil {
+		if portal.ErrorCode(err) == portal.EUNAUTHORIZED {
+			secevent.Log(r.Context(), s.log, secevent.APITokenRefused, "", "reason", tokenRefusal(err), "method", r.Method, "path", logPath(r))
+		}
 		return nil, err
 	}
+	secevent.SetUser(r.Context(), a.User.ID)
 	if err := restrict(a, open); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// tokenRefusal is why the service refused an API token, as a security
+// event says it: expired, password_reset_required, disabled, or unknown (a
+// key never issued, or of a deleted token or user: nothing tells them
+// apart once deleted).
+func tokenRefusal(err error) string {
+	var e *portal.Error
+	if errors.As(err, &e) {
+		for _, k := range []string{"token_expired", "password_reset_required", "account_disabled"} {
+			if v, _ := e.Fields[k].(bool); v {
+				return strings.TrimPrefix(k, "token_")
+			}
+		}
+	}
+	return "unknown"
 }
 
 // cookieMaxAge is the life of the session cookies: the longest a session
@@ -149,6 +177,8 @@ func (rt unsafeGETRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // another site (refused by http.CrossOriginProtection): {"detail": …} on the
 // API, an error page in the GUI.
 func (s *server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	secevent.Log(r.Context(), s.log, secevent.CrossOriginRefused, "", "method", r.Method, "path", logPath(r),
+		"sec_fetch_site", portal.Truncate(r.Header.Get("Sec-Fetch-Site"), 32), "origin", portal.Truncate(r.Header.Get("Origin"), 200))
 	err := portal.Errorf(portal.EFORBIDDEN, "cross-origin request refused: this request came from another site")
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		s.apiError(w, r, err)

@@ -11,21 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"portal/internal/secevent"
 )
 
 const maxBody = 1 << 20 // 1 MiB
 
-type ctxKey int
-
-const (
-	requestIDKey ctxKey = iota
-	clientIPKey
-)
-
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+// requestID is the id of the request (secevent carries it in the
+// context, for the security events of the service layer too).
+func requestID(ctx context.Context) string { return secevent.RequestID(ctx) }
 
 func newRequestID() string {
 	var b [8]byte
@@ -63,8 +57,7 @@ func (s *server) common(next http.Handler) http.Handler {
 		if id == "" || len(id) > 64 {
 			id = newRequestID()
 		}
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		ctx = context.WithValue(ctx, clientIPKey, s.realIP(r))
+		ctx := secevent.WithRequest(r.Context(), id, s.realIP(r))
 		r = r.WithContext(ctx)
 		sanitizeUserAgent(r)
 		h := w.Header()
@@ -156,7 +149,7 @@ func logPath(r *http.Request) string {
 
 // clientIP is the client's address as found by the common middleware.
 func clientIP(r *http.Request) string {
-	if ip, ok := r.Context().Value(clientIPKey).(string); ok {
+	if ip, ok := secevent.Client(r.Context()); ok {
 		return ip
 	}
 	return peerIP(r)

@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"time"
 
 	"portal"
 	"portal/internal/app"
+	"portal/internal/secevent"
 )
 
 // Options configure the HTTP server.
@@ -125,12 +127,27 @@ func errorStatus(err error) int {
 }
 
 // logError logs internal errors with the request id; clients see only a
-// generic message for them.
+// generic message for them. A refusal (403) or a rate limit hit (429) is a
+// security event, unless the service logged one with its reason already.
 func (s *server) logError(r *http.Request, err error) {
-	if errorStatus(err) >= 500 {
+	st := errorStatus(err)
+	if st >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", logPath(r), "request_id", requestID(r.Context()))
 	}
+	if ev, ok := refusalEvents[st]; ok && !secevent.Logged(r.Context()) {
+		secevent.Log(r.Context(), s.log, ev, "", "reason", withoutAddresses(portal.ErrorMessage(err)), "method", r.Method, "path", logPath(r))
+	}
 }
+
+var refusalEvents = map[int]secevent.Event{http.StatusForbidden: secevent.Forbidden, http.StatusTooManyRequests: secevent.RateLimited}
+
+// emailLike is an e-mail address in a message.
+var emailLike = regexp.MustCompile(`[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+`)
+
+// withoutAddresses is a refusal's message for a security event: the
+// e-mail addresses some messages name ("this invitation is for …") left
+// out.
+func withoutAddresses(msg string) string { return emailLike.ReplaceAllString(msg, "<address>") }
 
 func retryAfter(w http.ResponseWriter, err error) {
 	var e *portal.Error

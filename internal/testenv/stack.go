@@ -57,6 +57,10 @@ type StackOptions struct {
 	// the stack's redirect URI and returns the provider's configuration
 	// (an oidctest provider's issuer and client).
 	Google func(redirectURL string) oidclogin.Config
+	// Log, when set, receives Portal's log as JSON lines: one logger for
+	// the service, the mail worker and the HTTP server, as portal serve
+	// has (for a test of what is logged).
+	Log io.Writer
 }
 
 // NewStackWith is NewStackOn with options.
@@ -64,7 +68,10 @@ func NewStackWith(t testing.TB, db *store.DB, o StackOptions) *Stack {
 	t.Helper()
 	st := &Stack{DB: db, SMTP: smtptest.Start(t), Clock: NewClock(time.Now().UTC().Truncate(time.Second))}
 	logger := slog.New(slog.DiscardHandler)
-	if os.Getenv("PORTAL_TEST_LOG") != "" {
+	switch {
+	case o.Log != nil:
+		logger = slog.New(slog.NewJSONHandler(o.Log, nil))
+	case os.Getenv("PORTAL_TEST_LOG") != "":
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	sender, err := mail.NewSender(st.SMTP.URL(), "Portal <no-reply@localhost>", logger)
