@@ -6,7 +6,8 @@
 // or "chromium" in PATH; without one the test is skipped, unless
 // PORTAL_TEST_REQUIRE_BROWSER=1, which makes it fail. Screenshot writes a
 // full-page PNG into PORTAL_TEST_SCREENSHOTS (or a folder made once per test
-// run under the system's temporary directory) and logs where it is.
+// run under the system's temporary directory) and logs where it is;
+// ScreenshotWindow writes only what the window shows.
 // ExpectNewTab follows a link or form that opens a new tab.
 //
 //	ctx := browsertest.New(t)
@@ -318,8 +319,20 @@ func ScreenshotDir(t testing.TB) string {
 // test's first screenshot.
 func Screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
+	screenshot(t, ctx, name, chromedp.FullScreenshot(100))
+}
+
+// ScreenshotWindow is Screenshot of what the window shows, where the page
+// is scrolled to: what the user sees.
+func ScreenshotWindow(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	screenshot(t, ctx, name, chromedp.CaptureScreenshot())
+}
+
+func screenshot(t testing.TB, ctx context.Context, name string, capture chromedp.Action[[]byte]) {
+	t.Helper()
 	dir := ScreenshotDir(t)
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(ctx, capture)
 	if err != nil {
 		t.Fatalf("browser: screenshot %s: %v", name, err)
 	}

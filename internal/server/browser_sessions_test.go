@@ -79,7 +79,7 @@ func TestBrowserSessions(t *testing.T) {
 	do(chromedp.Click(css(`#sessions button[aria-label^="Sign out mistapi 0.55.8"]`)))
 	browsertest.WaitText(t, ctx, ".flash.ok", "Signed out the session on mistapi 0.55.8.")
 	browsertest.WaitTrue(t, ctx, "two sessions left", `document.querySelectorAll("#sessions li").length === 2`)
-	if text := browsertest.Get(t, ctx, chromedp.Evaluate[string](`document.querySelector("#sessions").innerText`)); strings.Contains(text, "mistapi") {
+	if text := browsertest.Get(t, ctx, chromedp.Evaluate[string](`document.querySelector("#sessions ul.sessions").innerText`)); strings.Contains(text, "mistapi") {
 		t.Errorf("the signed-out session is still listed:\n%s", text)
 	}
 	if r := st.Do(t, sdk, "GET", "/api/v1/self", nil); r.Status != 401 {

@@ -193,7 +193,7 @@ func TestBrowserTwoFactor(t *testing.T) {
 	b.login(email, password, true)
 	b.text("h1", "Two-factor authentication")
 	b.do(chromedp.Click(css("#use-recovery-code")))
-	b.text("label[for=two_factor]", "Recovery code")
+	b.text("label[for=two_factor]", "Recovery Code")
 	b.shot("login-recovery-code")
 	b.do(chromedp.SendKeys(css("#two_factor"), codes[0]), chromedp.Click(css(`main form button[type=submit]`)))
 	b.text(".flash.ok", "You logged in with a recovery code")

@@ -12,17 +12,21 @@ import (
 // accountSection is one section of the My Account page. Adding one takes
 // a template, web/templates/_account_<name>.html defining
 // "account-<name>" (account.html shows the sections in order), and its
-// entry in accountSections: load fills the section's data for the page
+// entry in accountSections, with its title (the section navigation lists
+// the sections by it): load fills the section's data for the page
 // (.Data.Sections "<name>"), save handles POST /account/<name> and returns
 // the confirmation to show after the redirect to /account#<name>. A save
 // that must show something once (a new API token's key) returns it as
 // shown: the page is then shown at once with it (.Data.Shown "<name>").
+// The confirmation and the error of a save show inside the section, under
+// its heading (web_account_status.go).
 // A section's POST is closed to restricted sessions unless routes.go
 // registers it on its own (restrict.go).
 type accountSection struct {
-	name string
-	load func(ctx context.Context, a *app.Actor) (any, error)
-	save func(r *http.Request, a *app.Actor) (confirmation string, shown any, err error)
+	name  string
+	title string // the section's heading, and its entry in the page's section navigation
+	load  func(ctx context.Context, a *app.Actor) (any, error)
+	save  func(r *http.Request, a *app.Actor) (confirmation string, shown any, err error)
 }
 
 // accountSections lists the sections in page order.
@@ -48,17 +52,24 @@ type accountView struct {
 	Errors   map[string]string // section name → error message of its last save
 	Forms    map[string]url.Values
 	Saved    string // name of the section just saved
+	// SavedMessage is the confirmation of the save, shown in that section.
+	SavedMessage string
+	// ErrorFields names the form field that the error of a section's last
+	// save is about, when the service says (section name → field name).
+	ErrorFields map[string]string
+	Nav         []accountNavItem // the section navigation, in page order
 }
 
 func (s *server) webAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
-	return s.renderAccount(w, r, v, a, http.StatusOK, "", nil)
+	return s.renderAccount(w, r, v, a, http.StatusOK, "", nil, nil)
 }
 
 // renderAccount shows My Account; after a failed save (from reshow),
 // section holds the section's name, and the error and what the user typed
 // (v.Error and v.Form) are shown in that section rather than atop the page.
-// shown is what a save shows once (accountSection).
-func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, status int, section string, shown map[string]any) error {
+// shown is what a save shows once (accountSection); failed is the error
+// of the save, for the field it is about.
+func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, status int, section string, shown map[string]any, failed error) error {
 	var saveMsg string
 	var saveForm url.Values
 	if section != "" {
@@ -69,9 +80,11 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, 
 	if err != nil {
 		return err
 	}
-	av := &accountView{Self: me, Sections: map[string]any{}, Shown: shown, Errors: map[string]string{}, Forms: map[string]url.Values{}}
-	for _, sec := range s.accountSections() {
+	av := &accountView{Self: me, Sections: map[string]any{}, Shown: shown, Errors: map[string]string{}, Forms: map[string]url.Values{}, ErrorFields: map[string]string{}}
+	sections := s.accountSections()
+	for _, sec := range sections {
 		av.Order = append(av.Order, sec.name)
+		av.Nav = append(av.Nav, accountNavItem{Name: sec.name, Title: sec.Title()})
 		if sec.load == nil {
 			continue
 		}
@@ -83,7 +96,9 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, 
 	}
 	if section != "" {
 		av.Errors[section], av.Forms[section] = saveMsg, saveForm
+		av.ErrorFields[section] = errorField(section, failed)
 	}
+	s.placeConfirmation(w, r, v, av, sections, shown) // web_account_status.go
 	v.Title, v.Data = "My Account", av
 	s.render(w, r, status, "account", v)
 	return nil
@@ -113,14 +128,17 @@ func (s *server) saveSection(name string) pageHandler {
 			}
 			msg, shown, err := sec.save(r, a)
 			if err != nil {
-				return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, name, nil) })
+				return s.reshow(w, r, v, err, func(status int) error {
+					keepCurrentPassword(r, v, err)
+					return s.renderAccount(w, r, v, a, status, name, nil, err)
+				})
 			}
 			if shown != nil { // shown this once: no redirect
 				v.Flash = msg
-				return s.renderAccount(w, r, v, a, http.StatusOK, "", map[string]any{name: shown})
+				return s.renderAccount(w, r, v, a, http.StatusOK, "", map[string]any{name: shown}, nil)
 			}
 			if msg != "" {
-				s.flash(w, msg)
+				s.flashIn(w, name, msg) // shown in the section (web_account_status.go)
 			}
 			http.Redirect(w, r, "/account#"+name, http.StatusSeeOther)
 			return nil
@@ -142,8 +160,9 @@ func formValue(r *http.Request, name string) *string {
 // sectionInfo is Account Information: name and phone.
 func (s *server) sectionInfo() accountSection {
 	return accountSection{
-		name: "info",
-		load: s.loadInfo, // the pending e-mail change (web_email.go)
+		name:  "info",
+		title: "Account Information",
+		load:  s.loadInfo, // the pending e-mail change (web_email.go)
 		save: func(r *http.Request, a *app.Actor) (string, any, error) {
 			_, err := s.svc.UpdateSelf(r.Context(), a, app.SelfInput{FirstName: formValue(r, "first_name"), LastName: formValue(r, "last_name"), Phone: formValue(r, "phone")})
 			if err != nil {
@@ -155,4 +174,6 @@ func (s *server) sectionInfo() accountSection {
 }
 
 // sectionOrgs lists the user's organizations and roles (read only).
-func (s *server) sectionOrgs() accountSection { return accountSection{name: "orgs"} }
+func (s *server) sectionOrgs() accountSection {
+	return accountSection{name: "orgs", title: "Organizations"}
+}

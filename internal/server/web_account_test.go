@@ -9,7 +9,7 @@ import (
 
 // TestAccountSectionsHaveTemplates: a My Account section is its template,
 // web/templates/_account_<name>.html defining "account-<name>", and its
-// entry in accountSections; neither goes without the other.
+// entry in accountSections with its title; neither goes without the other.
 func TestAccountSectionsHaveTemplates(t *testing.T) {
 	pages, err := parsePages()
 	if err != nil {
@@ -18,6 +18,9 @@ func TestAccountSectionsHaveTemplates(t *testing.T) {
 	registered := map[string]bool{}
 	for _, sec := range (&server{}).accountSections() {
 		registered[sec.name] = true
+		if sec.title == "" {
+			t.Errorf("section %q: no title (the section navigation lists the sections by their titles)", sec.name)
+		}
 		if _, err := fs.Stat(templateFS, "web/templates/_account_"+sec.name+".html"); err != nil {
 			t.Errorf("section %q: no template _account_%s.html", sec.name, sec.name)
 		}

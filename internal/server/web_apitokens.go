@@ -30,7 +30,8 @@ type apiTokensData struct {
 // shows the new key, this once.
 func (s *server) sectionAPITokens() accountSection {
 	return accountSection{
-		name: "apitokens",
+		name:  "apitokens",
+		title: "API Tokens",
 		load: func(ctx context.Context, a *app.Actor) (any, error) {
 			list, err := s.svc.ListAPITokens(ctx, a)
 			if err != nil {

@@ -53,7 +53,7 @@ func (s *server) webEmailRequest(w http.ResponseWriter, r *http.Request, v *view
 	if err != nil {
 		return s.formError(w, r, v, "change_email", err)
 	}
-	s.flash(w, "We sent a link to "+ch.Email+". Follow it within "+app.Lifetime(app.EmailChangeTTL)+" to confirm your new e-mail address.")
+	s.flashIn(w, "info", "We sent a link to "+ch.Email+". Follow it within "+app.Lifetime(app.EmailChangeTTL)+" to confirm your new e-mail address.")
 	http.Redirect(w, r, "/account#info", http.StatusSeeOther)
 	return nil
 }
@@ -63,7 +63,7 @@ func (s *server) webEmailResend(w http.ResponseWriter, r *http.Request, v *view,
 	if err != nil {
 		return s.accountError(w, r, v, a, err)
 	}
-	s.flash(w, "We sent a new link to "+ch.Email+". The previous one no longer works.")
+	s.flashIn(w, "info", "We sent a new link to "+ch.Email+". The previous one no longer works.")
 	http.Redirect(w, r, "/account#info", http.StatusSeeOther)
 	return nil
 }
@@ -72,14 +72,14 @@ func (s *server) webEmailCancel(w http.ResponseWriter, r *http.Request, v *view,
 	if err := s.svc.CancelEmailChange(r.Context(), a); err != nil {
 		return s.accountError(w, r, v, a, err)
 	}
-	s.flash(w, "The change of your e-mail address is cancelled. Your e-mail address stays "+a.User.Email+".")
+	s.flashIn(w, "info", "The change of your e-mail address is cancelled. Your e-mail address stays "+a.User.Email+".")
 	http.Redirect(w, r, "/account#info", http.StatusSeeOther)
 	return nil
 }
 
 // accountError shows My Account with err in Account Information.
 func (s *server) accountError(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor, err error) error {
-	return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, "info", nil) })
+	return s.reshow(w, r, v, err, func(status int) error { return s.renderAccount(w, r, v, a, status, "info", nil, err) })
 }
 
 // emailLinkView is the data of the pages behind mailed links.
@@ -109,7 +109,7 @@ func (s *server) webEmailVerify(w http.ResponseWriter, r *http.Request, v *view,
 	if err != nil {
 		return err
 	}
-	s.flash(w, "Your e-mail address is successfully updated. It is now "+u.Email+".")
+	s.flashIn(w, "info", "Your e-mail address is successfully updated. It is now "+u.Email+".")
 	http.Redirect(w, r, "/account#info", http.StatusSeeOther)
 	return nil
 }

@@ -25,7 +25,8 @@ type passwordSection struct {
 // and its confirmation, beside the rules that apply and who imposes them.
 func (s *server) sectionPassword() accountSection {
 	return accountSection{
-		name: "password",
+		name:  "password",
+		title: "Password",
 		load: func(ctx context.Context, a *app.Actor) (any, error) {
 			ep, err := s.svc.PasswordPolicyFor(ctx, a.User.ID)
 			if err != nil {
@@ -39,10 +40,10 @@ func (s *server) sectionPassword() accountSection {
 			f := r.PostForm
 			pw := f.Get("new_password")
 			if pw == "" {
-				return "", nil, portal.Errorf(portal.EINVALID, "type the new password")
+				return "", nil, withField(portal.Errorf(portal.EINVALID, "type the new password"), "new_password")
 			}
 			if err := confirmPassword(f, "new_password"); err != nil {
-				return "", nil, err
+				return "", nil, withField(err, "new_password_confirm")
 			}
 			in := app.SelfInput{Password: &pw}
 			if old := f.Get("current_password"); old != "" {

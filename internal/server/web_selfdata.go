@@ -22,7 +22,8 @@ type loginFailuresData struct {
 
 func (s *server) sectionLoginFailures() accountSection {
 	return accountSection{
-		name: "loginfailures",
+		name:  "loginfailures",
+		title: "Failed Logins",
 		load: func(ctx context.Context, a *app.Actor) (any, error) {
 			f, err := s.svc.SelfLoginFailures(ctx, a)
 			if err != nil {

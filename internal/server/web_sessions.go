@@ -30,7 +30,8 @@ type sessionsData struct {
 // session_id, or with others=1.
 func (s *server) sectionSessions() accountSection {
 	return accountSection{
-		name: "sessions",
+		name:  "sessions",
+		title: "Sessions",
 		load: func(ctx context.Context, a *app.Actor) (any, error) {
 			list, err := s.svc.ListSessions(ctx, a)
 			if err != nil {

@@ -32,7 +32,8 @@ type twoFactorSectionData struct {
 // Unticking needs the current password and a code.
 func (s *server) sectionTwoFactor() accountSection {
 	return accountSection{
-		name: twoFactorSection,
+		name:  twoFactorSection,
+		title: "Authentication",
 		load: func(ctx context.Context, a *app.Actor) (any, error) {
 			d := &twoFactorSectionData{State: a.TwoFactor, NeedsPassword: !a.TwoFactor.Verified && !s.svc.SessionPrivileged(a)}
 			if a.TwoFactor.Verified {
@@ -97,7 +98,7 @@ func (s *server) renderTwoFactorVerify(w http.ResponseWriter, r *http.Request, v
 		if a.TwoFactor.Verified {
 			msg = "Two-factor authentication is already verified."
 		}
-		s.flash(w, msg)
+		s.flashIn(w, twoFactorSection, msg)
 		http.Redirect(w, r, "/account#"+twoFactorSection, http.StatusSeeOther)
 		return nil
 	}
@@ -135,7 +136,7 @@ func (s *server) webTwoFactorVerify(w http.ResponseWriter, r *http.Request, v *v
 		return s.reshow(w, r, v, err, func(status int) error { return s.renderTwoFactorVerify(w, r, v, a, status) })
 	}
 	if codes == nil { // was verified already (another tab)
-		s.flash(w, "Two-factor authentication is already verified.")
+		s.flashIn(w, twoFactorSection, "Two-factor authentication is already verified.")
 		http.Redirect(w, r, "/account#"+twoFactorSection, http.StatusSeeOther)
 		return nil
 	}
@@ -155,7 +156,7 @@ func (s *server) renderRecoveryCodes(w http.ResponseWriter, r *http.Request, v *
 	st, err := s.svc.RecoveryCodes(r.Context(), a)
 	if err != nil {
 		if portal.ErrorCode(err) == portal.ENOTFOUND {
-			s.flash(w, "Recovery codes come with two-factor authentication: turn it on first.")
+			s.flashIn(w, twoFactorSection, "Recovery codes come with two-factor authentication: turn it on first.")
 			http.Redirect(w, r, "/account#"+twoFactorSection, http.StatusSeeOther)
 			return nil
 		}
