@@ -12,9 +12,9 @@ import (
 )
 
 // TestServeWithGoogleDown: with PORTAL_GOOGLE_CLIENT_ID set and the issuer
-// unreachable, portal serve starts (discovery waits for the first use)
-// and answers a sign-in's start with a 503 that says Google cannot be
-// reached.
+// unreachable, portal serve starts (discovery waits for the first use),
+// offers Sign in with Google, and answers its start with a 503 that says
+// Google cannot be reached.
 func TestServeWithGoogleDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -40,6 +40,9 @@ func TestServeWithGoogleDown(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	})
+	if code, body := get(t, base+"/login"); code != 200 || !strings.Contains(body, "Sign in with Google") {
+		t.Errorf("/login = %d, without Sign in with Google", code)
+	}
 	res, err := client.Get(base + "/api/v1/login/oauth/google")
 	if err != nil {
 		t.Fatal(err)

@@ -311,6 +311,21 @@ func TestGoogleNoOpenRedirect(t *testing.T) {
 			e.want(e.do(ann, "GET", "/api/v1/self/oauth/google?forward="+url.QueryEscape(good), nil), 200, "forward "+good)
 		}
 
+		// The GUI: "Sign in with Google" with a next of another site comes
+		// back to Portal's home page, never there.
+		e.want(e.link(ann, gAnn), 200, "link")
+		for next, want := range map[string]string{"https://evil.example/": "/", "//evil.example": "/", "/orgs/new": "/orgs/new"} {
+			b := e.st.Client()
+			res := googleForm(t, e.st, b, "/login/google", url.Values{"next": {next}})
+			if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), e.p.Issuer) {
+				t.Fatalf("POST /login/google: %d to %q, want 303 to the provider", res.Status, res.Header.Get("Location"))
+			}
+			code, state := e.p.SignIn(t, res.Header.Get("Location"), gAnn.Email, gAnn.Password)
+			r := getPath(t, e.st, b, "/oauth/google/callback?code="+url.QueryEscape(code)+"&state="+url.QueryEscape(state))
+			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != want {
+				t.Errorf("next %q: callback %d to %q, want %q", next, r.Status, r.Header.Get("Location"), want)
+			}
+		}
 	})
 }
 
@@ -331,6 +346,13 @@ func TestGoogleRefusals(t *testing.T) {
 			wantDetail(t, r, "unknown, expired or already used")
 			e.want(e.do(bob, "POST", "/api/v1/self/oauth/google", map[string]any{"code": code, "state": state}), 400, "another session's state")
 			e.want(e.do(bob, "POST", "/api/v1/self/oauth/google", map[string]any{"code": code}), 400, "no flow in this session")
+			// The GUI's callback without a state, or with another's.
+			for _, q := range []string{"code=" + url.QueryEscape(code), "code=" + url.QueryEscape(code) + "&state=forged"} {
+				page := getPath(t, e.st, e.st.Client(), "/oauth/google/callback?"+q)
+				if page.Status != 400 || !strings.Contains(string(page.Body), "unknown, expired or already used") {
+					t.Errorf("callback %s: %d, want 400 with the message", q, page.Status)
+				}
+			}
 			if e.oauthGoogle(ann) || e.oauthGoogle(bob) {
 				t.Fatal("a refused state linked an account")
 			}
@@ -467,6 +489,14 @@ func TestGoogleRefusals(t *testing.T) {
 					t.Error("an unlinked Google account got a session cookie")
 				}
 			}
+			// The GUI says it on the login page.
+			b := e.st.Client()
+			res := googleForm(t, e.st, b, "/login/google", nil)
+			code, state := e.p.SignIn(t, res.Header.Get("Location"), gShadow.Email, gShadow.Password)
+			page := getPath(t, e.st, b, "/oauth/google/callback?code="+url.QueryEscape(code)+"&state="+url.QueryEscape(state))
+			if page.Status != 403 || !strings.Contains(string(page.Body), "is not linked to a Portal account") {
+				t.Errorf("GUI unlinked login: %d %s", page.Status, firstLine(string(page.Body), "linked"))
+			}
 		})
 
 		t.Run("too many sign-ins started", func(t *testing.T) {
@@ -499,6 +529,23 @@ func TestGoogleRefusals(t *testing.T) {
 			}
 		})
 
+		t.Run("flow started through the API", func(t *testing.T) {
+			// The provider sends the browser to Portal's callback, which
+			// shows the code for the API client; the client finishes.
+			e := newGoogleEnv(t, spec, d)
+			ann := e.signUp("ann@example.com", googlePassword, "Acme")
+			authURL, _ := e.linkURL(ann)
+			code, state := e.p.SignIn(t, authURL, gAnn.Email, gAnn.Password)
+			page := getPath(t, e.st, e.st.Client(), "/oauth/google/callback?code="+url.QueryEscape(code)+"&state="+url.QueryEscape(state))
+			if page.Status != 200 || !strings.Contains(string(page.Body), code) {
+				t.Fatalf("callback of an API flow: %d %s", page.Status, firstLine(string(page.Body), "code"))
+			}
+			if e.oauthGoogle(ann) {
+				t.Fatal("the callback page linked by itself")
+			}
+			e.want(e.do(ann, "POST", "/api/v1/self/oauth/google", map[string]any{"code": code}), 200, "link with the code shown")
+		})
+
 		t.Run("link needs a recent login", func(t *testing.T) {
 			e := newGoogleEnv(t, spec, d)
 			ann := e.signUp("ann@example.com", googlePassword, "Acme")
@@ -507,6 +554,19 @@ func TestGoogleRefusals(t *testing.T) {
 			e.want(r, 403, "link URL long after the login")
 			if r.JSON(t)["reauthentication_required"] != true {
 				t.Errorf("no reauthentication_required: %s", r.Body)
+			}
+			// The GUI's Yes asks for the password then, and goes on with it.
+			page := postForm(t, e.st, ann, "/account/social/link", nil)
+			if page.Status != 403 || !strings.Contains(string(page.Body), "give your current password") {
+				t.Errorf("GUI link long after the login: %d", page.Status)
+			}
+			page = postForm(t, e.st, ann, "/account/social/link", url.Values{"password": {"not my password"}})
+			if page.Status != 400 {
+				t.Errorf("GUI link with a wrong password: %d", page.Status)
+			}
+			page = postForm(t, e.st, ann, "/account/social/link", url.Values{"password": {googlePassword}})
+			if page.Status != http.StatusSeeOther || !strings.HasPrefix(page.Header.Get("Location"), e.p.Issuer) {
+				t.Errorf("GUI link with the password: %d to %q, want the provider", page.Status, page.Header.Get("Location"))
 			}
 		})
 
@@ -537,6 +597,14 @@ func TestGoogleRefusals(t *testing.T) {
 					if m := r.JSON(t); m["provider_unavailable"] != true || !strings.Contains(m["detail"].(string), "Google cannot be reached") || r.Header.Get("Retry-After") == "" {
 						t.Errorf("%s: %s: %s", name, path, r.Body)
 					}
+				}
+				page := googleForm(t, e.st, e.st.Client(), "/login/google", nil)
+				if page.Status != 503 || !strings.Contains(string(page.Body), "Google cannot be reached") {
+					t.Errorf("%s: GUI: %d", name, page.Status)
+				}
+				page = postForm(t, e.st, ann, "/account/social/link", nil)
+				if page.Status != 503 || !strings.Contains(string(page.Body), "Google cannot be reached") {
+					t.Errorf("%s: GUI link: %d", name, page.Status)
 				}
 				// Password login still works.
 				_, r := e.login("ann@example.com", googlePassword)

@@ -145,6 +145,14 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("POST /invite/decline", s.public(s.webDeclineInvite))
 	mux.HandleFunc("POST /invite/signup", s.public(s.webInviteSignUp))
 
+	// Sign in with Google (web_google.go): only when PORTAL_GOOGLE_CLIENT_ID
+	// is set, else these paths are 404.
+	if s.svc.GoogleEnabled() {
+		mux.HandleFunc("POST /login/google", s.public(s.webGoogleLoginStart))
+		mux.HandleFunc("GET /oauth/google/callback", s.webGoogleCallback) // a link needs the session that started it
+		mux.Handle("POST /account/social/link", s.page(s.webGoogleLinkStart))
+	}
+
 	// Addresses of forms, opened by a reload after a failed form: the page
 	// the form is on.
 	mux.HandleFunc("GET /orgs", redirectTo(func(*http.Request) string { return "/" }))

@@ -31,7 +31,7 @@ type accountSection struct {
 
 // accountSections lists the sections in page order.
 func (s *server) accountSections() []accountSection {
-	return []accountSection{
+	return present([]accountSection{
 		s.sectionInfo(),
 		s.sectionPassword(),
 		s.sectionTwoFactor(), // web_twofactor.go
@@ -40,7 +40,8 @@ func (s *server) accountSections() []accountSection {
 		s.sectionSessions(),
 		s.sectionAPITokens(),
 		s.sectionLoginFailures(), // web_selfdata.go
-	}
+		s.sectionSocial(),        // web_google.go: none when Google sign-in is off
+	})
 }
 
 // accountView is the data of the My Account page.
@@ -100,6 +101,7 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, 
 	}
 	s.placeConfirmation(w, r, v, av, sections, shown) // web_account_status.go
 	v.Title, v.Data = "My Account", av
+	s.allowGoogleForms(w) // Social Sign In's Yes leads there (web_google.go)
 	s.render(w, r, status, "account", v)
 	return nil
 }
