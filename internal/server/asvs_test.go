@@ -852,16 +852,11 @@ func TestGoogleTokensStayInside(t *testing.T) {
 	spec := mistspec.Load(t)
 	p := oidctest.Start(t, gAccount...)
 	rec := &tokenRecorder{}
-	st := testenv.NewStackWith(t, testenv.OpenDB(t, store.SQLite), testenv.StackOptions{Google: func(redirect string) oidclogin.Config {
+	var logs logBuffer // the service's and the server's log
+	st := testenv.NewStackWith(t, testenv.OpenDB(t, store.SQLite), testenv.StackOptions{Log: &logs, Google: func(redirect string) oidclogin.Config {
 		p.RegisterRedirect(redirect)
 		return oidclogin.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret, Issuer: p.Issuer, RedirectURL: redirect, Transport: rec}
 	}})
-	var logs logBuffer
-	h, err := server.NewServer(server.Options{Service: st.Service, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Ready: st.DB.Ready})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Server.Config.Handler = h // the same server, logging into logs
 	e := &googleEnv{apiEnv: &apiEnv{t: t, st: st, spec: spec}, p: p}
 
 	var seen []string
@@ -885,6 +880,9 @@ func TestGoogleTokensStayInside(t *testing.T) {
 	e.waitMail("ann@example.com", subjectGoogleLinked, 1)
 	for _, m := range st.SMTP.Messages() {
 		seen = append(seen, string(m.Raw))
+	}
+	if !strings.Contains(logs.String(), "msg=request") {
+		t.Fatalf("the log holds no request lines: %q", logs.String())
 	}
 	seen = append(seen, logs.String())
 
