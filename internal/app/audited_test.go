@@ -131,12 +131,12 @@ func ptrOf[T any](v T) *T { return &v }
 func auditRows() (names []string, rows map[string]auditRow) {
 	read := auditRow{why: "reads only"}
 	rows = map[string]auditRow{
-		"AuditRetention": read, "CheckEmailChange": read, "CheckEmailRevert": read, "CheckInvite": read, "GetAPIToken": read,
+		"AuditRetention": read, "CheckEmailChange": read, "CheckRegistration": read, "CheckEmailRevert": read, "CheckInvite": read, "GetAPIToken": read,
 		"GetAdmin": read, "GetOrg": read, "GetOrgSetting": read, "GetSelf": read, "GetSite": read, "ListAPITokens": read,
 		"ListAdmins": read, "ListSessions": read, "ListSites": read, "LoadTwoFactor": read, "Now": read, "OrgLogs": read,
 		"OrgLogsEach": read, "PasswordPolicyFor": read, "PendingEmailChange": read, "Permissions": read,
 		"PreviewAccountDeletion": read, "RecoveryCodes": read, "RecoveryLink": read, "RecoveryLinkTwoFactor": read,
-		"SelfLoginFailures": read, "SelfLogs": read, "SessionPrivileged": read, "TwoFactorQRCode": read, "TwoFactorSecret": read,
+		"SelfLoginFailures": read, "ExportPersonalData": read, "SelfLogs": read, "SessionPrivileged": read, "TwoFactorQRCode": read, "TwoFactorSecret": read,
 		"GoogleAuthOrigin": read, "GoogleEnabled": read, "GoogleFlow": read, "GoogleLinkOf": read,
 		"Register":           {why: "a sign-up waiting for its link: no account yet (VerifyRegistration writes its first entry)"},
 		"ResendVerification": {why: "a sign-up waiting for its link: no account yet (VerifyRegistration writes its first entry)"},

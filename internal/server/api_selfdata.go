@@ -38,3 +38,14 @@ func (s *server) apiLoginFailures(w http.ResponseWriter, r *http.Request, a *app
 	}
 	return ok(w, out)
 }
+
+// apiExport is GET /api/v1/self/export (ours): everything Portal holds
+// about the caller, as one JSON file (app/personal_export.go).
+func (s *server) apiExport(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
+	d, err := s.svc.ExportPersonalData(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="portal-data-`+d.ExportedAt.Format("2006-01-02")+`.json"`)
+	return ok(w, d)
+}

@@ -2,10 +2,16 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"portal/internal/authn"
 	"portal/internal/mistspec"
 	"portal/internal/store"
 	"portal/internal/testenv"
@@ -91,4 +97,151 @@ func toStrings(v any) []string {
 		out = append(out, x.(string))
 	}
 	return out
+}
+
+// TestDataExport: GET /api/v1/self/export and My Account ▸ Download my
+// data give one JSON file with the profile, preferences, memberships,
+// sessions, API token names, linked sign-ins, the pending e-mail change,
+// the user's own audit entries and login failures; and no secret of the
+// account appears in it: no password or hash, session or CSRF token, API
+// key or its hash, TOTP secret (plain or sealed), recovery code.
+func TestDataExport(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		ctx := context.Background()
+		const email = "ann@example.com"
+		ann := e.signUp(email, twoFactorTestPassword, "Acme")
+		org := e.firstOrg(ann)
+		e.createSite(ann, org, "HQ")
+		e.want(e.do(ann, "PUT", "/api/v1/self", map[string]any{"first_name": "Ann", "last_name": "Lee", "timezone": "Europe/Paris", "hour24": true}), 200, "names")
+		secret, codes := e.activate(ann)
+		_, key := e.tokenCreate(ann, "backup script")
+		e.st.Clock.Advance(30 * time.Second)
+		e.want(e.do(ann, "POST", "/api/v1/self/update", map[string]any{"email": "ann.new@example.com", "password": twoFactorTestPassword, "two_factor": e.code(secret, 0)}), 200, "e-mail change")
+		_, r := e.login(email, "not the password")
+		e.want(r, 400, "a failed login")
+		other := e.pendingLogin(email)
+		e.st.Clock.Advance(30 * time.Second)
+		e.want(e.passCode(other, e.code(secret, 0)), 200, "second session")
+		u, err := e.st.DB.GetUserByEmail(ctx, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.DB.Write(ctx, func(tx *store.Tx) error {
+			return tx.CreateIdentityLink(ctx, &store.IdentityLink{ID: uuid.NewString(), UserID: u.ID, Provider: "google", Subject: "1098765", Email: "ann.lee@gmail.example", Created: e.st.Clock.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+
+		r = e.do(ann, "GET", "/api/v1/self/export", nil)
+		e.want(r, 200, "export")
+		if cd := r.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, `attachment; filename="portal-data-`) {
+			t.Errorf("Content-Disposition %q", cd)
+		}
+		var doc struct {
+			Profile       map[string]any   `json:"profile"`
+			Preferences   map[string]any   `json:"preferences"`
+			TwoFactor     map[string]any   `json:"two_factor"`
+			Memberships   []map[string]any `json:"memberships"`
+			Subscriptions []any            `json:"subscriptions"`
+			Sessions      []map[string]any `json:"sessions"`
+			APITokens     []map[string]any `json:"api_tokens"`
+			LinkedSignIns []map[string]any `json:"linked_sign_ins"`
+			PendingEmail  map[string]any   `json:"pending_email_change"`
+			AuditEntries  []map[string]any `json:"audit_entries"`
+			LoginFailures []map[string]any `json:"login_failures"`
+		}
+		if err := json.Unmarshal(r.Body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var msgs []string
+		for _, a := range doc.AuditEntries {
+			msgs = append(msgs, a["message"].(string))
+		}
+		for what, ok := range map[string]bool{
+			"profile":         doc.Profile["email"] == email && doc.Profile["first_name"] == "Ann" && doc.Profile["id"] == u.ID,
+			"preferences":     doc.Preferences["timezone"] == "Europe/Paris" && doc.Preferences["hour24"] == true,
+			"two-factor":      doc.TwoFactor["enabled"] == true && doc.TwoFactor["recovery_codes_remaining"] == 10.0,
+			"memberships":     len(doc.Memberships) == 1 && doc.Memberships[0]["org_name"] == "Acme" && doc.Memberships[0]["role"] == "admin",
+			"subscriptions":   doc.Subscriptions != nil,
+			"sessions":        len(doc.Sessions) == 2 && doc.Sessions[0]["ip"] == "127.0.0.1",
+			"API tokens":      len(doc.APITokens) == 1 && doc.APITokens[0]["name"] == "backup script",
+			"linked sign-ins": len(doc.LinkedSignIns) == 1 && doc.LinkedSignIns[0]["provider"] == "google" && doc.LinkedSignIns[0]["email"] == "ann.lee@gmail.example",
+			"pending e-mail":  doc.PendingEmail["email"] == "ann.new@example.com",
+			"audit entries":   slices.Contains(msgs, "Created organization Acme") && slices.Contains(msgs, "Created site HQ") && slices.Contains(msgs, "Requested e-mail change"),
+			"login failures":  len(doc.LoginFailures) == 1 && doc.LoginFailures[0]["reason"] == "wrong password",
+		} {
+			if !ok {
+				t.Errorf("the export's %s are wrong or missing", what)
+			}
+		}
+
+		// No secret, in any form.
+		secrets := map[string]string{"password": twoFactorTestPassword, "password hash": u.PasswordHash, "API key": key,
+			"API key hash": authn.HashToken(key), "TOTP secret": secret, "session cookie": e.cookie(ann, "sessionid"),
+			"CSRF token": e.cookie(ann, "csrftoken"), "other session cookie": e.cookie(other, "sessionid")}
+		for i, c := range codes {
+			secrets["recovery code "+strconv.Itoa(i)] = c
+		}
+		tf, err := e.st.DB.GetTwoFactor(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets["sealed TOTP secret"] = tf.Secret
+		sessions, err := e.st.DB.ListUserSessions(ctx, u.ID, e.st.Clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range sessions {
+			secrets["session token hash "+strconv.Itoa(i)] = s.TokenHash
+			secrets["session CSRF "+strconv.Itoa(i)] = s.CSRFToken
+		}
+		body := string(r.Body)
+		for what, v := range secrets {
+			if v == "" {
+				t.Fatalf("test set-up: no %s", what)
+			}
+			if strings.Contains(body, v) {
+				t.Errorf("the export holds the %s", what)
+			}
+		}
+		var keys func(any)
+		keys = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, y := range x {
+					if lk := strings.ToLower(k); strings.Contains(lk, "hash") || strings.Contains(lk, "secret") || strings.Contains(lk, "key") ||
+						(strings.Contains(lk, "password") && lk != "password_changed" && lk != "password_reset_required") {
+						t.Errorf("the export has a field %q", k)
+					}
+					keys(y)
+				}
+			case []any:
+				for _, y := range x {
+					keys(y)
+				}
+			}
+		}
+		var whole any
+		_ = json.Unmarshal(r.Body, &whole)
+		keys(whole)
+
+		// The same with an API token, and as a download from My Account.
+		if r := e.tok(key, "GET", "/api/v1/self/export", nil); r.Status != 200 || !strings.Contains(string(r.Body), `"backup script"`) {
+			t.Errorf("export with an API token: %d", r.Status)
+		}
+		if !strings.Contains(pageText(t, e.st, ann, "/account"), `href="/account/export"`) {
+			t.Errorf("My Account has no Download my data link")
+		}
+		status, hdr, page := getPage(t, e.st, ann, "/account/export")
+		if status != 200 || !strings.Contains(hdr.Get("Content-Disposition"), "attachment") || !strings.Contains(page, `"email": "ann@example.com"`) {
+			t.Errorf("Download my data: %d %v", status, hdr)
+		}
+		for what, v := range secrets {
+			if strings.Contains(page, v) {
+				t.Errorf("the download holds the %s", what)
+			}
+		}
+	})
 }

@@ -141,6 +141,7 @@ func authzRows() []authzRow {
 		{pattern: "DELETE /api/v1/self", kind: selfRoute, status: 200, tokenStatus: 403, body: named("password", fixturePassword)},
 		{pattern: "GET /api/v1/self/logs", kind: selfRoute, status: 200},
 		{pattern: "GET /api/v1/self/login_failures", kind: selfRoute, status: 200},
+		{pattern: "GET /api/v1/self/export", kind: selfRoute, status: 200},
 		// An API token may never change the e-mail address or the password
 		// (app.SessionOnlyOperations).
 		{pattern: "POST /api/v1/self/update", kind: selfRoute, status: 200, tokenStatus: 403, body: func(f *fixture) any {

@@ -33,6 +33,7 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("DELETE /api/v1/self", s.authed(s.apiDeleteSelf))
 	mux.Handle("GET /api/v1/self/logs", s.authed(s.apiSelfLogs))
 	mux.Handle("GET /api/v1/self/login_failures", s.authed(s.apiLoginFailures))
+	mux.Handle("GET /api/v1/self/export", s.authed(s.apiExport)) // ours
 	mux.Handle("GET /api/v1/self/two_factor/token", s.authed(s.apiTwoFactorToken, open(whenEnrolDue)))
 	mux.Handle("POST /api/v1/self/two_factor/verify", s.authed(s.apiVerifyTwoFactor, open(whenEnrolDue)))
 	mux.Handle("GET /api/v1/self/two_factor/recovery_codes", s.authed(s.apiRecoveryCodes, open(whenEnrolDue))) // ours
@@ -118,6 +119,7 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("GET /account/email/revert", s.public(s.webEmailRevertForm))
 	mux.HandleFunc("POST /account/email/revert", s.public(s.webEmailRevert))
 	mux.Handle("GET /account/delete", s.page(s.webDeleteAccountForm))
+	mux.Handle("GET /account/export", s.page(s.webExport))
 	mux.Handle("POST /account/delete", s.page(s.webDeleteAccount))
 	mux.Handle("GET /orgs/new", s.page(s.webCreateOrgForm))
 	mux.Handle("POST /orgs", s.page(s.webCreateOrg))

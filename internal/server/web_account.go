@@ -40,6 +40,7 @@ func (s *server) accountSections() []accountSection {
 		s.sectionSessions(),
 		s.sectionAPITokens(),
 		s.sectionLoginFailures(), // web_selfdata.go
+		s.sectionData(),          // web_export.go
 		s.sectionSocial(),        // web_google.go: none when Google sign-in is off
 	})
 }
