@@ -881,7 +881,7 @@ func TestGoogleTokensStayInside(t *testing.T) {
 	for _, m := range st.SMTP.Messages() {
 		seen = append(seen, string(m.Raw))
 	}
-	if !strings.Contains(logs.String(), "msg=request") {
+	if !strings.Contains(logs.String(), `"msg":"request"`) && !strings.Contains(logs.String(), "msg=request") {
 		t.Fatalf("the log holds no request lines: %q", logs.String())
 	}
 	seen = append(seen, logs.String())
