@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"time"
 
 	"portal"
+	"portal/internal/authn"
 	"portal/internal/store"
 )
 
@@ -30,4 +32,22 @@ func linkSpent(err error) error {
 
 func invalidLink() error {
 	return portal.Errorf(portal.ENOTFOUND, "this link is invalid or was replaced by a newer one")
+}
+
+// CheckRegistration says whether a registration link can still be
+// followed, without following it: the page behind the link offers its
+// Verify button only then (VerifyRegistration checks again).
+func (s *Service) CheckRegistration(ctx context.Context, token string) (err error) {
+	defer wrap(&err, "CheckRegistration")
+	if token == "" || len(token) > 128 {
+		return invalidLink()
+	}
+	r, err := s.db.GetRegistration(ctx, authn.HashToken(token))
+	if portal.ErrorCode(err) == portal.ENOTFOUND {
+		return invalidLink()
+	}
+	if err != nil {
+		return err
+	}
+	return s.checkLink(r.Used, r.Expires)
 }

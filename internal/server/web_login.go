@@ -14,7 +14,6 @@ import (
 func (s *server) webLoginForm(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title = "Log in"
 	v.Form = r.URL.Query()
-	s.loginData(w, v) // Sign in with Google (web_google.go)
 	s.render(w, r, http.StatusOK, "login", v)
 	return nil
 }
@@ -30,7 +29,6 @@ func (s *server) webLogin(w http.ResponseWriter, r *http.Request, v *view) error
 		if errors.As(err, &e) && e.Fields["email_not_verified"] == true {
 			v.Data = map[string]any{"Unverified": true}
 		}
-		s.loginData(w, v)
 		return s.formError(w, r, v, "login", err)
 	}
 	s.setSessionCookies(w, res)
@@ -68,9 +66,15 @@ func (s *server) webSignup(w http.ResponseWriter, r *http.Request, v *view) erro
 	return nil
 }
 
+// webVerifyForm is where the sign-up link leads: a Verify button, or,
+// for a link that can no longer be followed (used, expired or replaced),
+// why, and no button (verify.html).
 func (s *server) webVerifyForm(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title = "Verify your e-mail address"
 	v.Form = r.URL.Query()
+	if err := s.svc.CheckRegistration(r.Context(), v.Form.Get("token")); err != nil {
+		return s.formError(w, r, v, "verify", err)
+	}
 	s.render(w, r, http.StatusOK, "verify", v)
 	return nil
 }
