@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"portal"
@@ -58,6 +60,24 @@ func cleanAPITokenName(name string) (string, error) {
 	return cleanName("name", name, MaxAPITokenNameLen, true)
 }
 
+// uniqueAPITokenName refuses a name that another of the user's tokens
+// (not id) has, compared without regard to case, so that the list and the
+// audit log tell them apart. It runs in the write transaction that adds or
+// renames the token.
+func uniqueAPITokenName(ctx context.Context, tx *store.Tx, userID, id, name string) error {
+	list, err := tx.ListUserAPITokens(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, t := range list {
+		if t.ID != id && strings.EqualFold(t.Name, name) {
+			return &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"field": "name"},
+				Message: fmt.Sprintf("you already have an API token named %q: choose another name", t.Name)}
+		}
+	}
+	return nil
+}
+
 // CreateAPIToken creates an API token for the actor and returns it with
 // its key, which is never shown again. Tokens are created from a session
 // only: a token that could mint tokens would outlive its own deletion.
@@ -84,6 +104,9 @@ func (s *Service) CreateAPIToken(ctx context.Context, a *Actor, name string) (_ 
 		}
 		if n >= MaxAPITokens {
 			return portal.Errorf(portal.EINVALID, "you already have %d API tokens, the most allowed: delete one you no longer use first", MaxAPITokens)
+		}
+		if err := uniqueAPITokenName(ctx, tx, a.User.ID, "", name); err != nil {
+			return err
 		}
 		if err := tx.CreateAPIToken(ctx, st); err != nil {
 			return err
@@ -139,6 +162,9 @@ func (s *Service) RenameAPIToken(ctx context.Context, a *Actor, id, name string)
 		if before == name {
 			out = s.apiToken(t, a)
 			return nil
+		}
+		if err := uniqueAPITokenName(ctx, tx, a.User.ID, id, name); err != nil {
+			return err
 		}
 		if err := tx.RenameAPIToken(ctx, a.User.ID, id, name); err != nil {
 			return err

@@ -1,0 +1,66 @@
+package server_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"portal/internal/mistspec"
+	"portal/internal/store"
+	"portal/internal/testenv"
+)
+
+// TestAPITokenNamesUnique: two of a user's API tokens cannot share a name
+// (compared without regard to case), on creation or rename, through the
+// API (400 with the reason) and My Account (the error at the name field,
+// what was typed kept); another user's token may have the name.
+func TestAPITokenNamesUnique(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		ann := e.signUp("ann@example.com", "correct horse 1", "")
+		ciID, _ := e.tokenCreate(ann, "ci")
+		deployID, _ := e.tokenCreate(ann, "deploy")
+
+		r := e.do(ann, "POST", "/api/v1/self/apitokens", map[string]any{"name": " CI "})
+		e.want(r, 400, "a second token named CI")
+		if got := e.detail(r); got != `you already have an API token named "ci": choose another name` {
+			t.Errorf("detail = %q", got)
+		}
+		r = e.do(ann, "PUT", "/api/v1/self/apitokens/"+deployID, map[string]any{"name": "Ci"})
+		e.want(r, 400, "renaming deploy to Ci")
+		if !strings.Contains(e.detail(r), `named "ci"`) {
+			t.Errorf("detail = %q", e.detail(r))
+		}
+		names := map[any]bool{}
+		for _, tk := range e.tokens(ann) {
+			names[tk["name"]] = true
+		}
+		if len(names) != 2 || !names["ci"] || !names["deploy"] {
+			t.Errorf("tokens after the refusals: %v", names)
+		}
+		if n, _ := e.auditCount(ann, "Created API token ci"); n != 1 {
+			t.Errorf("%d audit entries for creating ci", n)
+		}
+		// A token keeps its own name, in another case too.
+		e.want(e.do(ann, "PUT", "/api/v1/self/apitokens/"+ciID, map[string]any{"name": "CI"}), 200, "renaming ci to CI")
+		// Another user's token may have the name.
+		bob := e.signUp("bob@example.com", "correct horse 2", "")
+		e.tokenCreate(bob, "ci")
+
+		// My Account: the error in API Tokens, at the name field, the name kept.
+		page := postForm(t, e.st, ann, "/account/apitokens", url.Values{"name": {"deploy"}})
+		if page.Status != 400 {
+			t.Fatalf("GUI: a second token named deploy: %d", page.Status)
+		}
+		html := string(page.Body)
+		for _, want := range []string{
+			`id="apitokens-error"`, `You already have an API token named &#34;deploy&#34;: choose another name.`,
+			`<input id="apitoken-name" name="name" required aria-invalid="true" aria-describedby="apitokens-error"`, `value="deploy"`,
+		} {
+			if !strings.Contains(html, want) {
+				t.Errorf("GUI: the page after a second token named deploy lacks %s", want)
+			}
+		}
+	})
+}
