@@ -136,7 +136,7 @@ func auditRows() (names []string, rows map[string]auditRow) {
 		"ListAdmins": read, "ListSessions": read, "ListSites": read, "LoadTwoFactor": read, "Now": read, "OrgLogs": read,
 		"OrgLogsEach": read, "PasswordPolicyFor": read, "PendingEmailChange": read, "Permissions": read,
 		"PreviewAccountDeletion": read, "RecoveryCodes": read, "RecoveryLink": read, "RecoveryLinkTwoFactor": read,
-		"SelfLoginFailures": read, "SelfLogs": read, "SessionPrivileged": read, "TwoFactorQRCode": read, "TwoFactorSecret": read,
+		"SelfLoginFailures": read, "ExportPersonalData": read, "SelfLogs": read, "SessionPrivileged": read, "TwoFactorQRCode": read, "TwoFactorSecret": read,
 		"GoogleAuthOrigin": read, "GoogleEnabled": read, "GoogleFlow": read, "GoogleLinkOf": read,
 		"Register":           {why: "a sign-up waiting for its link: no account yet (VerifyRegistration writes its first entry)"},
 		"ResendVerification": {why: "a sign-up waiting for its link: no account yet (VerifyRegistration writes its first entry)"},

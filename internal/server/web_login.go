@@ -14,6 +14,7 @@ import (
 func (s *server) webLoginForm(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title = "Log in"
 	v.Form = r.URL.Query()
+	s.loginData(w, v) // Sign in with Google (web_google.go)
 	s.render(w, r, http.StatusOK, "login", v)
 	return nil
 }
@@ -29,6 +30,7 @@ func (s *server) webLogin(w http.ResponseWriter, r *http.Request, v *view) error
 		if errors.As(err, &e) && e.Fields["email_not_verified"] == true {
 			v.Data = map[string]any{"Unverified": true}
 		}
+		s.loginData(w, v)
 		return s.formError(w, r, v, "login", err)
 	}
 	s.setSessionCookies(w, res)
