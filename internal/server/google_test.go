@@ -385,6 +385,28 @@ func TestGoogleRefusals(t *testing.T) {
 			e.want(e.do(c, "POST", "/api/v1/login/oauth/google", map[string]any{"code": code}), 400, "the login code again")
 		})
 
+		t.Run("one code sent at once", func(t *testing.T) {
+			// Of concurrent finishes of one flow, one links or signs in.
+			e := newGoogleEnv(t, spec, d)
+			ann := e.signUp("ann@example.com", googlePassword, "Acme")
+			authURL, _ := e.linkURL(ann)
+			code, state := e.p.SignIn(t, authURL, gAnn.Email, gAnn.Password)
+			send := func(c *http.Client, path string, body map[string]any) func() int {
+				return func() int { return e.do(c, "POST", path, body).Status }
+			}
+			link := send(ann, "/api/v1/self/oauth/google", map[string]any{"code": code, "state": state})
+			if _, won := race(t, "link", []int{400}, link, link, link, link); won != 1 {
+				t.Errorf("%d concurrent links succeeded, want 1", won)
+			}
+			c := e.st.Client()
+			m := e.do(c, "GET", "/api/v1/login/oauth/google", nil).JSON(t)
+			code, _ = e.p.SignIn(t, m["authorization_url"].(string), gAnn.Email, gAnn.Password)
+			login := send(c, "/api/v1/login/oauth/google", map[string]any{"code": code})
+			if _, won := race(t, "Google sign-in", []int{400}, login, login, login, login); won != 1 {
+				t.Errorf("%d concurrent sign-ins succeeded, want 1", won)
+			}
+		})
+
 		t.Run("minted tokens", func(t *testing.T) {
 			m := oidctest.StartMinting(t, "portal-test-client")
 			e := newGoogleEnvAt(t, spec, d, m.Issuer, "portal-test-client", 0)
