@@ -377,3 +377,34 @@ func TestWorkerLeaseNearlyOver(t *testing.T) {
 		t.Errorf("sent %v", got)
 	}
 }
+
+// TestSMTPFailedSessionClosesConnection: a session that fails to start
+// (here STARTTLS is required and the server does not offer it) is a server
+// failure, and its connection is closed at once rather than left open.
+func TestSMTPFailedSessionClosesConnection(t *testing.T) {
+	srv := smtptest.Start(t)
+	cfg, err := parseSMTPURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.security = securityStartTLS // as for smtp://mail.example.com
+	from, _ := parseFrom(defaultFrom)
+	s, err := newSMTPSender(cfg, from, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := s.Send(context.Background(), plain("a", "a@example.com")); KindOf(err) != ServerFailure {
+			t.Fatalf("no STARTTLS: %v (kind %v), want a server failure", err, KindOf(err))
+		}
+	}
+	for i := 0; srv.Open() > 0; i++ { // the server notices the close (bounded wait)
+		if i == 500 {
+			t.Fatalf("%d connections left open after failed sessions", srv.Open())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if open, _, _ := s.openConns(); open != 0 {
+		t.Errorf("pool holds %d connections", open)
+	}
+}

@@ -346,6 +346,9 @@ func newSMTPSender(cfg smtpConfig, from *netmail.Address, logger *slog.Logger) (
 	case securityNone:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
 	}
+	if cfg.security != securityImplicit {
+		opts = append(opts, gomail.WithDialContextFunc(trackedDial))
+	}
 	if cfg.user != "" {
 		// go-mail's PLAIN refuses to send credentials over a connection that is not
 		// encrypted unless the host is named exactly localhost/127.0.0.1/::1;
@@ -439,8 +442,14 @@ func (s *smtpSender) get(ctx context.Context) (*smtpConn, error) {
 		s.mu.Unlock()
 		select {
 		case s.slots <- struct{}{}:
-			c, err := s.client.DialToSMTPClientWithContext(ctx)
+			var raw net.Conn
+			c, err := s.client.DialToSMTPClientWithContext(context.WithValue(ctx, dialedKey{}, &raw))
 			if err != nil {
+				// go-mail leaves the connection open when EHLO or STARTTLS
+				// fails (a server without the required STARTTLS, say).
+				if raw != nil {
+					raw.Close()
+				}
 				<-s.slots
 				return nil, err
 			}
@@ -453,6 +462,21 @@ func (s *smtpSender) get(ctx context.Context) (*smtpConn, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// dialedKey is the context key under which trackedDial records the
+// connection it opened.
+type dialedKey struct{}
+
+// trackedDial dials TCP and records the connection in the *net.Conn found
+// in ctx, so that get can close it when the session fails to start.
+func trackedDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if p, ok := ctx.Value(dialedKey{}).(*net.Conn); ok && err == nil {
+		*p = c
+	}
+	return c, err
 }
 
 // put makes c idle, or closes it when it has carried MessagesPerConn

@@ -194,6 +194,13 @@ func (s *Server) Connections() int {
 	return s.sessions
 }
 
+// Open reports how many client connections are open now.
+func (s *Server) Open() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.live)
+}
+
 func refusal(code int, what string) error {
 	class := code / 100
 	return &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{class, 0, 0}, Message: "smtptest: " + what}
