@@ -15,5 +15,5 @@
 // Faults for tests of retries: SetDown (a crashed server: connections cut
 // and refused), SetMailReply (every MAIL FROM answered 421/451/…),
 // RejectRcpt (one recipient answered 4xx or 5xx). Connections counts the
-// SMTP connections accepted.
+// SMTP connections accepted, Open those open now.
 package smtptest
