@@ -292,7 +292,7 @@ func auditRows() (names []string, rows map[string]auditRow) {
 		}})
 	add("SignOutOtherSessions", auditRow{setup: func(w *auditWorld) { w.login("owner@example.com") },
 		run: func(w *auditWorld) error {
-			_, err := w.st.Service.SignOutOtherSessions(w.ctx, w.owner)
+			_, err := w.st.Service.SignOutOtherSessions(w.ctx, w.owner, app.Reauth{Password: auditPW})
 			return err
 		}})
 	add("RequestEmailChange", auditRow{run: func(w *auditWorld) error {

@@ -102,10 +102,20 @@ func (s *Service) SignOutSession(ctx context.Context, a *Actor, id string) (_ *S
 const maxAuditedSessions = 50
 
 // SignOutOtherSessions ends every session of the actor except the current
-// one and returns how many ended. Without other sessions nothing is
-// written or audited.
-func (s *Service) SignOutOtherSessions(ctx context.Context, a *Actor) (_ int, err error) {
+// one (with an API token: every session) and returns how many ended.
+// Without other sessions nothing is written or audited.
+//
+// It needs the current password again (proof.Password; ASVS V7.5.2), so
+// that whoever holds a stolen session or token cannot throw the owner out
+// everywhere while keeping their own access. The second factor is not
+// asked for even when it is on: ASVS asks for one factor here, the action
+// gives no way into the account, and an owner who fears someone else is
+// signed in must be able to act at once. proof.TwoFactor is ignored.
+func (s *Service) SignOutOtherSessions(ctx context.Context, a *Actor, proof Reauth) (_ int, err error) {
 	defer wrap(&err, "SignOutOtherSessions")
+	if err := s.checkPasswordAgain(ctx, a, proof.Password, "sign out your other sessions"); err != nil {
+		return 0, err
+	}
 	keep := ""
 	if a.Session != nil {
 		keep = a.Session.ID
@@ -141,4 +151,21 @@ func (s *Service) SignOutOtherSessions(ctx context.Context, a *Actor) (_ int, er
 		return 0, err
 	}
 	return n, nil
+}
+
+// checkPasswordAgain is the first factor of checkReauth alone: the current
+// password, for an action that asks for one factor again. Missing: 403
+// with "reauthentication_required"; wrong: 400 naming the field, counted
+// like other wrong current passwords (limitOldPassword). what completes
+// "to …" in the refusal.
+func (s *Service) checkPasswordAgain(ctx context.Context, a *Actor, password, what string) error {
+	if password == "" {
+		return &portal.Error{Code: portal.EFORBIDDEN, Message: "to " + what + ", give your current password",
+			Fields: map[string]any{"reauthentication_required": true, "password_required": true, "two_factor_required": false, "field": "password"}}
+	}
+	u, err := s.db.GetUser(ctx, a.User.ID)
+	if err != nil {
+		return err
+	}
+	return s.checkCurrentPassword(ctx, u, password, "password")
 }

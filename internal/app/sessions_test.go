@@ -91,7 +91,7 @@ func TestSessions(t *testing.T) {
 		}
 
 		// Nobody else signed in: nothing to write.
-		if n, err := svc.SignOutOtherSessions(ctx, ann); err != nil || n != 0 {
+		if n, err := svc.SignOutOtherSessions(ctx, ann, app.Reauth{Password: "password123"}); err != nil || n != 0 {
 			t.Errorf("SignOutOtherSessions with no other session = %d, %v", n, err)
 		}
 		if got := audits(ann); got != before+1 {

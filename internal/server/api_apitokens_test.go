@@ -336,6 +336,8 @@ func TestAPITokenSessionless(t *testing.T) {
 		c2, r := e.login(email, pw)
 		e.want(r, 200, "login")
 		r = e.tok(key, "DELETE", "/api/v1/self/sessions", nil)
+		e.want(r, 403, "sign out sessions by token without the password")
+		r = e.tok(key, "DELETE", "/api/v1/self/sessions", map[string]any{"password": pw})
 		e.want(r, 200, "sign out sessions by token")
 		if r.JSON(t)["signed_out"] != float64(4) {
 			t.Errorf("signed out = %s", r.Body)

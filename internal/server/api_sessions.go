@@ -52,10 +52,20 @@ func (s *server) apiSignOutSession(w http.ResponseWriter, r *http.Request, a *ap
 	return ok(w, signedOutJSON{SignedOut: 1})
 }
 
-// apiSignOutOtherSessions is DELETE /api/v1/self/sessions: every session
-// but the current one.
+// signOutOthersRequest is the body of DELETE /api/v1/self/sessions.
+type signOutOthersRequest struct {
+	Password string `json:"password"`
+}
+
+// apiSignOutOtherSessions is DELETE /api/v1/self/sessions {"password"}:
+// every session but the current one. Without the current password: 403
+// with reauthentication_required.
 func (s *server) apiSignOutOtherSessions(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
-	n, err := s.svc.SignOutOtherSessions(r.Context(), a)
+	var in signOutOthersRequest
+	if err := decodeOptionalJSON(r, &in); err != nil {
+		return err
+	}
+	n, err := s.svc.SignOutOtherSessions(r.Context(), a, app.Reauth{Password: in.Password})
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func TestAPISessions(t *testing.T) {
 	spec := mistspec.Load(t)
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		e := newAPIEnv(t, spec, d)
-		const email, password = "sessions@example.com", "sessions-password"
+		const email, password = "sessions@example.com", "browser-kettle-lamp"
 		goClient := e.signUp(email, password, "") // Go-http-client
 		loginTime := e.st.Clock.Now().Unix()
 		ff := e.loginAs(uaFirefoxWindows, email, password)
@@ -193,7 +193,7 @@ func TestAPISessions(t *testing.T) {
 		// Sign out all others: the Go client goes, this one and the other
 		// user's stay.
 		third := e.loginAs(uaSafariIPhone, email, password)
-		r = e.do(ff, "DELETE", "/api/v1/self/sessions", nil)
+		r = e.do(ff, "DELETE", "/api/v1/self/sessions", map[string]any{"password": password})
 		e.want(r, 200, "sign out all other sessions")
 		if n := r.JSON(t)["signed_out"]; n != 2.0 {
 			t.Errorf("signed_out = %v, want 2", n)
@@ -205,7 +205,7 @@ func TestAPISessions(t *testing.T) {
 			t.Errorf("after signing out all others: %v", list)
 		}
 		e.self(other)
-		r = e.do(ff, "DELETE", "/api/v1/self/sessions", nil)
+		r = e.do(ff, "DELETE", "/api/v1/self/sessions", map[string]any{"password": password})
 		e.want(r, 200, "sign out all others with none left")
 		if n := r.JSON(t)["signed_out"]; n != 0.0 {
 			t.Errorf("signed_out = %v, want 0", n)

@@ -152,7 +152,7 @@ func authzRows() []authzRow {
 		{pattern: "DELETE /api/v1/self/update", kind: selfRoute, status: 404},
 		{pattern: "POST /api/v1/self/update/resend", kind: selfRoute, status: 404, tokenStatus: 403},
 		{pattern: "GET /api/v1/self/sessions", kind: selfRoute, status: 200},
-		{pattern: "DELETE /api/v1/self/sessions", kind: selfRoute, status: 200},
+		{pattern: "DELETE /api/v1/self/sessions", kind: selfRoute, status: 200, body: named("password", fixturePassword)},
 		{pattern: "DELETE /api/v1/self/sessions/{session_id}", kind: selfRoute, status: 200},
 		{pattern: "GET /api/v1/self/apitokens", kind: selfRoute, status: 200},
 		// A token cannot mint tokens.

@@ -99,8 +99,16 @@ func TestBrowserSessions(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "sessions-390px")
 	restore()
 
-	// Sign out all other sessions.
-	do(chromedp.Click(css(`#sessions form[action="/account/sessions"] input[name=others] ~ button`)))
+	// Sign out all other sessions: the current password is asked for
+	// again; a wrong one is refused in the section, signing out nothing.
+	do(chromedp.SendKeys(css("#sessions-password"), "not my password"),
+		chromedp.Click(css(`#sessions form[action="/account/sessions"] input[name=others] ~ p button`)))
+	browsertest.WaitText(t, ctx, "#sessions .flash.error", "current password is not correct")
+	if r := st.Do(t, goClient, "GET", "/api/v1/self", nil); r.Status != 200 {
+		t.Errorf("a wrong password signed out another session: %d", r.Status)
+	}
+	do(chromedp.SendKeys(css("#sessions-password"), password),
+		chromedp.Click(css(`#sessions form[action="/account/sessions"] input[name=others] ~ p button`)))
 	browsertest.WaitText(t, ctx, ".flash.ok", "Signed out 1 other session.")
 	browsertest.WaitText(t, ctx, "#sessions", "You are not signed in anywhere else.")
 	browsertest.WaitTrue(t, ctx, "only this session left", `document.querySelectorAll("#sessions li").length === 1 && document.querySelector("#sessions li.current") !== null`)

@@ -27,7 +27,7 @@ type sessionsData struct {
 
 // sectionSessions lists where the user is signed in, with Sign out per
 // session and Sign out all other sessions: POST /account/sessions with
-// session_id, or with others=1.
+// session_id, or with others=1 and the current password.
 func (s *server) sectionSessions() accountSection {
 	return accountSection{
 		name:  "sessions",
@@ -50,7 +50,7 @@ func (s *server) sectionSessions() accountSection {
 		},
 		save: func(r *http.Request, a *app.Actor) (string, any, error) {
 			if r.PostForm.Get("others") != "" {
-				n, err := s.svc.SignOutOtherSessions(r.Context(), a)
+				n, err := s.svc.SignOutOtherSessions(r.Context(), a, app.Reauth{Password: r.PostForm.Get("password")})
 				switch {
 				case err != nil:
 					return "", nil, err
