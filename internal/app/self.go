@@ -49,17 +49,17 @@ func cleanPhone(field, s string) (string, error) {
 		return "", nil
 	}
 	if len(s) > MaxPhoneLen {
-		return "", portal.Errorf(portal.EINVALID, "%s must be at most %d characters", field, MaxPhoneLen)
+		return "", invalidField(field, "%s must be at most %d characters", field, MaxPhoneLen)
 	}
 	if !strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "00") {
-		return "", portal.Errorf(portal.EINVALID, "%s must start with a country code, such as +1 415 555 0100", field)
+		return "", invalidField(field, "%s must start with a country code, such as +1 415 555 0100", field)
 	}
 	if strings.HasPrefix(s, "00") {
 		s = "+" + s[2:]
 	}
 	n, err := phonenumbers.Parse(s, "")
 	if err != nil || !phonenumbers.IsValidNumber(n) {
-		return "", portal.Errorf(portal.EINVALID, "%s %q is not a valid phone number", field, s)
+		return "", invalidField(field, "%s %q is not a valid phone number", field, s)
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
@@ -89,7 +89,7 @@ func (in SelfInput) apply(u portal.User) (*portal.User, error) {
 	}
 	if in.MACFormat != nil {
 		if !format.ValidMACFormat(*in.MACFormat) {
-			return nil, portal.Errorf(portal.EINVALID, "mac_format must be one of %s", strings.Join(format.MACFormats, ", "))
+			return nil, invalidField("mac_format", "mac_format must be one of %s", strings.Join(format.MACFormats, ", "))
 		}
 		u.MACFormat = *in.MACFormat
 	}

@@ -102,28 +102,37 @@ func asciiCaseOf(r rune) rune {
 // character outside ASCII never equals an ASCII one).
 func sameEmail(a, b string) bool { return store.EmailKey(a) == store.EmailKey(b) }
 
+// invalidField is the refusal of a field's value: EINVALID with the
+// message, naming the field (its API name) in Fields["field"], which the
+// GUI uses to mark the field in error.
+func invalidField(field, format string, args ...any) *portal.Error {
+	e := portal.Errorf(portal.EINVALID, format, args...)
+	e.Fields = map[string]any{"field": field}
+	return e
+}
+
 // cleanName trims a name and checks it is not too long, has no control
 // characters, text-direction controls (isBidiControl) or line and
 // paragraph separators (U+2028, U+2029) and, when required, is not empty.
 func cleanName(field, s string, max int, required bool) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" && required {
-		return "", portal.Errorf(portal.EINVALID, "%s is required", field)
+		return "", invalidField(field, "%s is required", field)
 	}
 	if !utf8.ValidString(s) {
-		return "", portal.Errorf(portal.EINVALID, "%s is not valid UTF-8", field)
+		return "", invalidField(field, "%s is not valid UTF-8", field)
 	}
 	if n := utf8.RuneCountInString(s); n > max {
-		return "", portal.Errorf(portal.EINVALID, "%s must be at most %d characters (got %d)", field, max, n)
+		return "", invalidField(field, "%s must be at most %d characters (got %d)", field, max, n)
 	}
 	for _, r := range s {
 		switch {
 		case unicode.IsControl(r):
-			return "", portal.Errorf(portal.EINVALID, "%s must not contain control characters", field)
+			return "", invalidField(field, "%s must not contain control characters", field)
 		case isBidiControl(r):
-			return "", portal.Errorf(portal.EINVALID, "%s must not contain invisible text-direction characters (%U), which can make the text around it read differently", field, r)
+			return "", invalidField(field, "%s must not contain invisible text-direction characters (%U), which can make the text around it read differently", field, r)
 		case r == '\u2028' || r == '\u2029':
-			return "", portal.Errorf(portal.EINVALID, "%s must not contain line or paragraph separators (%U)", field, r)
+			return "", invalidField(field, "%s must not contain line or paragraph separators (%U)", field, r)
 		}
 	}
 	return s, nil
@@ -151,10 +160,10 @@ func checkTimezone(tz string) (string, error) {
 		return "", nil
 	}
 	if len(tz) > 64 {
-		return "", portal.Errorf(portal.EINVALID, "timezone is too long")
+		return "", invalidField("timezone", "timezone is too long")
 	}
 	if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
-		return "", portal.Errorf(portal.EINVALID, "timezone %q is not a known IANA time zone (e.g. Europe/Paris)", tz)
+		return "", invalidField("timezone", "timezone %q is not a known IANA time zone (e.g. Europe/Paris)", tz)
 	}
 	return tz, nil
 }

@@ -141,6 +141,10 @@ func TestBrowserAccountConfirmationsInView(t *testing.T) {
 		if got := b.value("#phone"); got != "12345" {
 			t.Errorf("after a refused Save the phone field = %q, want what was typed", got)
 		}
+		if inv, desc := b.attr("#phone", "aria-invalid"), b.attr("#phone", "aria-describedby"); inv != "true" || desc != "info-error" {
+			t.Errorf("a refused phone: aria-invalid %q, aria-describedby %q on the phone field", inv, desc)
+		}
+		browsertest.WaitTrue(t, b.ctx, "the focus on the phone field in error", `document.activeElement.id === "phone"`)
 		browsertest.ScreenshotWindow(t, b.ctx, "info-error-"+sc.name)
 
 		// A wrong current password: that field is in error, and empty.
