@@ -261,6 +261,7 @@ func TestBrowserAccountPreferencesExample(t *testing.T) {
 	const email, password = "fay@example.com", "first password 1"
 	b.st.SignUp(t, email, password, "")
 	b.login(email, password, false)
+	b.text("h1", "Welcome")
 	for _, sc := range accountScreens {
 		restore := b.size(sc)
 		b.do(chromedp.Navigate(b.st.URL + "/account#prefs"))
