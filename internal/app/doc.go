@@ -14,6 +14,10 @@
 //	selflogs.go          the user's own audit log
 //	account_delete.go    deleting one's own account
 //	retention.go         how long audit entries are kept, the purge
+//	orglogs.go           an organization's audit log
+//	audit_actor.go       the API token named in audit entries
+//	loginfailures.go     failed logins on one's own account
+//	personal_export.go   everything Portal holds about the user, as one file
 //	password.go          password changes and restricted sessions
 //	recover.go           password recovery by mailed link
 //	email_change.go      e-mail change and its "this wasn't me" revert
