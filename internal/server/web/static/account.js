@@ -32,11 +32,17 @@
     if (target) links.set(target, a);
   });
   const visible = new Set();
+  const atEnd = () => window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2;
   const mark = () => {
-    // The first section (in page order) with a part in the upper half of the window.
+    // The first section (in page order) with a part in the upper half of
+    // the window; at the end of the page, the one the address names (the
+    // last sections cannot scroll up to the top).
     let current = null;
+    const named = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (named && links.has(named) && atEnd()) current = named;
     for (const target of links.keys()) {
-      if (visible.has(target)) { current = target; break; }
+      if (current) break;
+      if (visible.has(target)) current = target;
     }
     links.forEach((a, target) => {
       if (target === current) a.setAttribute("aria-current", "location");
@@ -48,4 +54,5 @@
     mark();
   }, { rootMargin: "0px 0px -50% 0px" });
   links.forEach((_, target) => observer.observe(target));
+  window.addEventListener("hashchange", mark);
 })();
