@@ -151,6 +151,10 @@ func auditRows() (names []string, rows map[string]auditRow) {
 		"GoogleLogin":        {why: "audited once ('Logged in'): needs the provider, run by TestGoogleLinkSignInUnlinkAPI"},
 		"UnlinkGoogle":       {why: "audited once ('Unlinked Google sign-in'): needs a link made with the provider, run by TestGoogleLinkSignInUnlinkAPI"},
 	}
+	// The inventory (inventory.go, events.go).
+	rows["ListDevices"], rows["ListEvents"] = read, read
+	rows["IngestEvents"] = auditRow{why: "devices' reports are stored as events, not as changes of the organization"}
+	rows["DetectSilentDevices"] = auditRow{why: "housekeeping: marks silent devices disconnected with a device_down event"}
 	add := func(name string, r auditRow) {
 		names = append(names, name)
 		rows[name] = r
@@ -206,6 +210,28 @@ func auditRows() (names []string, rows map[string]auditRow) {
 		return err
 	}})
 	add("SetAuditRetention", auditRow{run: func(w *auditWorld) error { return w.st.Service.SetAuditRetention(w.ctx, w.owner, w.org, 400) }})
+	add("AddDevices", auditRow{setup: func(w *auditWorld) {
+		site, err := w.st.Service.CreateSite(w.ctx, w.owner, w.org, app.SiteInput{Name: ptrOf("Store")})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.vals["store"] = site.ID
+	}, run: func(w *auditWorld) error {
+		res, err := w.st.Service.AddDevices(w.ctx, w.owner, w.org, []app.DeviceInput{{Serial: "AUD1", MAC: "02:00:00:00:00:01", Site: w.vals["store"]}, {Serial: "AUD2", MAC: "02:00:00:00:00:02"}})
+		if err == nil {
+			w.vals["device"] = res[0].Device.ID
+		}
+		return err
+	}})
+	add("AssignDevices", auditRow{run: func(w *auditWorld) error {
+		_, err := w.st.Service.AssignDevices(w.ctx, w.owner, w.org, "assign", w.vals["store"], []string{"020000000002"})
+		return err
+	}})
+	add("RenameDevice", auditRow{run: func(w *auditWorld) error {
+		_, err := w.st.Service.RenameDevice(w.ctx, w.owner, w.org, w.vals["device"], "Lobby")
+		return err
+	}})
+	add("RemoveDevice", auditRow{run: func(w *auditWorld) error { return w.st.Service.RemoveDevice(w.ctx, w.owner, w.org, w.vals["device"]) }})
 	invite := func(email string) func(w *auditWorld) error {
 		return func(w *auditWorld) error {
 			ad, err := w.st.Service.Invite(w.ctx, w.owner, w.org, app.InviteInput{Email: email, FirstName: "In", LastName: "Vitee",

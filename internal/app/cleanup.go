@@ -24,9 +24,15 @@ func (s *Service) Cleanup(ctx context.Context) (_ int64, err error) {
 
 // RunCleanup calls Cleanup every interval until ctx ends, and the
 // retention purge (retention.go) on the one instance that holds its lease.
+// In the same loop, more often (half the device timeout, when that is
+// shorter than interval), it marks silent devices disconnected
+// (DetectSilentDevices, events.go): a conditional update marks each device
+// once, so it needs no lease.
 func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	devices := time.NewTicker(min(interval, max(s.deviceTimeout/2, time.Second)))
+	defer devices.Stop()
 	holder := newID() // this instance, for the retention lease
 	for {
 		if n, err := s.Cleanup(ctx); err != nil && ctx.Err() == nil {
@@ -35,10 +41,24 @@ func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
 			s.log.Info("cleanup", "deleted_rows", n)
 		}
 		s.runRetention(ctx, holder, interval)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	wait:
+		for {
+			s.detectSilent(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-devices.C:
+			case <-t.C:
+				break wait
+			}
 		}
+	}
+}
+
+func (s *Service) detectSilent(ctx context.Context) {
+	if n, err := s.DetectSilentDevices(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("disconnect detection failed", "err", err)
+	} else if n > 0 {
+		s.log.Info("devices disconnected", "devices", n)
 	}
 }

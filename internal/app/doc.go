@@ -29,6 +29,10 @@
 //	orgs.go, policy.go   organizations, sites, password policies
 //	admins.go, invites.go members of an organization and invitations
 //	apitokens.go         API tokens
+//	inventory.go         the inventory: adding (lists and CSV files), listing,
+//	                     assigning, renaming and removing devices
+//	events.go            device events: reports, and silent devices marked
+//	                     disconnected (run by RunCleanup)
 //	google.go            Sign in with Google: linking, signing in, unlinking (the
 //	                     protocol is internal/oidclogin)
 //	authz.go             what each role may do (one table)

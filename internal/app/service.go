@@ -33,6 +33,12 @@ type Options struct {
 	// Google is the OpenID Connect provider of "Sign in with Google"
 	// (google.go); nil when PORTAL_GOOGLE_CLIENT_ID is unset.
 	Google *oidclogin.Provider
+	// DeviceTimeout is how long a device may report nothing before it is
+	// marked disconnected (events.go); DefaultDeviceTimeout when zero.
+	DeviceTimeout time.Duration
+	// NotifyWindow is the digest window of e-mail notifications
+	// (notifications.go); DefaultNotifyWindow when zero.
+	NotifyWindow time.Duration
 }
 
 // Service is the service layer.
@@ -46,11 +52,18 @@ type Service struct {
 	onLogin func(string)
 	box     *authn.SecretBox
 	google  *oidclogin.Provider
+	// deviceTimeout: Options.DeviceTimeout.
+	deviceTimeout time.Duration
+	notify        notifier // notifications.go
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{db: o.DB, hasher: o.Hasher, baseURL: o.BaseURL, log: o.Logger, now: o.Now, queued: o.MailQueued, onLogin: o.OnLogin, box: o.SecretBox, google: o.Google}
+	s := &Service{db: o.DB, hasher: o.Hasher, baseURL: o.BaseURL, log: o.Logger, now: o.Now, queued: o.MailQueued, onLogin: o.OnLogin, box: o.SecretBox, google: o.Google,
+		deviceTimeout: o.DeviceTimeout, notify: newNotifier(o.NotifyWindow)}
+	if s.deviceTimeout <= 0 {
+		s.deviceTimeout = DefaultDeviceTimeout
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -134,11 +147,14 @@ func (w *writer) audit(ctx context.Context, who *portal.User, ip, orgID, siteID,
 	if siteID == "" {
 		siteID = portal.NilID
 	}
-	return w.tx.InsertAudit(ctx, &portal.AuditEntry{
+	if err := w.tx.InsertAudit(ctx, &portal.AuditEntry{
 		ID: newID(), Timestamp: w.s.clock(), AdminID: who.ID, AdminName: who.Name(),
 		OrgID: orgID, SiteID: siteID, Message: message, Before: before, After: after, SrcIP: ip,
 		APITokenName: apiTokenOf(ctx, who),
-	})
+	}); err != nil {
+		return err
+	}
+	return w.notifyAudit(ctx, orgID, siteID, message, before, after) // subscribers of the change (notifications.go)
 }
 
 // mail renders a template and queues the message in the transaction.

@@ -43,6 +43,11 @@ type Config struct {
 	// ready and closes keep-alive connections before it stops listening.
 	ShutdownDrainRaw string
 	ShutdownDrain    time.Duration
+	// DeviceTimeoutRaw is PORTAL_DEVICE_TIMEOUT as given; DeviceTimeout is
+	// it parsed: how long a device may report nothing before it is marked
+	// disconnected.
+	DeviceTimeoutRaw string
+	DeviceTimeout    time.Duration
 	// AutoMigrateRaw is PORTAL_AUTO_MIGRATE as given; AutoMigrate is it
 	// parsed by Validate: whether serve applies pending migrations itself
 	// (true by default, for one machine) or refuses to start until
@@ -89,6 +94,7 @@ func (c *Config) options() []option {
 		{"shutdown-drain", "PORTAL_SHUTDOWN_DRAIN", "5s", "on SIGTERM, how long to report not ready on /readyz and close keep-alive connections before no longer accepting new ones (a Go duration: 5s, 500ms, 0)", &c.ShutdownDrainRaw},
 		{"auto-migrate", "PORTAL_AUTO_MIGRATE", "true", "whether serve applies pending database migrations itself (false: it refuses to start until `portal migrate` has applied them)", &c.AutoMigrateRaw},
 		{"instance-id", "PORTAL_INSTANCE_ID", "", "this instance's name in the mail outbox's leases, the same across its restarts and unique among instances running at once (default: host name and database file or data directory)", &c.InstanceID},
+		{"device-timeout", "PORTAL_DEVICE_TIMEOUT", "10m", "how long a device of the inventory may report no event before it is marked disconnected with a device_down event (a Go duration: 10m, 90s)", &c.DeviceTimeoutRaw},
 		{"google-issuer", "PORTAL_GOOGLE_ISSUER", "https://accounts.google.com", "OpenID issuer for Google sign-in", &c.GoogleIssuer},
 	}
 }
@@ -156,6 +162,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownDrain, err = time.ParseDuration(c.ShutdownDrainRaw); err != nil || c.ShutdownDrain < 0 {
 		return fmt.Errorf("PORTAL_SHUTDOWN_DRAIN %q must be a duration of zero or more, such as 5s, 500ms or 0", c.ShutdownDrainRaw)
+	}
+	if c.DeviceTimeout, err = time.ParseDuration(c.DeviceTimeoutRaw); err != nil || c.DeviceTimeout < time.Second {
+		return fmt.Errorf("PORTAL_DEVICE_TIMEOUT %q must be a duration of at least 1s, such as 10m", c.DeviceTimeoutRaw)
 	}
 	if c.AutoMigrate, err = strconv.ParseBool(c.AutoMigrateRaw); err != nil {
 		return fmt.Errorf("PORTAL_AUTO_MIGRATE %q must be true or false", c.AutoMigrateRaw)

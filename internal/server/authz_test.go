@@ -78,6 +78,7 @@ var (
 		"admin@othersite write@othersite read@othersite helpdesk@othersite installer@othersite"
 	siteViewers = "admin@org write@org read@org helpdesk@org installer@org " +
 		"admin@site write@site read@site helpdesk@site installer@site"
+	inventoryManagers = "admin@org write@org installer@org admin@site write@site installer@site"
 )
 
 type routeKind int
@@ -104,6 +105,9 @@ type authzRow struct {
 	// perIP: the route limits requests per client address (all of ours
 	// come from 127.0.0.1): each case starts an hour later.
 	perIP bool
+	// unaudited: why an allowed change writes no audit entry ("" for a
+	// change that must).
+	unaudited string
 }
 
 func authzRows() []authzRow {
@@ -193,6 +197,24 @@ func authzRows() []authzRow {
 		}},
 		{pattern: "PUT /api/v1/orgs/{org_id}/invites/{invite_id}", kind: orgRoute, allow: "admin@org", body: privileges("write")},
 		{pattern: "DELETE /api/v1/orgs/{org_id}/invites/{invite_id}", kind: orgRoute, allow: "admin@org"},
+
+		// The inventory and device events: {device_id} and the devices
+		// named in bodies are on the request's site; changing needs
+		// ActManageInventory there, reporting events needs it somewhere
+		// (each event is then judged on its own).
+		{pattern: "GET /api/v1/orgs/{org_id}/inventory", kind: orgRoute, allow: allMembers},
+		{pattern: "PUT /api/v1/orgs/{org_id}/inventory", kind: orgRoute, allow: inventoryManagers, body: func(f *fixture) any {
+			return map[string]any{"op": "assign", "site_id": f.site.ID, "macs": []string{f.newDevice(nil).MAC}}
+		}},
+		{pattern: "POST /api/v1/orgs/{org_id}/inventory/devices", kind: orgRoute, allow: inventoryManagers, body: func(f *fixture) any {
+			return map[string]any{"devices": []any{map[string]any{"serial": fmt.Sprintf("AUTHZ%d", f.n), "mac": fmt.Sprintf("02:00:00:%02x:%02x:%02x", f.n>>16&255, f.n>>8&255, f.n&255), "site_id": f.site.ID}}}
+		}},
+		{pattern: "PUT /api/v1/orgs/{org_id}/inventory/devices/{device_id}", kind: orgRoute, allow: inventoryManagers, body: named("name", "Renamed AP")},
+		{pattern: "DELETE /api/v1/orgs/{org_id}/inventory/devices/{device_id}", kind: orgRoute, allow: inventoryManagers},
+		{pattern: "GET /api/v1/orgs/{org_id}/events", kind: orgRoute, allow: allMembers},
+		{pattern: "POST /api/v1/orgs/{org_id}/events", kind: orgRoute, allow: inventoryManagers + " admin@othersite write@othersite installer@othersite", body: func(f *fixture) any {
+			return map[string]any{"events": []any{map[string]any{"mac": f.newDevice(nil).MAC, "type": "config_changed"}}}
+		}, unaudited: "devices' reports are stored as events, not as changes of the organization"},
 
 		// A site.
 		{pattern: "GET /api/v1/sites/{site_id}", kind: siteRoute, allow: siteViewers},
@@ -410,6 +432,8 @@ func (f *fixture) path(t *testing.T, row authzRow) (method, path string) {
 			return f.observer.ID
 		case "invite_id":
 			return f.invite(t)
+		case "device_id":
+			return f.newDevice(t).ID
 		default:
 			missing = append(missing, name)
 		}
@@ -547,7 +571,7 @@ func checkAuthzCase(t *testing.T, st *testenv.Stack, spec *mistspec.Spec, row au
 	switch {
 	case r.Status >= 400 && len(entries) > 0:
 		t.Errorf("%s as %s (%s): refused with %d but audited %q", row.pattern, p.name, auth, r.Status, entries[0].Message)
-	case r.Status == 200 && method != "GET" && (row.kind == orgRoute || row.kind == siteRoute) && len(entries) == 0:
+	case r.Status == 200 && method != "GET" && (row.kind == orgRoute || row.kind == siteRoute) && len(entries) == 0 && row.unaudited == "":
 		t.Errorf("%s as %s (%s): allowed change without an audit entry", row.pattern, p.name, auth)
 	}
 }

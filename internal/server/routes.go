@@ -66,6 +66,13 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("GET /api/v1/sites/{site_id}", s.authed(s.apiGetSite))
 	mux.Handle("PUT /api/v1/sites/{site_id}", s.authed(s.apiUpdateSite))
 	mux.Handle("DELETE /api/v1/sites/{site_id}", s.authed(s.apiDeleteSite))
+	mux.Handle("GET /api/v1/orgs/{org_id}/inventory", s.authed(s.apiListInventory))
+	mux.Handle("PUT /api/v1/orgs/{org_id}/inventory", s.authed(s.apiAssignInventory))
+	mux.Handle("POST /api/v1/orgs/{org_id}/inventory/devices", s.authed(s.apiAddDevices))                 // ours
+	mux.Handle("PUT /api/v1/orgs/{org_id}/inventory/devices/{device_id}", s.authed(s.apiRenameDevice))    // ours
+	mux.Handle("DELETE /api/v1/orgs/{org_id}/inventory/devices/{device_id}", s.authed(s.apiRemoveDevice)) // ours
+	mux.Handle("POST /api/v1/orgs/{org_id}/events", s.authed(s.apiIngestEvents))                          // ours
+	mux.Handle("GET /api/v1/orgs/{org_id}/events", s.authed(s.apiListEvents))                             // ours
 	mux.Handle("GET /api/v1/orgs/{org_id}/admins", s.authed(s.apiListAdmins))
 	mux.Handle("PUT /api/v1/orgs/{org_id}/admins/{admin_id}", s.authed(s.apiUpdateAdmin))
 	mux.Handle("DELETE /api/v1/orgs/{org_id}/admins/{admin_id}", s.authed(s.apiRevokeAdmin))
