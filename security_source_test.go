@@ -419,7 +419,8 @@ func TestLogSinks(t *testing.T) {
 // "Connections" section lists (ASVS V13.1.1, V13.2.4): the database (its
 // drivers only in internal/store), the SMTP server (the mail client only in
 // internal/mail) and the sign-in provider (the only HTTP client, in
-// internal/oidclogin); no other package of the binary dials anything.
+// internal/oidclogin); only the mail and database packages dial sockets
+// themselves, and no other package of the binary connects anywhere.
 func TestOutboundConnections(t *testing.T) {
 	owner := map[string]string{ // an import prefix that connects out → the one package that may use it
 		"github.com/jackc/pgx":           "portal/internal/store",
@@ -442,9 +443,11 @@ func TestOutboundConnections(t *testing.T) {
 		"github.com/getsentry/sentry-go": "",
 	}
 	// HTTP and socket clients in the code itself.
+	const connect = "portal/internal/mail portal/internal/store" // SMTP and the database dial themselves
 	dialers := map[string]string{
 		"http.Client": "portal/internal/oidclogin", "http.DefaultClient": "", "http.Get": "", "http.Post": "", "http.Head": "", "http.PostForm": "",
-		"http.DefaultTransport": "", "http.Transport": "", "net.Dial": "", "net.DialTimeout": "", "net.Dialer": "", "tls.Dial": "", "tls.Dialer": "",
+		"http.DefaultTransport": "", "http.Transport": "", "net.Dial": connect, "net.DialTimeout": connect, "net.Dialer": connect, "tls.Dial": connect,
+		"tls.Dialer": connect, "tls.DialWithDialer": connect,
 	}
 	clients := 0
 	for _, pkg := range binaryPackages(t, modulePackages(t)) {
@@ -476,7 +479,7 @@ func TestOutboundConnections(t *testing.T) {
 				}
 				key := local[id.Name] + "." + sel.Sel.Name
 				if only, ok := dialers[key]; ok {
-					if pkg.importPath != only {
+					if !slices.Contains(strings.Fields(only), pkg.importPath) {
 						t.Errorf("%s: %s: only %q makes outbound connections of this kind", file, key, only)
 					} else {
 						clients++
