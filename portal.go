@@ -238,6 +238,9 @@ type OutboxMessage struct {
 	HTML        string
 	Attempts    int
 	CreatedTime time.Time
+	// ListUnsubscribe is the one-click unsubscribe URL of a notification
+	// mail (RFC 8058), sent as List-Unsubscribe; "" for other mail.
+	ListUnsubscribe string
 }
 
 // MaxPageLimit is the most items a page of a list may hold.

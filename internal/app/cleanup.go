@@ -27,12 +27,17 @@ func (s *Service) Cleanup(ctx context.Context) (_ int64, err error) {
 // In the same loop, more often (half the device timeout, when that is
 // shorter than interval), it marks silent devices disconnected
 // (DetectSilentDevices, events.go): a conditional update marks each device
-// once, so it needs no lease.
+// once, so it needs no lease. Every quarter of the notification window,
+// and at once after a critical notification, it sends the due digests
+// (SendDigests, notifications.go): a conditional UPDATE gives each
+// user's pending notifications to one instance.
 func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	devices := time.NewTicker(min(interval, max(s.deviceTimeout/2, time.Second)))
 	defer devices.Stop()
+	digests := time.NewTicker(s.digestTick()) // notification digests (notifications.go)
+	defer digests.Stop()
 	holder := newID() // this instance, for the retention lease
 	for {
 		if n, err := s.Cleanup(ctx); err != nil && ctx.Err() == nil {
@@ -44,10 +49,13 @@ func (s *Service) RunCleanup(ctx context.Context, interval time.Duration) {
 	wait:
 		for {
 			s.detectSilent(ctx)
+			s.runDigests(ctx)
 			select {
 			case <-ctx.Done():
 				return
 			case <-devices.C:
+			case <-digests.C:
+			case <-s.notify.wake: // a critical notification: its digest now
 			case <-t.C:
 				break wait
 			}

@@ -573,6 +573,12 @@ func (s *smtpSender) build(m portal.OutboxMessage) (*gomail.Msg, error) {
 	// A Message-ID derived from the outbox id is the same on every retry, so a
 	// message delivered twice (at-least-once) can be recognised as a duplicate.
 	msg.SetMessageIDWithValue(messageIDLocal(m.ID) + "@" + s.fromDomain)
+	if m.ListUnsubscribe != "" {
+		// One-click unsubscribe (RFC 8058): the mail client POSTs
+		// List-Unsubscribe=One-Click to the URL.
+		msg.SetGenHeader("List-Unsubscribe", "<"+m.ListUnsubscribe+">")
+		msg.SetGenHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)

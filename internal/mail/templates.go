@@ -30,6 +30,27 @@ type LinkData struct {
 	// TokensDeleted is, in the password-changed notice after a recovery,
 	// how many API tokens were deleted.
 	TokensDeleted int64
+	// Notification digests (notify_digest): the notifications grouped by
+	// organization and site, how many there are, and the one-click link
+	// that turns off every subscription the digest came from.
+	Digest      []*DigestGroup
+	Count       int
+	Unsubscribe string
+}
+
+// DigestGroup is the notifications of one organization (Site "") or site
+// in a digest, with the link that turns off the subscription they came
+// from.
+type DigestGroup struct {
+	Org, Site   string
+	Items       []DigestItem
+	Unsubscribe string
+}
+
+// DigestItem is one notification, its time and MAC address already in the
+// recipient's display preferences.
+type DigestItem struct {
+	Time, Severity, Text, MAC string
 }
 
 //go:embed templates/*.txt templates/*.html

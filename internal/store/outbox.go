@@ -12,8 +12,8 @@ import (
 // EnqueueMail adds a message to the outbox, in the transaction of the change that causes it.
 func (tx *Tx) EnqueueMail(ctx context.Context, m *portal.OutboxMessage) (err error) {
 	defer wrap(&err, "EnqueueMail")
-	_, err = tx.exec(ctx, `INSERT INTO outbox (id, to_addr, subject, body_text, body_html, created_at, next_attempt_at) VALUES (?,?,?,?,?,?,?)`,
-		m.ID, m.To, m.Subject, m.Text, m.HTML, ms(m.CreatedTime), ms(m.CreatedTime))
+	_, err = tx.exec(ctx, `INSERT INTO outbox (id, to_addr, subject, body_text, body_html, created_at, next_attempt_at, list_unsubscribe) VALUES (?,?,?,?,?,?,?,?)`,
+		m.ID, m.To, m.Subject, m.Text, m.HTML, ms(m.CreatedTime), ms(m.CreatedTime), m.ListUnsubscribe)
 	return err
 }
 
@@ -33,10 +33,10 @@ type Outbox struct {
 var claimSQL = map[Dialect]string{
 	SQLite: `UPDATE outbox SET locked_until = ?, lease_owner = ?, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? AND locked_until <= ? ORDER BY next_attempt_at, created_at LIMIT ?)
-		RETURNING id, to_addr, subject, body_text, body_html, attempts, created_at, next_attempt_at`,
+		RETURNING id, to_addr, subject, body_text, body_html, attempts, created_at, next_attempt_at, list_unsubscribe`,
 	Postgres: `UPDATE outbox SET locked_until = ?, lease_owner = ?, attempts = attempts + 1
 		WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? AND locked_until <= ? ORDER BY next_attempt_at, created_at LIMIT ? FOR UPDATE SKIP LOCKED)
-		RETURNING id, to_addr, subject, body_text, body_html, attempts, created_at, next_attempt_at`,
+		RETURNING id, to_addr, subject, body_text, body_html, attempts, created_at, next_attempt_at, list_unsubscribe`,
 }
 
 // ClaimDue leases up to limit due messages, oldest due first, in one
@@ -59,7 +59,7 @@ func (o Outbox) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		defer rows.Close()
 		for rows.Next() {
 			var c claimed
-			if err := rows.Scan(&c.m.ID, &c.m.To, &c.m.Subject, &c.m.Text, &c.m.HTML, &c.m.Attempts, &c.created, &c.due); err != nil {
+			if err := rows.Scan(&c.m.ID, &c.m.To, &c.m.Subject, &c.m.Text, &c.m.HTML, &c.m.Attempts, &c.created, &c.due, &c.m.ListUnsubscribe); err != nil {
 				return err
 			}
 			got = append(got, c)
