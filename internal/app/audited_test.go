@@ -223,6 +223,10 @@ func auditRows() (names []string, rows map[string]auditRow) {
 		}
 		return err
 	}})
+	add("AddDevicesCSV", auditRow{run: func(w *auditWorld) error {
+		_, err := w.st.Service.AddDevicesCSV(w.ctx, w.owner, w.org, strings.NewReader("serial,mac\nAUD3,02:00:00:00:00:03\n"))
+		return err
+	}})
 	add("AssignDevices", auditRow{run: func(w *auditWorld) error {
 		_, err := w.st.Service.AssignDevices(w.ctx, w.owner, w.org, "assign", w.vals["store"], []string{"020000000002"})
 		return err

@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -31,6 +34,9 @@ const (
 // by id or by name (any case); "" leaves the device unassigned.
 type DeviceInput struct {
 	Name, Model, Serial, MAC, Site string
+	// Where names the input in messages about another one ("line 7");
+	// "" means "item <n> of this list".
+	Where string
 }
 
 // DeviceResult is what became of one DeviceInput: the device added, or
@@ -197,11 +203,17 @@ func (s *Service) AddDevices(ctx context.Context, a *Actor, orgID string, in []D
 					return nil, fmt.Errorf("unknown site %q: no site of this organization has that name or id", site)
 				}
 			}
+			where := func(j int) string {
+				if in[j].Where != "" {
+					return in[j].Where
+				}
+				return fmt.Sprintf("item %d of this list", j+1)
+			}
 			if j, dup := seenSerial[serial]; dup {
-				return nil, fmt.Errorf("serial %s is also in item %d of this list", serial, j+1)
+				return nil, fmt.Errorf("serial %s is also in %s", serial, where(j))
 			}
 			if j, dup := seenMAC[mac]; dup {
-				return nil, fmt.Errorf("MAC address %s is also in item %d of this list", format.MAC(mac, format.MACColon), j+1)
+				return nil, fmt.Errorf("MAC address %s is also in %s", format.MAC(mac, format.MACColon), where(j))
 			}
 			seenSerial[serial], seenMAC[mac] = i, i
 			return &store.Device{ID: newID(), OrgID: orgID, SiteID: siteID, Name: name, Model: model, Serial: serial, MAC: mac,
@@ -415,4 +427,110 @@ func (s *Service) AssignDevices(ctx context.Context, a *Actor, orgID, op, siteID
 		return nil, err
 	}
 	return res, nil
+}
+
+// CSVRowError is a row of an uploaded CSV file that was not added: its
+// line number in the file, its serial (as written) and why.
+type CSVRowError struct {
+	Line   int
+	Serial string
+	Error  string
+}
+
+// CSVReport is what became of an uploaded CSV file.
+type CSVReport struct {
+	Rows  int // data rows read
+	Added int
+	Bad   []CSVRowError
+}
+
+// csvColumns are the columns a CSV file of devices may have (its first
+// line names them, in any order and case).
+var csvColumns = map[string]string{"serial": "serial", "mac": "mac", "mac address": "mac", "name": "name", "model": "model", "site": "site"}
+
+// AddDevicesCSV adds the devices of a CSV file (AddDevices): a first line
+// naming the columns (serial and mac, optionally name, model and site),
+// then at most MaxDevicesAtOnce rows. Good rows are added; the report
+// lists each bad one with its line and reason.
+func (s *Service) AddDevicesCSV(ctx context.Context, a *Actor, orgID string, r io.Reader) (_ *CSVReport, err error) {
+	defer wrap(&err, "AddDevicesCSV(%s)", orgID)
+	if _, err := s.accessTo(ctx, a, orgID); err != nil {
+		return nil, err
+	}
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord, cr.LazyQuotes, cr.TrimLeadingSpace = -1, true, true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, portal.Errorf(portal.EINVALID, "the file is empty or not CSV: its first line must name the columns serial and mac (optionally name, model, site)")
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if c, ok := csvColumns[h]; ok {
+			col[c] = i
+		}
+	}
+	if _, ok := col["serial"]; !ok {
+		return nil, portal.Errorf(portal.EINVALID, "the first line of the file must name the columns: serial and mac, optionally name, model and site")
+	}
+	if _, ok := col["mac"]; !ok {
+		return nil, portal.Errorf(portal.EINVALID, "the first line of the file must name the columns: serial and mac, optionally name, model and site")
+	}
+	rep := &CSVReport{}
+	var in []DeviceInput
+	var lines []int
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return nil, portal.Errorf(portal.EINVALID, "the file could not be read")
+			}
+			rep.Rows++
+			rep.Bad = append(rep.Bad, CSVRowError{Line: pe.StartLine, Error: "not a CSV row: " + pe.Err.Error()})
+			continue
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue // a blank line
+		}
+		rep.Rows++
+		if rep.Rows > MaxDevicesAtOnce {
+			continue // counted for the message below
+		}
+		line, _ := cr.FieldPos(0)
+		field := func(c string) string {
+			if i, ok := col[c]; ok && i < len(rec) {
+				return rec[i]
+			}
+			return ""
+		}
+		in = append(in, DeviceInput{Serial: field("serial"), MAC: field("mac"), Name: field("name"), Model: field("model"), Site: field("site"),
+			Where: fmt.Sprintf("line %d", line)})
+		lines = append(lines, line)
+	}
+	if rep.Rows > MaxDevicesAtOnce {
+		return nil, portal.Errorf(portal.EINVALID, "the file has %d rows: at most %d can be added at once, so nothing was added; split it", rep.Rows, MaxDevicesAtOnce)
+	}
+	if len(in) == 0 {
+		if len(rep.Bad) > 0 {
+			return rep, nil
+		}
+		return nil, portal.Errorf(portal.EINVALID, "the file has no devices: only its first line")
+	}
+	res, err := s.AddDevices(ctx, a, orgID, in)
+	if err != nil {
+		return nil, err
+	}
+	for i, x := range res {
+		if x.Device != nil {
+			rep.Added++
+			continue
+		}
+		rep.Bad = append(rep.Bad, CSVRowError{Line: lines[i], Serial: in[i].Serial, Error: x.Error})
+	}
+	slices.SortFunc(rep.Bad, func(a, b CSVRowError) int { return a.Line - b.Line })
+	return rep, nil
 }

@@ -299,7 +299,13 @@ func readForm(r *http.Request) error {
 	if safeMethod(r.Method) {
 		return nil
 	}
-	if err := r.ParseForm(); err != nil {
+	parse := r.ParseForm
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		// A file upload (the inventory's CSV): its fields land in PostForm
+		// too, its file in memory (the body is capped at maxBody).
+		parse = func() error { return r.ParseMultipartForm(maxBody) }
+	}
+	if err := parse(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return err

@@ -10,6 +10,12 @@ document.addEventListener("click", (ev) => {
     if (dlg && dlg.showModal) {
       ev.preventDefault();
       openMenus().forEach((d) => d.removeAttribute("open"));
+      // A dialog shared by the rows of a table (the inventory's) gets the
+      // row's form address and values from the button that opens it.
+      const form = dlg.querySelector("form");
+      if (form && opener.dataset.action) form.action = opener.dataset.action;
+      dlg.querySelectorAll("[data-from]").forEach((el) => { el.value = opener.dataset[el.dataset.from] || ""; });
+      dlg.querySelectorAll("[data-text]").forEach((el) => { el.textContent = opener.dataset[el.dataset.text] || ""; });
       dlg.showModal();
       const input = dlg.querySelector("input:not([type=hidden])");
       if (input) input.focus();
@@ -47,6 +53,14 @@ document.addEventListener("submit", (ev) => {
   if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
     ev.preventDefault();
     return;
+  }
+  // A long upload says it is under way (the inventory's CSV).
+  if (form.dataset.busy) {
+    const btn = form.querySelector("button[type=submit]");
+    if (btn) {
+      setTimeout(() => { btn.disabled = true; btn.textContent = form.dataset.busy; }, 0);
+      form.setAttribute("aria-busy", "true");
+    }
   }
   // The Create Organization dialog posts into a new tab; close it here.
   if (form.id === "create-org-form") {
