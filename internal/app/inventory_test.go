@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -88,6 +89,58 @@ func TestInventoryCSV(t *testing.T) {
 		rep, err = ts.svc.AddDevicesCSV(ctx, ann, org.ID, strings.NewReader(b.String()))
 		if err != nil || rep.Added != 10000 {
 			t.Errorf("10,000 rows: %+v %v", rep, err)
+		}
+	})
+}
+
+// TestCleanupLoopDisconnectsSilentDevices: the clean-up loop (RunCleanup)
+// marks a device silent for the device timeout disconnected, with its
+// device_down event; with the injected clock, on both databases.
+func TestCleanupLoopDisconnectsSilentDevices(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		ts := newTestService(t, d, testStart, nil)
+		ann := &app.Actor{User: ts.addUsers(t, "correct horse 1", "ann@example.com")[0], Session: &portal.Session{ID: uuid.NewString()}, IP: "192.0.2.1"}
+		org, err := ts.svc.CreateOrg(ctx, ann, app.OrgInput{Name: ptrOf("Acme")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ts.svc.AddDevices(ctx, ann, org.ID, []app.DeviceInput{{Serial: "S1", MAC: "02:00:00:00:00:01"}}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := ts.svc.IngestEvents(ctx, ann, org.ID, []app.EventInput{{Serial: "S1", Type: "config_changed"}})
+		if err != nil || res[0].Error != "" {
+			t.Fatalf("event: %v %v", res, err)
+		}
+		connected := func() int {
+			_, n, err := ts.svc.ListDevices(ctx, ann, org.ID, app.DeviceFilter{Status: "connected", Page: portal.Page{Limit: 10, Page: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if connected() != 1 {
+			t.Fatal("the device is not connected after its event")
+		}
+		ts.clock.Advance(app.DefaultDeviceTimeout + time.Minute)
+		loop, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); ts.svc.RunCleanup(loop, time.Hour) }()
+		defer func() { stop(); <-done }()
+		// The loop's first round runs at once; wait for its outcome.
+		deadline := time.After(10 * time.Second)
+		poll := time.NewTicker(20 * time.Millisecond)
+		defer poll.Stop()
+		for connected() != 0 {
+			select {
+			case <-deadline:
+				t.Fatal("the clean-up loop did not mark the silent device disconnected within 10s")
+			case <-poll.C: // look again
+			}
+		}
+		evs, _, err := ts.svc.ListEvents(ctx, ann, org.ID, "", portal.Page{Limit: 10, Page: 1})
+		if err != nil || len(evs) == 0 || evs[0].Type != app.EventDeviceDown {
+			t.Errorf("events after silence: %v %v", evs, err)
 		}
 	})
 }

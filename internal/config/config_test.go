@@ -77,6 +77,7 @@ func TestInvalid(t *testing.T) {
 		"PORTAL_GOOGLE_CLIENT":   {"PORTAL_GOOGLE_CLIENT_ID": "id"},
 		"PORTAL_METRICS_ALLOW":   {"PORTAL_METRICS_ALLOW": "10.0.0.0/8, everyone"},
 		"PORTAL_METRICS_ADDR":    {"PORTAL_METRICS_ADDR": "9090"},
+		"PORTAL_DEVICE_TIMEOUT":  {"PORTAL_DEVICE_TIMEOUT": "10"},
 	} {
 		_, err := Load(nil, env(e), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), name) {
