@@ -125,7 +125,7 @@ func (s *Service) storeEvent(ctx context.Context, tx *store.Tx, ev *store.Device
 		if _, err := tx.MarkDeviceDown(ctx, ev.DeviceID); err != nil {
 			return err
 		}
-		return tx.InsertDeviceEvent(ctx, ev)
+		return s.insertEvent(ctx, tx, ev)
 	}
 	wasDown, err := tx.DeviceSeen(ctx, ev.DeviceID, ev.Time)
 	if err != nil {
@@ -135,11 +135,11 @@ func (s *Service) storeEvent(ctx context.Context, tx *store.Tx, ev *store.Device
 		up := *ev
 		up.ID, up.Type, up.Severity, up.Text, up.ReportedBy = newID(), EventDeviceUp, "info", "reporting again", ""
 		up.Time = ev.Time.Add(-time.Millisecond) // just before the event that shows it
-		if err := tx.InsertDeviceEvent(ctx, &up); err != nil {
+		if err := s.insertEvent(ctx, tx, &up); err != nil {
 			return err
 		}
 	}
-	return tx.InsertDeviceEvent(ctx, ev)
+	return s.insertEvent(ctx, tx, ev)
 }
 
 // checkEvent validates one event; a *portal.Error is the event's refusal.
@@ -254,7 +254,7 @@ func (s *Service) DetectSilentDevices(ctx context.Context) (_ int, err error) {
 			}
 			n = len(ds)
 			for _, d := range ds {
-				if err := tx.InsertDeviceEvent(ctx, &store.DeviceEvent{ID: newID(), OrgID: d.OrgID, SiteID: d.SiteID, DeviceID: d.ID,
+				if err := s.insertEvent(ctx, tx, &store.DeviceEvent{ID: newID(), OrgID: d.OrgID, SiteID: d.SiteID, DeviceID: d.ID,
 					Type: EventDeviceDown, Severity: "warning", Time: now, Received: now,
 					Text: fmt.Sprintf("no report since %s", d.LastSeen.UTC().Format(time.RFC3339))}); err != nil {
 					return err

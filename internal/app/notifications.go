@@ -217,23 +217,41 @@ func (w *writer) notifyAudit(ctx context.Context, orgID, siteID, message string,
 		Severity: "info", Text: message, EventTime: now, Created: now})
 }
 
-// notifyDeviceEvent queues a notification of a device event for each
-// subscriber of its organization or site (events.go calls it in the
-// event's transaction).
-func (s *Service) notifyDeviceEvent(ctx context.Context, tx *store.Tx, ev *store.DeviceEvent, mac string) error {
-	w := &writer{s: s, tx: tx}
+// insertEvent stores a device event and queues its notification for each
+// subscriber of its organization or site, in the event's transaction
+// (events.go stores every event through it).
+func (s *Service) insertEvent(ctx context.Context, tx *store.Tx, ev *store.DeviceEvent) error {
+	if err := tx.InsertDeviceEvent(ctx, ev); err != nil {
+		return err
+	}
+	subs, err := tx.Subscribers(ctx, ev.OrgID, ev.SiteID)
+	if err != nil || len(subs) == 0 {
+		return err
+	}
+	d, err := tx.GetDevice(ctx, ev.OrgID, ev.DeviceID)
+	if err != nil {
+		return err
+	}
 	siteName := ""
 	if ev.SiteID != "" {
-		if site, err := tx.GetSite(ctx, ev.SiteID); err == nil {
-			siteName = site.Name
+		site, err := tx.GetSite(ctx, ev.SiteID)
+		if err != nil {
+			return err
 		}
+		siteName = site.Name
 	}
 	text := ev.Type
-	if ev.Text != "" {
-		text += ": " + ev.Text
+	if d.Name != "" {
+		text = d.Name + " (" + d.Serial + "): " + ev.Type
+	} else {
+		text = d.Serial + ": " + ev.Type
 	}
+	if ev.Text != "" {
+		text += " — " + ev.Text
+	}
+	w := &writer{s: s, tx: tx}
 	return w.notify(ctx, &store.Notification{OrgID: ev.OrgID, SiteID: ev.SiteID, SiteName: siteName, Kind: ev.Type,
-		Severity: ev.Severity, Text: text, MAC: mac, EventTime: ev.Time, Created: s.clock()})
+		Severity: ev.Severity, Text: text, MAC: d.MAC, EventTime: ev.Time, Created: s.clock()})
 }
 
 // notify queues n for every subscriber its organization or site reaches,

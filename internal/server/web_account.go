@@ -36,6 +36,7 @@ func (s *server) accountSections() []accountSection {
 		s.sectionPassword(),
 		s.sectionTwoFactor(), // web_twofactor.go
 		s.sectionPrefs(),
+		s.sectionNotifications(), // web_notifications.go
 		s.sectionOrgs(),
 		s.sectionSessions(),
 		s.sectionAPITokens(),
