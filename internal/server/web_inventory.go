@@ -31,6 +31,7 @@ type inventoryView struct {
 	Next     string // and of the next, "" on the last
 	CanAdd   bool   // may add devices somewhere
 	Report   *app.CSVReport
+	Events   []*store.DeviceEvent // the latest events of the devices the viewer sees
 	perms    app.Permissions
 	siteName map[string]string
 }
@@ -126,6 +127,9 @@ func (s *server) renderInventory(w http.ResponseWriter, r *http.Request, v *view
 		if iv.Last < total {
 			iv.Next = link(page + 1)
 		}
+	}
+	if iv.Events, _, err = s.svc.ListEvents(r.Context(), a, id, "", portal.Page{Limit: 10, Page: 1}); err != nil {
+		return err
 	}
 	v.Data = iv
 	s.render(w, r, status, "inventory", v)
