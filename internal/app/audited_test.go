@@ -408,6 +408,35 @@ func auditRows() (names []string, rows map[string]auditRow) {
 		_, err := w.st.Service.DeleteAccount(w.ctx, w.tmp, app.Reauth{Password: auditPW})
 		return err
 	}})
+	// E-mail notifications (notifications.go).
+	rows["ListSubscriptions"], rows["NotificationOverview"], rows["NotificationSettingsOf"], rows["NotifyWindow"], rows["UnsubscribeInfo"] = read, read, read, read, read
+	rows["SendDigests"] = auditRow{why: "housekeeping: sends the queued notifications as digest mail"}
+	add("Subscribe", auditRow{run: func(w *auditWorld) error { return w.st.Service.Subscribe(w.ctx, w.owner, w.org, "") }})
+	add("Unsubscribe", auditRow{run: func(w *auditWorld) error { return w.st.Service.Unsubscribe(w.ctx, w.owner, w.org, "") }})
+	add("OneClickUnsubscribe", auditRow{setup: func(w *auditWorld) {
+		if err := w.st.Service.Subscribe(w.ctx, w.owner, w.org, ""); err != nil {
+			w.t.Fatal(err)
+		}
+		if _, err := w.st.Service.UpdateOrg(w.ctx, w.owner, w.org, app.OrgInput{Name: ptrOf("Acme Notified")}); err != nil {
+			w.t.Fatal(err)
+		}
+		w.st.Clock.Advance(w.st.Service.NotifyWindow())
+		if n, err := w.st.Service.SendDigests(w.ctx); err != nil || n != 1 {
+			w.t.Fatalf("digests: %d, %v", n, err)
+		}
+		u, err := w.st.DB.GetUser(w.ctx, w.owner.User.ID)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		m := w.st.SMTP.WaitFor(w.t, func(m smtptest.Message) bool {
+			return smtptest.To(u.Email)(m) && m.Header.Get("List-Unsubscribe") != ""
+		}, 10*time.Second)
+		h := m.Header.Get("List-Unsubscribe")
+		w.vals["unsubscribe"] = strings.TrimSuffix(h[strings.LastIndex(h, "/")+1:], ">")
+	}, run: func(w *auditWorld) error {
+		_, err := w.st.Service.OneClickUnsubscribe(w.ctx, app.Client{IP: "192.0.2.9"}, w.vals["unsubscribe"])
+		return err
+	}})
 	return names, rows
 }
 
