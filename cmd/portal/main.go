@@ -270,7 +270,7 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 	})
 	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake, SecretBox: box,
 		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }, Google: googleProvider(cfg),
-		DeviceTimeout: cfg.DeviceTimeout})
+		DeviceTimeout: cfg.DeviceTimeout, NotifyWindow: cfg.NotifyWindow})
 	// draining is set on SIGTERM: /readyz answers 503 and every answer
 	// closes its connection, for the drain period before Shutdown.
 	var draining atomic.Bool

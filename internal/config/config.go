@@ -48,6 +48,10 @@ type Config struct {
 	// disconnected.
 	DeviceTimeoutRaw string
 	DeviceTimeout    time.Duration
+	// NotifyWindowRaw is PORTAL_NOTIFY_WINDOW as given; NotifyWindow is it
+	// parsed: at most one notification digest per user per window.
+	NotifyWindowRaw string
+	NotifyWindow    time.Duration
 	// AutoMigrateRaw is PORTAL_AUTO_MIGRATE as given; AutoMigrate is it
 	// parsed by Validate: whether serve applies pending migrations itself
 	// (true by default, for one machine) or refuses to start until
@@ -95,6 +99,7 @@ func (c *Config) options() []option {
 		{"auto-migrate", "PORTAL_AUTO_MIGRATE", "true", "whether serve applies pending database migrations itself (false: it refuses to start until `portal migrate` has applied them)", &c.AutoMigrateRaw},
 		{"instance-id", "PORTAL_INSTANCE_ID", "", "this instance's name in the mail outbox's leases, the same across its restarts and unique among instances running at once (default: host name and database file or data directory)", &c.InstanceID},
 		{"device-timeout", "PORTAL_DEVICE_TIMEOUT", "10m", "how long a device of the inventory may report no event before it is marked disconnected with a device_down event (a Go duration: 10m, 90s)", &c.DeviceTimeoutRaw},
+		{"notify-window", "PORTAL_NOTIFY_WINDOW", "5m", "e-mail notifications: at most one digest mail per user per window, critical events at once (a Go duration: 5m, 1s)", &c.NotifyWindowRaw},
 		{"google-issuer", "PORTAL_GOOGLE_ISSUER", "https://accounts.google.com", "OpenID issuer for Google sign-in", &c.GoogleIssuer},
 	}
 }
@@ -165,6 +170,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DeviceTimeout, err = time.ParseDuration(c.DeviceTimeoutRaw); err != nil || c.DeviceTimeout < time.Second {
 		return fmt.Errorf("PORTAL_DEVICE_TIMEOUT %q must be a duration of at least 1s, such as 10m", c.DeviceTimeoutRaw)
+	}
+	if c.NotifyWindow, err = time.ParseDuration(c.NotifyWindowRaw); err != nil || c.NotifyWindow < time.Second || c.NotifyWindow > 24*time.Hour {
+		return fmt.Errorf("PORTAL_NOTIFY_WINDOW %q must be a duration from 1s to 24h, such as 5m", c.NotifyWindowRaw)
 	}
 	if c.AutoMigrate, err = strconv.ParseBool(c.AutoMigrateRaw); err != nil {
 		return fmt.Errorf("PORTAL_AUTO_MIGRATE %q must be true or false", c.AutoMigrateRaw)

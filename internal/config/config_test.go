@@ -78,6 +78,7 @@ func TestInvalid(t *testing.T) {
 		"PORTAL_METRICS_ALLOW":   {"PORTAL_METRICS_ALLOW": "10.0.0.0/8, everyone"},
 		"PORTAL_METRICS_ADDR":    {"PORTAL_METRICS_ADDR": "9090"},
 		"PORTAL_DEVICE_TIMEOUT":  {"PORTAL_DEVICE_TIMEOUT": "10"},
+		"PORTAL_NOTIFY_WINDOW":   {"PORTAL_NOTIFY_WINDOW": "0s"},
 	} {
 		_, err := Load(nil, env(e), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), name) {
