@@ -36,6 +36,9 @@ const (
 	silentBatch = 500
 )
 
+// oldestEvent is the earliest time an event may carry.
+var oldestEvent = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Event types Portal itself raises.
 const (
 	EventDeviceDown = "device_down"
@@ -168,6 +171,9 @@ func (s *Service) checkEvent(ctx context.Context, acc access, orgID string, e Ev
 	}
 	if at.After(now.Add(EventClockSkew)) {
 		return nil, refuse("time %s is in the future (more than %s ahead of Portal's clock)", at.UTC().Format(time.RFC3339), EventClockSkew)
+	}
+	if at.Before(oldestEvent) {
+		return nil, refuse("time %s is not a time an event can have: give epoch seconds after 2000", at.UTC().Format(time.RFC3339))
 	}
 	if at.After(now) {
 		at = now

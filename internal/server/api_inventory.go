@@ -230,10 +230,14 @@ func (s *server) apiIngestEvents(w http.ResponseWriter, r *http.Request, a *app.
 	items := make([]app.EventInput, len(in.Events))
 	for i, e := range in.Events {
 		items[i] = app.EventInput{MAC: e.MAC, Serial: e.Serial, SiteID: e.SiteID, Type: e.Type, Severity: e.Severity, Text: e.Text}
-		if e.Timestamp != nil && *e.Timestamp > 0 && *e.Timestamp < 1e11 {
-			items[i].Time = time.UnixMilli(int64(*e.Timestamp * 1000)).UTC()
-		} else if e.Timestamp != nil {
+		switch ts := e.Timestamp; {
+		case ts == nil:
+		case *ts >= 1e11:
 			items[i].Time = time.Unix(1e11, 0) // far ahead: refused as in the future
+		case *ts <= 0:
+			items[i].Time = time.Unix(0, 1) // refused as too old
+		default:
+			items[i].Time = time.UnixMilli(int64(*ts * 1000)).UTC()
 		}
 	}
 	res, err := s.svc.IngestEvents(r.Context(), a, orgID, items)

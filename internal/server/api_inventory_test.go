@@ -254,8 +254,9 @@ func TestDeviceEventsAPI(t *testing.T) {
 			map[string]any{"serial": "E2", "type": "config_changed", "site_id": foreign.site.ID},
 			map[string]any{"serial": "E2", "type": "config_changed", "severity": "apocalyptic"},
 			map[string]any{"serial": "e2", "type": "device_up"},
+			map[string]any{"serial": "E2", "type": "config_changed", "timestamp": -5},
 		}})
-		if status != 200 || body["accepted"] != 2.0 || body["refused"] != 5.0 {
+		if status != 200 || body["accepted"] != 2.0 || body["refused"] != 6.0 {
 			t.Fatalf("events: %d %v", status, body)
 		}
 		res := results(t, body)
@@ -264,6 +265,7 @@ func TestDeviceEventsAPI(t *testing.T) {
 		wantRefused(t, res, 3, "1001 characters long; at most 1000")
 		wantRefused(t, res, 4, "belongs to another organization")
 		wantRefused(t, res, 5, "severity")
+		wantRefused(t, res, 7, "not a time an event can have")
 		if _, _, list := e.call(f.apiKey, "GET", base+"/inventory?status=connected", nil); len(list) != 2 {
 			t.Errorf("connected after their events: %v", list)
 		}
