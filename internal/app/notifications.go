@@ -450,8 +450,9 @@ func (s *Service) digestData(ctx context.Context, w *writer, u *portal.User, ns 
 	}
 	for _, g := range groups {
 		if len(all) == 1 {
-			g.Unsubscribe = header
-		} else if g.Unsubscribe, err = token(subsOf[g]); err != nil {
+			break // the mail's own link is the one
+		}
+		if g.Unsubscribe, err = token(subsOf[g]); err != nil {
 			return mail.LinkData{}, "", err
 		}
 	}
