@@ -33,6 +33,9 @@
 //	                     assigning, renaming and removing devices
 //	events.go            device events: reports, and silent devices marked
 //	                     disconnected (run by RunCleanup)
+//	notifications.go     e-mail notifications: subscriptions, notifications queued
+//	                     with changes and events, digests (run by RunCleanup),
+//	                     one-click unsubscribe
 //	google.go            Sign in with Google: linking, signing in, unlinking (the
 //	                     protocol is internal/oidclogin)
 //	authz.go             what each role may do (one table)

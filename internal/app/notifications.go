@@ -551,7 +551,6 @@ func (s *Service) digestTick() time.Duration {
 	return max(s.notify.window/4, 100*time.Millisecond)
 }
 
-
 // OrgNotifications is the state of the actor's notifications in one
 // organization: for all of it, or for some of its sites.
 type OrgNotifications struct {
