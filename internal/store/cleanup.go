@@ -27,7 +27,7 @@ func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (_ i
 		{`DELETE FROM email_tokens WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)`, []any{old, old}},
 		{`DELETE FROM registrations WHERE expires_at < ? OR (used_at IS NOT NULL AND used_at < ?)`, []any{old, old}},
 		{`DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < ?) OR (failed_at IS NOT NULL AND failed_at < ?)`, []any{old, old}},
-		{`DELETE FROM invites WHERE status <> 'pending' AND closed_at < ?`, []any{old}}, // answered or cancelled invitations
+		{`DELETE FROM invites WHERE status <> 'pending' AND closed_at < ?`, []any{old}},     // answered or cancelled invitations
 		{`DELETE FROM notifications WHERE sent_at IS NOT NULL AND sent_at < ?`, []any{old}}, // notifications given to a digest
 		{`DELETE FROM unsubscribe_tokens WHERE created_at < ?`, []any{ms(now.Add(-UnsubscribeLinkLifetime))}},
 	} {
