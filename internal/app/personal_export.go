@@ -26,7 +26,7 @@ type PersonalData struct {
 	Preferences   ExportPreferences    `json:"preferences"`
 	TwoFactor     ExportTwoFactor      `json:"two_factor"`
 	Memberships   []ExportMembership   `json:"memberships"`
-	Subscriptions []any                `json:"subscriptions"` // e-mail notifications: none are kept yet
+	Subscriptions []ExportSubscription `json:"subscriptions"`
 	Sessions      []ExportSession      `json:"sessions"`
 	APITokens     []ExportAPIToken     `json:"api_tokens"`
 	LinkedSignIns []ExportLinkedSignIn `json:"linked_sign_ins"`
@@ -74,6 +74,16 @@ type ExportMembership struct {
 	Scope    string `json:"scope"`
 	SiteID   string `json:"site_id,omitempty"`
 	SiteName string `json:"site_name,omitempty"`
+}
+
+// ExportSubscription is one subscription to an organization's or a
+// site's e-mail notifications.
+type ExportSubscription struct {
+	OrgID    string    `json:"org_id"`
+	OrgName  string    `json:"org_name"`
+	SiteID   string    `json:"site_id,omitempty"`
+	SiteName string    `json:"site_name,omitempty"`
+	Created  time.Time `json:"created"`
 }
 
 // ExportSession is one open session (never its token).
@@ -146,7 +156,7 @@ func (s *Service) ExportPersonalData(ctx context.Context, a *Actor) (_ *Personal
 			Phone: u.Phone, Phone2: u.Phone2, Created: u.CreatedTime, Modified: u.ModifiedTime, PasswordChanged: u.PasswordModifiedTime,
 			PasswordResetRequired: u.PasswordResetRequired},
 		Preferences: ExportPreferences{MACFormat: u.MACFormat, Hour24: u.Hour24, Timezone: u.Timezone},
-		Memberships: []ExportMembership{}, Subscriptions: []any{}, Sessions: []ExportSession{}, APITokens: []ExportAPIToken{},
+		Memberships: []ExportMembership{}, Subscriptions: []ExportSubscription{}, Sessions: []ExportSession{}, APITokens: []ExportAPIToken{},
 		LinkedSignIns: []ExportLinkedSignIn{}, AuditEntries: []ExportAuditEntry{}, LoginFailures: []ExportLoginFailure{},
 		Retention: map[string]string{
 			"audit_entries":  "as long as each organization keeps its audit log (default 365 days; your own entries outside organizations 365 days)",
@@ -169,6 +179,13 @@ func (s *Service) ExportPersonalData(ctx context.Context, a *Actor) (_ *Personal
 	}
 	for _, p := range privs {
 		d.Memberships = append(d.Memberships, ExportMembership{OrgID: p.OrgID, OrgName: p.OrgName, Role: p.Role, Scope: p.Scope, SiteID: p.SiteID, SiteName: p.SiteName})
+	}
+	subs, err := s.db.ListSubscriptions(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range subs {
+		d.Subscriptions = append(d.Subscriptions, ExportSubscription{OrgID: sub.OrgID, OrgName: sub.OrgName, SiteID: sub.SiteID, SiteName: sub.SiteName, Created: sub.Created})
 	}
 	sessions, err := s.db.ListUserSessions(ctx, u.ID, now)
 	if err != nil {

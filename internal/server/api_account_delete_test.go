@@ -89,6 +89,13 @@ func TestDeleteAccountAPI(t *testing.T) {
 		addPrivilege(t, e.st, bob, team, portal.RoleRead)
 		_, key := e.tokenCreate(annC, "script")
 		annID := e.userID(ann)
+		annActor, err := e.st.Service.Authenticate(ctx, e.cookie(annC, "sessionid"), "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.Service.Subscribe(ctx, annActor, shared, ""); err != nil {
+			t.Fatal(err)
+		}
 
 		// Ann is the only Super User of Ann Team, where Bob is a member.
 		r = e.do(annC, "DELETE", "/api/v1/self", map[string]any{"password": deletePassword})
@@ -139,6 +146,9 @@ func TestDeleteAccountAPI(t *testing.T) {
 		}
 		if _, err := e.st.DB.GetSite(ctx, soloSite); portal.ErrorCode(err) != portal.ENOTFOUND {
 			t.Errorf("Ann Solo's site: %v, want not found", err)
+		}
+		if subs, err := e.st.DB.ListSubscriptions(ctx, annID); err != nil || len(subs) != 0 {
+			t.Errorf("ann's subscriptions after the deletion: %v %v, want none", subs, err)
 		}
 		for _, org := range []string{shared, team} {
 			members, err := e.st.DB.ListOrgMembers(ctx, org)

@@ -101,7 +101,7 @@ func toStrings(v any) []string {
 
 // TestDataExport: GET /api/v1/self/export and My Account ▸ Download my
 // data give one JSON file with the profile, preferences, memberships,
-// sessions, API token names, linked sign-ins, the pending e-mail change,
+// subscriptions, sessions, API token names, linked sign-ins, the pending e-mail change,
 // the user's own audit entries and login failures; and no secret of the
 // account appears in it: no password or hash, session or CSRF token, API
 // key or its hash, TOTP secret (plain or sealed), recovery code.
@@ -128,6 +128,13 @@ func TestDataExport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		sa, err := e.st.Service.Authenticate(ctx, e.cookie(ann, "sessionid"), "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.Service.Subscribe(ctx, sa, org, ""); err != nil {
+			t.Fatal(err)
+		}
 		if err := e.st.DB.Write(ctx, func(tx *store.Tx) error {
 			return tx.CreateIdentityLink(ctx, &store.IdentityLink{ID: uuid.NewString(), UserID: u.ID, Provider: "google", Subject: "1098765", Email: "ann.lee@gmail.example", Created: e.st.Clock.Now()})
 		}); err != nil {
@@ -144,7 +151,7 @@ func TestDataExport(t *testing.T) {
 			Preferences   map[string]any   `json:"preferences"`
 			TwoFactor     map[string]any   `json:"two_factor"`
 			Memberships   []map[string]any `json:"memberships"`
-			Subscriptions []any            `json:"subscriptions"`
+			Subscriptions []map[string]any `json:"subscriptions"`
 			Sessions      []map[string]any `json:"sessions"`
 			APITokens     []map[string]any `json:"api_tokens"`
 			LinkedSignIns []map[string]any `json:"linked_sign_ins"`
@@ -164,7 +171,7 @@ func TestDataExport(t *testing.T) {
 			"preferences":     doc.Preferences["timezone"] == "Europe/Paris" && doc.Preferences["hour24"] == true,
 			"two-factor":      doc.TwoFactor["enabled"] == true && doc.TwoFactor["recovery_codes_remaining"] == 10.0,
 			"memberships":     len(doc.Memberships) == 1 && doc.Memberships[0]["org_name"] == "Acme" && doc.Memberships[0]["role"] == "admin",
-			"subscriptions":   doc.Subscriptions != nil,
+			"subscriptions":   len(doc.Subscriptions) == 1 && doc.Subscriptions[0]["org_name"] == "Acme",
 			"sessions":        len(doc.Sessions) == 2 && doc.Sessions[0]["ip"] == "127.0.0.1",
 			"API tokens":      len(doc.APITokens) == 1 && doc.APITokens[0]["name"] == "backup script",
 			"linked sign-ins": len(doc.LinkedSignIns) == 1 && doc.LinkedSignIns[0]["provider"] == "google" && doc.LinkedSignIns[0]["email"] == "ann.lee@gmail.example",
