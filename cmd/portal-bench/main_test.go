@@ -30,7 +30,7 @@ func TestBenchTable(t *testing.T) {
 		text := out.String()
 		t.Log("\n" + text)
 		for _, name := range []string{
-			"(a) argon2id hashes/s, all cores",
+			"(a) argon2id hashes/s, all cores, best of 3",
 			"(b) bare net/http, cookie in a map, c=64",
 			"password login, c=2",
 			"password login, c=64",
