@@ -8,7 +8,6 @@ import (
 
 	"portal"
 	"portal/internal/authn"
-	"portal/internal/format"
 	"portal/internal/mail"
 	"portal/internal/store"
 )
@@ -375,10 +374,7 @@ func (s *Service) sendDigest(ctx context.Context, userID string) (bool, error) {
 // preferences, with an unsubscribe link for each subscription and one
 // (the List-Unsubscribe header's) for all of them.
 func (s *Service) digestData(ctx context.Context, w *writer, u *portal.User, ns []*store.Notification) (mail.LinkData, string, error) {
-	prefs := format.Prefs{MACFormat: u.MACFormat, Hour24: u.Hour24, Location: time.UTC}
-	if loc, err := time.LoadLocation(u.Timezone); err == nil && u.Timezone != "" {
-		prefs.Location = loc
-	}
+	prefs := Prefs(u) // self.go
 	type key struct{ org, site string }
 	var groups []*mail.DigestGroup
 	index := map[key]*mail.DigestGroup{}
