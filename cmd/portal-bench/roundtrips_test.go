@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestRoundTrips counts the PostgreSQL round trips of authenticated
+// requests, through a proxy that reads the wire protocol between Portal
+// and the database: a round trip ends with a Sync message (extended
+// protocol) or is one Query message (simple protocol). No mail worker or
+// clean-up loop runs, so every round trip counted is the request's. It
+// logs the counts (the figure the database work starts from) and
+// checks only that requests were counted.
+func TestRoundTrips(t *testing.T) {
+	base := os.Getenv("PORTAL_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("PORTAL_TEST_POSTGRES_URL is not set")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Query().Get("sslmode") != "disable" {
+		t.Skip("the counting proxy reads the plain wire protocol: PORTAL_TEST_POSTGRES_URL needs sslmode=disable")
+	}
+	proxy := startPGCounter(t, u.Host)
+	u.Host = proxy.addr
+	ctx := context.Background()
+	db, _, cleanup, err := openDB(ctx, options{db: u.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	srv, addr, err := startPortal(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	emails, err := seed(ctx, db, 1, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts, err := prepare(ctx, "http://"+addr, emails)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := accts[0]
+	client := &http.Client{}
+	const n = 20
+	for _, c := range []struct {
+		name string
+		req  func() *http.Request
+	}{
+		{"session GET /api/v1/self", func() *http.Request {
+			req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/self", nil)
+			a.cookies(req)
+			return req
+		}},
+		{"token GET /api/v1/self", func() *http.Request {
+			req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/self", nil)
+			req.Header.Set("Authorization", "Token "+a.token)
+			return req
+		}},
+		{"session GET /api/v1/orgs/{org_id}", func() *http.Request {
+			req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/orgs/"+a.orgID, nil)
+			a.cookies(req)
+			return req
+		}},
+	} {
+		before := proxy.trips.Load()
+		for range n {
+			resp, err := client.Do(c.req())
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: %s", c.name, resp.Status)
+			}
+		}
+		trips := proxy.trips.Load() - before
+		if trips == 0 {
+			t.Errorf("%s: no round trip counted", c.name)
+		}
+		t.Logf("%s: %.1f database round trips per request", c.name, float64(trips)/n)
+	}
+}
+
+// pgCounter forwards connections to a PostgreSQL server and counts the
+// round trips clients start.
+type pgCounter struct {
+	addr  string
+	trips atomic.Int64
+}
+
+func startPGCounter(t *testing.T, target string) *pgCounter {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgCounter{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, s)
+			mu.Unlock()
+			wg.Go(func() { io.Copy(c, s); c.Close() })
+			wg.Go(func() { p.count(s, c); s.Close() })
+		}
+	})
+	return p
+}
+
+// count copies the client's messages to the server: the start-up message
+// (length, then body), then typed messages (type byte, length, body).
+func (p *pgCounter) count(dst io.Writer, src io.Reader) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(src, hdr[:4]); err != nil {
+		return
+	}
+	n := int64(binary.BigEndian.Uint32(hdr[:4]))
+	if _, err := dst.Write(hdr[:4]); err != nil {
+		return
+	}
+	if _, err := io.CopyN(dst, src, n-4); err != nil {
+		return
+	}
+	for {
+		if _, err := io.ReadFull(src, hdr[:]); err != nil {
+			return
+		}
+		if hdr[0] == 'S' || hdr[0] == 'Q' {
+			p.trips.Add(1)
+		}
+		n := int64(binary.BigEndian.Uint32(hdr[1:]))
+		if _, err := dst.Write(hdr[:]); err != nil {
+			return
+		}
+		if _, err := io.CopyN(dst, src, n-4); err != nil && !errors.Is(err, io.EOF) {
+			return
+		}
+	}
+}
