@@ -249,7 +249,7 @@ func (s *Service) insertEvent(ctx context.Context, tx *store.Tx, ev *store.Devic
 		text += " — " + ev.Text
 	}
 	w := &writer{s: s, tx: tx}
-	return w.notify(ctx, &store.Notification{OrgID: ev.OrgID, SiteID: ev.SiteID, SiteName: siteName, Kind: ev.Type,
+	return w.notifyTo(ctx, subs, &store.Notification{OrgID: ev.OrgID, SiteID: ev.SiteID, SiteName: siteName, Kind: ev.Type,
 		Severity: ev.Severity, Text: text, MAC: d.MAC, EventTime: ev.Time, Created: s.clock()})
 }
 
@@ -261,6 +261,11 @@ func (w *writer) notify(ctx context.Context, n *store.Notification) error {
 	if err != nil {
 		return err
 	}
+	return w.notifyTo(ctx, subs, n)
+}
+
+// notifyTo is notify to the subscriptions already found.
+func (w *writer) notifyTo(ctx context.Context, subs []*store.Subscription, n *store.Notification) error {
 	chosen := map[string]*store.Subscription{}
 	var users []string
 	for _, x := range subs {
