@@ -369,7 +369,11 @@ func (s *Service) AssignDevices(ctx context.Context, a *Actor, orgID, op, siteID
 			return nil, err
 		}
 	case "unassign":
+		// An unassigned device belongs to the whole organization.
 		siteID = ""
+		if err := acc.require(ActManageInventory, ""); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, portal.Errorf(portal.EINVALID, "op must be assign or unassign")
 	}

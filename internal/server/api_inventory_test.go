@@ -210,6 +210,11 @@ func TestInventoryAPI(t *testing.T) {
 		if _, _, list := e.call(installer, "GET", inv, nil); len(list) != 2 {
 			t.Errorf("installer of Other sees %v, want its 2 devices", list)
 		}
+		// ...and may not take them off their site (unassigned devices are
+		// the whole organization's).
+		if status, body, _ := e.call(installer, "PUT", inv, map[string]any{"op": "unassign", "macs": []string{"aabbcc000002"}}); status != 403 {
+			t.Errorf("installer unassigns: %d %v", status, body)
+		}
 
 		// Remove.
 		if status, _, _ := e.call(f.apiKey, "DELETE", inv+"/devices/"+spare["id"].(string), nil); status != 200 {
