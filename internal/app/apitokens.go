@@ -207,7 +207,9 @@ func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Act
 	if key == "" || len(key) > 128 {
 		return nil, invalid
 	}
-	t, err := s.db.GetAPITokenByKeyHash(ctx, authn.HashToken(key))
+	// The token and its user in one query, read on every request: a
+	// deleted token or a disabled user is refused on the next one.
+	t, u, err := s.db.GetAPITokenUserByKeyHash(ctx, authn.HashToken(key))
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
 		return nil, invalid
 	}
@@ -218,13 +220,6 @@ func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Act
 	if s.apiToken(t, nil).Expired {
 		return nil, &portal.Error{Code: portal.EUNAUTHORIZED, Fields: map[string]any{"token_expired": true},
 			Message: "this API token has expired: it was not used for 90 days; create a new one in My Account → API Tokens"}
-	}
-	u, err := s.db.GetUser(ctx, t.UserID)
-	if portal.ErrorCode(err) == portal.ENOTFOUND {
-		return nil, invalid
-	}
-	if err != nil {
-		return nil, err
 	}
 	if u.Disabled() { // operator.go (disabling also deletes the tokens)
 		return nil, errDisabled(portal.EUNAUTHORIZED)

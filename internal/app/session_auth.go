@@ -17,7 +17,9 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 	if token == "" || len(token) > 128 {
 		return nil, unauth
 	}
-	sess, err := s.db.GetSessionByTokenHash(ctx, authn.HashToken(token))
+	// The session and its user in one query, read on every request: a
+	// deleted session or a disabled user is refused on the next one.
+	sess, u, err := s.db.GetSessionUserByTokenHash(ctx, authn.HashToken(token))
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
 		return nil, unauth
 	}
@@ -27,13 +29,6 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 	now := s.clock()
 	if !now.Before(sess.ExpiresTime) {
 		return nil, s.expiredError(ctx, sess) // session_lifetime.go
-	}
-	u, err := s.db.GetUser(ctx, sess.UserID)
-	if portal.ErrorCode(err) == portal.ENOTFOUND {
-		return nil, unauth
-	}
-	if err != nil {
-		return nil, err
 	}
 	if u.Disabled() { // operator.go: refused on the next request, on every instance
 		return nil, errDisabled(portal.EUNAUTHORIZED)

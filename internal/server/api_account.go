@@ -138,11 +138,6 @@ func (s *server) apiSelf(w http.ResponseWriter, r *http.Request, a *app.Actor) e
 	if a.TwoFactor.Pending { // nothing of the account before the second factor (api_twofactor.go)
 		return ok(w, pendingSelf(a))
 	}
-	if a.Session == nil { // an API token: its actor has no two-factor state yet
-		if err := s.svc.LoadTwoFactor(r.Context(), a); err != nil {
-			return err
-		}
-	}
 	me, err := s.svc.GetSelf(r.Context(), a)
 	if err != nil {
 		return err
