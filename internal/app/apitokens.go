@@ -207,9 +207,10 @@ func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Act
 	if key == "" || len(key) > 128 {
 		return nil, invalid
 	}
-	// The token and its user in one query, read on every request: a
-	// deleted token or a disabled user is refused on the next one.
-	t, u, err := s.db.GetAPITokenUserByKeyHash(ctx, authn.HashToken(key))
+	// The token, its user and their second factor in one query, read on
+	// every request: a deleted token or a disabled user is refused on the
+	// next one.
+	t, u, enrolment, err := s.db.GetAPITokenUserByKeyHash(ctx, authn.HashToken(key))
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
 		return nil, invalid
 	}
@@ -242,7 +243,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Act
 	}
 	// The user's two-factor state, for /self and for the organizations'
 	// requirements (twofactor.go); a token owes no second factor.
-	if err := s.loadTwoFactor(ctx, a); err != nil {
+	if err := s.loadTwoFactorFrom(ctx, a, enrolment); err != nil {
 		return nil, err
 	}
 	return a, nil

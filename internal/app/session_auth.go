@@ -17,9 +17,10 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 	if token == "" || len(token) > 128 {
 		return nil, unauth
 	}
-	// The session and its user in one query, read on every request: a
-	// deleted session or a disabled user is refused on the next one.
-	sess, u, err := s.db.GetSessionUserByTokenHash(ctx, authn.HashToken(token))
+	// The session, its user and their second factor in one query, read on
+	// every request: a deleted session or a disabled user is refused on
+	// the next one.
+	sess, u, enrolment, err := s.db.GetSessionUserByTokenHash(ctx, authn.HashToken(token))
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
 		return nil, unauth
 	}
@@ -44,7 +45,7 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 	}
 	// Two-factor authentication (twofactor.go): whether this session still
 	// owes its second factor, and whether an organization requires one.
-	if err := s.loadTwoFactor(ctx, a); err != nil {
+	if err := s.loadTwoFactorFrom(ctx, a, enrolment); err != nil {
 		return nil, err
 	}
 	// Slide the expiry, writing at most once a minute per session, never

@@ -89,10 +89,17 @@ func (s *Service) loadTwoFactor(ctx context.Context, a *Actor) error {
 	if err != nil {
 		return err
 	}
-	st := TwoFactorState{}
+	var e store.Enrolment
 	if tf != nil {
-		st.Enabled, st.Verified = true, tf.Verified
+		e = store.Enrolment{Enrolled: true, Verified: tf.Verified}
 	}
+	return s.loadTwoFactorFrom(ctx, a, e)
+}
+
+// loadTwoFactorFrom fills a.TwoFactor from the enrolment e, read with the
+// session or token (Authenticate, AuthenticateToken).
+func (s *Service) loadTwoFactorFrom(ctx context.Context, a *Actor, e store.Enrolment) error {
+	st := TwoFactorState{Enabled: e.Enrolled, Verified: e.Verified}
 	if a.Session != nil {
 		st.Passed = a.Session.TwoFactorPassed
 		st.Pending = st.Verified && !st.Passed
