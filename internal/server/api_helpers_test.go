@@ -55,6 +55,12 @@ var mistRoutes = map[string]bool{
 	"GET /api/v1/sites/{site_id}":          true,
 	"PUT /api/v1/sites/{site_id}":          true,
 	"DELETE /api/v1/sites/{site_id}":       true,
+	// E-mail notification subscriptions (api_subscriptions.go).
+	"POST /api/v1/orgs/{org_id}/subscriptions":     true,
+	"DELETE /api/v1/orgs/{org_id}/subscriptions":   true,
+	"POST /api/v1/sites/{site_id}/subscriptions":   true,
+	"DELETE /api/v1/sites/{site_id}/subscriptions": true,
+	"GET /api/v1/self/subscriptions":               true,
 }
 
 // check asserts what holds for every API answer: never a 5xx, always JSON,

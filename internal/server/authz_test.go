@@ -220,6 +220,14 @@ func authzRows() []authzRow {
 		{pattern: "GET /api/v1/sites/{site_id}", kind: siteRoute, allow: siteViewers},
 		{pattern: "PUT /api/v1/sites/{site_id}", kind: siteRoute, allow: "admin@org write@org admin@site write@site", body: named("name", "Renamed site")},
 		{pattern: "DELETE /api/v1/sites/{site_id}", kind: siteRoute, allow: "admin@org write@org admin@site"},
+
+		// E-mail notifications: whoever sees the organization (or site)
+		// subscribes to it. Turning off what is off changes nothing.
+		{pattern: "GET /api/v1/self/subscriptions", kind: selfRoute, status: 200},
+		{pattern: "POST /api/v1/orgs/{org_id}/subscriptions", kind: orgRoute, allow: allMembers},
+		{pattern: "DELETE /api/v1/orgs/{org_id}/subscriptions", kind: orgRoute, allow: allMembers, unaudited: "the caller had no subscription to end"},
+		{pattern: "POST /api/v1/sites/{site_id}/subscriptions", kind: siteRoute, allow: siteViewers},
+		{pattern: "DELETE /api/v1/sites/{site_id}/subscriptions", kind: siteRoute, allow: siteViewers, unaudited: "the caller had no subscription to end"},
 	}
 }
 

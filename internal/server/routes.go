@@ -73,6 +73,11 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("DELETE /api/v1/orgs/{org_id}/inventory/devices/{device_id}", s.authed(s.apiRemoveDevice)) // ours
 	mux.Handle("POST /api/v1/orgs/{org_id}/events", s.authed(s.apiIngestEvents))                          // ours
 	mux.Handle("GET /api/v1/orgs/{org_id}/events", s.authed(s.apiListEvents))                             // ours
+	mux.Handle("POST /api/v1/orgs/{org_id}/subscriptions", s.authed(s.apiSubscribeOrg))
+	mux.Handle("DELETE /api/v1/orgs/{org_id}/subscriptions", s.authed(s.apiUnsubscribeOrg))
+	mux.Handle("POST /api/v1/sites/{site_id}/subscriptions", s.authed(s.apiSubscribeSite))
+	mux.Handle("DELETE /api/v1/sites/{site_id}/subscriptions", s.authed(s.apiUnsubscribeSite))
+	mux.Handle("GET /api/v1/self/subscriptions", s.authed(s.apiListSubscriptions))
 	mux.Handle("GET /api/v1/orgs/{org_id}/admins", s.authed(s.apiListAdmins))
 	mux.Handle("PUT /api/v1/orgs/{org_id}/admins/{admin_id}", s.authed(s.apiUpdateAdmin))
 	mux.Handle("DELETE /api/v1/orgs/{org_id}/admins/{admin_id}", s.authed(s.apiRevokeAdmin))
@@ -125,6 +130,10 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("POST /account/email/verify", s.page(s.webEmailVerify))
 	mux.HandleFunc("GET /account/email/revert", s.public(s.webEmailRevertForm))
 	mux.HandleFunc("POST /account/email/revert", s.public(s.webEmailRevert))
+	mux.Handle("GET /account/notifications", s.page(s.webNotifications))
+	mux.Handle("POST /account/notifications", s.page(s.webSaveNotification))
+	mux.HandleFunc("GET /unsubscribe/{token}", s.public(s.webUnsubscribeForm)) // changes nothing
+	mux.HandleFunc("POST /unsubscribe/{token}", s.public(s.webUnsubscribe))    // RFC 8058 one-click, no session
 	mux.Handle("GET /account/delete", s.page(s.webDeleteAccountForm))
 	mux.Handle("GET /account/export", s.page(s.webExport))
 	mux.Handle("POST /account/delete", s.page(s.webDeleteAccount))
@@ -143,6 +152,12 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("POST /orgs/{org_id}/sites", s.page(s.webCreateSite))
 	mux.Handle("POST /sites/{site_id}/rename", s.page(s.webRenameSite))
 	mux.Handle("POST /sites/{site_id}/delete", s.page(s.webDeleteSite))
+	mux.Handle("GET /orgs/{org_id}/inventory", s.page(s.webInventory))
+	mux.Handle("POST /orgs/{org_id}/inventory/devices", s.page(s.webAddDevice))
+	mux.Handle("POST /orgs/{org_id}/inventory/upload", s.page(s.webUploadDevices))
+	mux.Handle("POST /orgs/{org_id}/inventory/assign", s.page(s.webAssignDevice))
+	mux.Handle("POST /orgs/{org_id}/inventory/{device_id}/rename", s.page(s.webRenameDevice))
+	mux.Handle("POST /orgs/{org_id}/inventory/{device_id}/remove", s.page(s.webRemoveDevice))
 	mux.Handle("GET /orgs/{org_id}/admins", s.page(s.webAdmins))
 	mux.Handle("POST /orgs/{org_id}/invites", s.page(s.webInvite))
 	mux.Handle("GET /orgs/{org_id}/admins/{id}", s.page(s.webManageAdmin))
@@ -167,6 +182,7 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("GET /orgs", redirectTo(func(*http.Request) string { return "/" }))
 	mux.HandleFunc("GET /orgs/{org_id}/sites", redirectTo(func(r *http.Request) string { return "/orgs/" + url.PathEscape(r.PathValue("org_id")) }))
 	mux.HandleFunc("GET /orgs/{org_id}/settings/retention", redirectTo(func(r *http.Request) string { return "/orgs/" + url.PathEscape(r.PathValue("org_id")) + "/settings" }))
+	mux.HandleFunc("GET /orgs/{org_id}/inventory/{action}", redirectTo(func(r *http.Request) string { return "/orgs/" + url.PathEscape(r.PathValue("org_id")) + "/inventory" }))
 	mux.HandleFunc("GET /orgs/{org_id}/invites", redirectTo(func(r *http.Request) string { return "/orgs/" + url.PathEscape(r.PathValue("org_id")) + "/admins" }))
 	mux.HandleFunc("GET /account/{section}", redirectTo(func(r *http.Request) string { return "/account#" + url.PathEscape(r.PathValue("section")) }))
 	mux.HandleFunc("GET /account/apitokens/create", redirectTo(func(*http.Request) string { return "/account#apitokens" }))
