@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -319,7 +321,7 @@ func (w *Worker) process(ctx context.Context, m portal.OutboxMessage, begin time
 			return resultSent, fmt.Errorf("mail: mark %s sent: %w", m.ID, err)
 		}
 		if d, ok := w.s.(Deliverer); !ok || d.Delivers() {
-			w.logger.InfoContext(ctx, "mail: sent", "id", m.ID, "to", m.To, "subject", m.Subject, "attempt", m.Attempts)
+			w.logger.InfoContext(ctx, "mail: sent", "id", m.ID, "to_domain", domainOf(m.To), "subject", m.Subject, "attempt", m.Attempts)
 		}
 		return resultSent, nil
 	}
@@ -340,8 +342,8 @@ func (w *Worker) process(ctx context.Context, m portal.OutboxMessage, begin time
 		if w.opts.OnFailed != nil {
 			w.opts.OnFailed()
 		}
-		w.logger.ErrorContext(ctx, "mail: failed; giving up", "id", m.ID, "to", m.To, "subject", m.Subject,
-			"attempts", m.Attempts, "kind", kind.String(), "err", sendErr)
+		w.logger.ErrorContext(ctx, "mail: failed; giving up", "id", m.ID, "to_domain", domainOf(m.To), "subject", m.Subject,
+			"attempts", m.Attempts, "kind", kind.String(), "err", withoutAddresses(sendErr.Error()))
 		if err := w.ob.GiveUp(markCtx, m.ID, now, lastError); err != nil {
 			return resultFailed, fmt.Errorf("mail: mark %s failed: %w", m.ID, err)
 		}
@@ -349,8 +351,8 @@ func (w *Worker) process(ctx context.Context, m portal.OutboxMessage, begin time
 	default:
 		w.retried()
 		next := now.Add(w.jitter(Backoff(m.Attempts)))
-		w.logger.WarnContext(ctx, "mail: send failed; will retry", "id", m.ID, "to", m.To,
-			"attempt", m.Attempts, "next_attempt", next, "err", sendErr)
+		w.logger.WarnContext(ctx, "mail: send failed; will retry", "id", m.ID, "to_domain", domainOf(m.To),
+			"attempt", m.Attempts, "next_attempt", next, "err", withoutAddresses(sendErr.Error()))
 		if err := w.ob.MarkFailed(markCtx, m.ID, next, lastError); err != nil {
 			return resultFailed, fmt.Errorf("mail: mark %s failed: %w", m.ID, err)
 		}
@@ -398,3 +400,19 @@ func (w *Worker) serverUp(ctx context.Context) {
 	}
 	w.downCount, w.downUntil = 0, time.Time{}
 }
+
+// The log names a message by its outbox id and its recipient's domain, never
+// the address: whoever needs the address reads the outbox row by its id.
+// An SMTP reply quoted in an error may hold the address too.
+var emailLike = regexp.MustCompile(`[^\s<>"'(),;:]+@[^\s<>"'(),;:]+`)
+
+// domainOf returns the part of an address after its last '@'.
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
+}
+
+// withoutAddresses replaces the e-mail addresses in s with <address>.
+func withoutAddresses(s string) string { return emailLike.ReplaceAllString(s, "<address>") }

@@ -317,7 +317,7 @@ func TestWorkerGivesUp(t *testing.T) {
 	clk := &clock{t: t0}
 	ob := newFakeOutbox()
 	ob.add(msg("m"), t0)
-	s := &fakeSender{err: errors.New("550 no such user")}
+	s := &fakeSender{err: errors.New("550 5.1.1 <m@example.com>: no such user")}
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	var onFailed, onRetried int
@@ -348,8 +348,14 @@ func TestWorkerGivesUp(t *testing.T) {
 	if onFailed != 1 || onRetried != 2 {
 		t.Errorf("OnFailed %d, OnRetried %d; want 1, 2", onFailed, onRetried)
 	}
+	// The log names the message and the recipient's domain, never the
+	// address, not even inside the server's reply.
+	if strings.Contains(logs.String(), "m@example.com") || !strings.Contains(logs.String(), "to_domain=example.com") ||
+		!strings.Contains(logs.String(), "<address>>: no such user") {
+		t.Errorf("the log should name the domain and hide the address:\n%s", logs.String())
+	}
 	out := logs.String()
-	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "giving up") || !strings.Contains(out, "550 no such user") {
+	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "giving up") || !strings.Contains(out, "no such user") {
 		t.Errorf("give-up not logged at error level:\n%s", out)
 	}
 	// Never tried again.
