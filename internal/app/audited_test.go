@@ -131,7 +131,7 @@ func ptrOf[T any](v T) *T { return &v }
 func auditRows() (names []string, rows map[string]auditRow) {
 	read := auditRow{why: "reads only"}
 	rows = map[string]auditRow{
-		"AuditRetention": read, "CheckEmailChange": read, "CheckRegistration": read, "CheckEmailRevert": read, "CheckInvite": read, "GetAPIToken": read,
+		"AuditRetention": read, "CheckEmailChange": read, "CheckRegistration": read, "CheckEmailRevert": read, "CheckInvite": read, "MyInvites": read, "GetAPIToken": read,
 		"GetAdmin": read, "GetOrg": read, "GetOrgSetting": read, "GetSelf": read, "GetSite": read, "ListAPITokens": read,
 		"ListAdmins": read, "ListSessions": read, "ListSites": read, "LoadTwoFactor": read, "Now": read, "OrgLogs": read,
 		"OrgLogsEach": read, "PasswordPolicyFor": read, "PendingEmailChange": read, "Permissions": read,
@@ -270,6 +270,23 @@ func auditRows() (names []string, rows map[string]auditRow) {
 		return err
 	}})
 	add("RevokeAdmin", auditRow{run: func(w *auditWorld) error { return w.st.Service.RevokeAdmin(w.ctx, w.owner, w.org, w.vals["new id"]) }})
+	add("DeclineMyInvite", auditRow{setup: func(w *auditWorld) {
+		if err := invite("new@example.com")(w); err != nil {
+			w.t.Fatal(err)
+		}
+		w.tmp = w.login("new@example.com")
+	}, run: func(w *auditWorld) error {
+		_, err := w.st.Service.DeclineMyInvite(w.ctx, w.tmp, w.vals["invite new@example.com"])
+		return err
+	}})
+	add("AcceptMyInvite", auditRow{setup: func(w *auditWorld) {
+		if err := invite("new@example.com")(w); err != nil {
+			w.t.Fatal(err)
+		}
+	}, run: func(w *auditWorld) error {
+		_, err := w.st.Service.AcceptMyInvite(w.ctx, w.tmp, w.vals["invite new@example.com"])
+		return err
+	}})
 	add("CancelInvite", auditRow{setup: func(w *auditWorld) {
 		if err := invite("cancel@example.com")(w); err != nil {
 			w.t.Fatal(err)

@@ -337,18 +337,122 @@ func (s *Service) inviteByToken(ctx context.Context, token string) (*store.Invit
 	if err != nil {
 		return nil, err
 	}
-	switch inv.Status {
-	case store.InviteAccepted:
-		return nil, portal.Errorf(portal.EINVALID, "this invitation has already been accepted; open %s from the organization switcher", inv.OrgName)
-	case store.InviteDeclined:
-		return nil, portal.Errorf(portal.EINVALID, "this invitation was declined; ask a Super User of %s to invite you again", inv.OrgName)
-	case store.InviteCancelled:
-		return nil, portal.Errorf(portal.EINVALID, "this invitation was cancelled by a Super User of %s", inv.OrgName)
-	}
-	if !s.clock().Before(inv.Expires) {
-		return nil, portal.Errorf(portal.EINVALID, "this invitation has expired; ask a Super User of %s to send a new one", inv.OrgName)
+	if err := s.answerable(inv); err != nil {
+		return nil, err
 	}
 	return inv, nil
+}
+
+// AcceptedOrgField is the field of the error of an already accepted
+// invitation that holds the id of its organization, to link to it.
+const AcceptedOrgField = "accepted_org_id"
+
+// answerable checks that an invitation can be answered now.
+func (s *Service) answerable(inv *store.Invite) error {
+	switch inv.Status {
+	case store.InviteAccepted:
+		return &portal.Error{Code: portal.EINVALID, Fields: map[string]any{AcceptedOrgField: inv.OrgID},
+			Message: fmt.Sprintf("this invitation has already been accepted: open %s from your organizations", inv.OrgName)}
+	case store.InviteDeclined:
+		return portal.Errorf(portal.EINVALID, "this invitation was declined; ask a Super User of %s to invite you again", inv.OrgName)
+	case store.InviteCancelled:
+		return portal.Errorf(portal.EINVALID, "this invitation was cancelled by a Super User of %s", inv.OrgName)
+	}
+	if !s.clock().Before(inv.Expires) {
+		return portal.Errorf(portal.EINVALID, "this invitation has expired; ask a Super User of %s to send a new one", inv.OrgName)
+	}
+	return nil
+}
+
+// MyInvites lists the open, unexpired invitations addressed to the
+// signed-in user, oldest first: what their home page offers to answer.
+func (s *Service) MyInvites(ctx context.Context, a *Actor) (_ []*Admin, err error) {
+	defer wrap(&err, "MyInvites")
+	invs, err := s.db.ListOpenInvitesFor(ctx, a.User.Email)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Admin
+	for _, inv := range invs {
+		if s.clock().Before(inv.Expires) {
+			out = append(out, s.inviteAdmin(inv))
+		}
+	}
+	return out, nil
+}
+
+// myInvite is an invitation by id that the signed-in user may answer: one
+// addressed to them, open and unexpired. Another's is not found.
+func (s *Service) myInvite(ctx context.Context, a *Actor, inviteID string) (*store.Invite, error) {
+	inv, err := s.db.GetInvite(ctx, inviteID)
+	if err == nil && !sameEmail(a.User.Email, inv.Email) {
+		err = portal.Errorf(portal.ENOTFOUND, "invitation not found")
+	}
+	if portal.ErrorCode(err) == portal.ENOTFOUND {
+		return nil, portal.Errorf(portal.ENOTFOUND, "there is no invitation %s for %s: reload the page", inviteID, a.User.Email)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.answerable(inv); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// AcceptMyInvite accepts, by id, an invitation addressed to the signed-in
+// user (from their home page, without the mailed link).
+func (s *Service) AcceptMyInvite(ctx context.Context, a *Actor, inviteID string) (_ *portal.Org, err error) {
+	defer wrap(&err, "AcceptMyInvite")
+	inv, err := s.myInvite(ctx, a, inviteID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	var o *portal.Org
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
+		if err := s.joinFromInvite(ctx, w, inv, inv.TokenHash, a.User, a.IP, now, "Accepted the invitation to"); err != nil {
+			return err
+		}
+		o, err = tx.GetOrg(ctx, inv.OrgID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// DeclineMyInvite declines, by id, an invitation addressed to the
+// signed-in user (from their home page).
+func (s *Service) DeclineMyInvite(ctx context.Context, a *Actor, inviteID string) (_ *Admin, err error) {
+	defer wrap(&err, "DeclineMyInvite")
+	inv, err := s.myInvite(ctx, a, inviteID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
+		return s.declineIn(ctx, tx, w, inv, a.User, a.IP)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.inviteAdmin(inv), nil
+}
+
+// declineIn closes an invitation as declined by who, in tx.
+func (s *Service) declineIn(ctx context.Context, tx *store.Tx, w *writer, inv *store.Invite, who *portal.User, ip string) error {
+	by := ""
+	if who.ID != portal.NilID {
+		by = who.ID
+	}
+	if err := tx.CloseInvite(ctx, inv.ID, inv.TokenHash, store.InviteDeclined, by, s.clock(), true); err != nil {
+		if errors.Is(err, store.ErrTokenSpent) {
+			return portal.Errorf(portal.EINVALID, "this invitation has just been used, replaced or cancelled, or has expired; nothing was changed")
+		}
+		return err
+	}
+	return w.audit(ctx, who, ip, inv.OrgID, "", "Declined the invitation to "+inv.OrgName, inviteFields(inv), nil)
 }
 
 // notForYou is the refusal of a link followed by another account.
@@ -478,18 +582,8 @@ func (s *Service) DeclineInvite(ctx context.Context, a *Actor, token string, c C
 	} else if portal.ErrorCode(err) != portal.ENOTFOUND {
 		return nil, err
 	}
-	by := ""
-	if who.ID != portal.NilID {
-		by = who.ID
-	}
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
-		if err := tx.CloseInvite(ctx, inv.ID, inv.TokenHash, store.InviteDeclined, by, s.clock(), true); err != nil {
-			if errors.Is(err, store.ErrTokenSpent) {
-				return portal.Errorf(portal.EINVALID, "this invitation has just been used, replaced or cancelled, or has expired; nothing was changed")
-			}
-			return err
-		}
-		return w.audit(ctx, who, c.IP, inv.OrgID, "", "Declined the invitation to "+inv.OrgName, inviteFields(inv), nil)
+		return s.declineIn(ctx, tx, w, inv, who, c.IP)
 	})
 	if err != nil {
 		return nil, err

@@ -192,7 +192,9 @@ func TestBrowserInviteExistingUser(t *testing.T) {
 	b.shot("accepted")
 	// The link is spent.
 	b.do(chromedp.Navigate(link))
-	b.text("main", "This invitation has already been accepted")
+	b.text("h1", "Invitation already accepted")
+	b.text(`main a[href="/orgs/`+org+`"]`, "Open the Organization")
+	b.shot("already-accepted")
 	b.logout()
 
 	// Ann makes Cat a Network Admin of HQ and Branch.

@@ -70,3 +70,70 @@ func TestInviteResendKeepsValidity(t *testing.T) {
 		}
 	})
 }
+
+// TestHomeListsInvitations: a signed-in user without an organization finds
+// the invitations addressed to them on their home page and answers them
+// there; another's invitation cannot be answered; a spent link says it was
+// accepted and links to the organization.
+func TestHomeListsInvitations(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newAPIEnv(t, spec, d)
+		ann := e.signUp("ann@example.com", admPassword, "Acme")
+		acme := e.orgIDs(ann)[0]
+		cat := e.signUp("cat@example.com", admPassword, "Beta")
+		beta := e.orgIDs(cat)[0]
+		bob := e.signUp("bob@example.com", admPassword, "")
+		if page := pageText(t, e.st, bob, "/"); !strings.Contains(page, "ask a Super User of an existing organization to invite you") || strings.Contains(page, `id="invitations"`) {
+			t.Fatalf("home without invitations: %q", firstLine(page, "organization"))
+		}
+		toAcme := e.invite(ann, acme, "BOB@example.com", orgPriv("read"))["invite_id"].(string)
+		toBeta := e.invite(cat, beta, "bob@example.com", orgPriv("write"))["invite_id"].(string)
+		toDan := e.invite(ann, acme, "dan@example.com", orgPriv("read"))["invite_id"].(string)
+		page := pageText(t, e.st, bob, "/")
+		for _, want := range []string{"Invitations are waiting for you", "invited you to join <strong>Acme</strong> as Observer", "invited you to join <strong>Beta</strong> as Network Admin",
+			`action="/invites/` + toAcme + `/accept"`, `action="/invites/` + toBeta + `/decline"`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("home lacks %q", want)
+			}
+		}
+		if strings.Contains(page, toDan) {
+			t.Error("home lists another address's invitation")
+		}
+		// Another's invitation is not found, and stays open.
+		r := postForm(t, e.st, bob, "/invites/"+toDan+"/accept", url.Values{})
+		if r.Status != http.StatusNotFound {
+			t.Errorf("accept dan's invitation: %d", r.Status)
+		}
+		if e.adminRow(ann, acme, "dan@example.com") == nil {
+			t.Error("dan's invitation was closed by bob")
+		}
+		r = postForm(t, e.st, bob, "/invites/"+toBeta+"/decline", url.Values{})
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+			t.Fatalf("decline: %d %s", r.Status, r.Header.Get("Location"))
+		}
+		if e.adminRow(cat, beta, "bob@example.com") != nil {
+			t.Error("the declined invitation is still listed")
+		}
+		page = pageText(t, e.st, bob, "/")
+		if !strings.Contains(page, "You declined the invitation to Beta.") || !strings.Contains(page, "An invitation is waiting for you") || strings.Contains(page, toBeta) {
+			t.Errorf("home after declining: %q", firstLine(page, "invitation"))
+		}
+		r = postForm(t, e.st, bob, "/invites/"+toBeta+"/accept", url.Values{})
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "declined") {
+			t.Errorf("accept a declined invitation: %d", r.Status)
+		}
+		r = postForm(t, e.st, bob, "/invites/"+toAcme+"/accept", url.Values{})
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/orgs/"+acme {
+			t.Fatalf("accept: %d %s", r.Status, r.Header.Get("Location"))
+		}
+		if row := e.adminRow(ann, acme, "bob@example.com"); row == nil || row["status"] != "active" {
+			t.Errorf("bob after accepting: %v", row)
+		}
+		// The mailed link, reopened, says it was accepted and leads to Acme.
+		page = pageText(t, e.st, bob, "/invite?token="+url.QueryEscape(e.inviteToken("bob@example.com", 1)))
+		if !strings.Contains(page, "Invitation already accepted") || !strings.Contains(page, `href="/orgs/`+acme+`"`) || strings.Contains(page, "Something went wrong") {
+			t.Errorf("accepted link: %q", firstLine(page, "accepted"))
+		}
+	})
+}

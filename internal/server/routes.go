@@ -168,6 +168,8 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("POST /invite/accept", s.page(s.webAcceptInvite))
 	mux.HandleFunc("POST /invite/decline", s.public(s.webDeclineInvite))
 	mux.HandleFunc("POST /invite/signup", s.public(s.webInviteSignUp))
+	mux.Handle("POST /invites/{invite_id}/accept", s.page(s.webAcceptMyInvite))   // from the home page
+	mux.Handle("POST /invites/{invite_id}/decline", s.page(s.webDeclineMyInvite)) // from the home page
 
 	// Sign in with Google (web_google.go): only when PORTAL_GOOGLE_CLIENT_ID
 	// is set, else these paths are 404.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -277,10 +278,12 @@ func (s *server) webRevokeAdmin(w http.ResponseWriter, r *http.Request, v *view,
 
 // inviteView is the data of the pages behind an invitation link.
 type inviteView struct {
-	Token     string
-	Info      *app.InviteInfo
-	WrongUser bool // signed in as another account
-	Declined  bool
+	Token       string
+	Info        *app.InviteInfo
+	WrongUser   bool // signed in as another account
+	Declined    bool
+	Accepted    bool   // the link's invitation was already accepted
+	AcceptedOrg string // then: the path of its organization
 }
 
 // webInviteLink is where the invitation link leads. Signed in as the
@@ -300,6 +303,9 @@ func (s *server) webInviteLink(w http.ResponseWriter, r *http.Request) {
 func (s *server) webInviteAnswer(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	token := r.URL.Query().Get("token")
 	info, err := s.svc.CheckInvite(r.Context(), token)
+	if s.acceptedInvite(w, r, v, err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -316,6 +322,9 @@ func (s *server) webInviteAnswer(w http.ResponseWriter, r *http.Request, v *view
 func (s *server) webInviteAnonymous(w http.ResponseWriter, r *http.Request, v *view) error {
 	token := r.URL.Query().Get("token")
 	info, err := s.svc.CheckInvite(r.Context(), token)
+	if s.acceptedInvite(w, r, v, err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -345,6 +354,44 @@ func (s *server) webAcceptInvite(w http.ResponseWriter, r *http.Request, v *view
 	s.flash(w, "Welcome to "+o.Name+": you accepted the invitation and are now a member.")
 	http.Redirect(w, r, "/orgs/"+o.ID, http.StatusSeeOther)
 	return nil
+}
+
+// webAcceptMyInvite accepts an invitation listed on the home page.
+func (s *server) webAcceptMyInvite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	o, err := s.svc.AcceptMyInvite(r.Context(), a, r.PathValue("invite_id"))
+	if err != nil {
+		return err
+	}
+	s.flash(w, "Welcome to "+o.Name+": you accepted the invitation and are now a member.")
+	http.Redirect(w, r, "/orgs/"+o.ID, http.StatusSeeOther)
+	return nil
+}
+
+// webDeclineMyInvite declines an invitation listed on the home page.
+func (s *server) webDeclineMyInvite(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
+	ad, err := s.svc.DeclineMyInvite(r.Context(), a, r.PathValue("invite_id"))
+	if err != nil {
+		return err
+	}
+	s.flash(w, "You declined the invitation to "+ad.OrgName+".")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+	return nil
+}
+
+// acceptedInvite renders the page of a link whose invitation was already
+// accepted, with a link to its organization; false for another error.
+func (s *server) acceptedInvite(w http.ResponseWriter, r *http.Request, v *view, err error) bool {
+	var e *portal.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	orgID, ok := e.Fields[app.AcceptedOrgField].(string)
+	if !ok {
+		return false
+	}
+	v.Title, v.Data = "Invitation already accepted", &inviteView{Accepted: true, AcceptedOrg: "/orgs/" + url.PathEscape(orgID)}
+	s.render(w, r, http.StatusOK, "invite", v)
+	return true
 }
 
 // optionalActor authenticates a request that needs no credentials but

@@ -10,13 +10,18 @@ import (
 // The organization pages: home, creating an organization, an
 // organization's page with its sites.
 
-// webHome opens the user's first organization, or invites them to create one.
+// webHome opens the user's first organization, or lists the invitations
+// waiting for them and invites them to create one.
 func (s *server) webHome(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	if len(v.Orgs) > 0 {
 		http.Redirect(w, r, "/orgs/"+v.Orgs[0].ID, http.StatusSeeOther)
 		return nil
 	}
-	v.Title = "Welcome"
+	invites, err := s.svc.MyInvites(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	v.Title, v.Data = "Welcome", invites
 	s.render(w, r, http.StatusOK, "home", v)
 	return nil
 }

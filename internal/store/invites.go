@@ -166,7 +166,18 @@ func (c conn) oneInvite(ctx context.Context, query string, args ...any) (*Invite
 // not), oldest first, with their sites.
 func (c conn) ListOpenInvites(ctx context.Context, orgID string) (_ []*Invite, err error) {
 	defer wrap(&err, "ListOpenInvites(%s)", orgID)
-	rows, err := c.query(ctx, `SELECT `+inviteCols+inviteFrom+` WHERE i.org_id = ? AND i.status = ? ORDER BY i.created_at, i.id`, orgID, InvitePending)
+	return c.listInvites(ctx, `SELECT `+inviteCols+inviteFrom+` WHERE i.org_id = ? AND i.status = ? ORDER BY i.created_at, i.id`, orgID, InvitePending)
+}
+
+// ListOpenInvitesFor returns the open invitations addressed to an address
+// (case-insensitively, expired or not), oldest first, with their sites.
+func (c conn) ListOpenInvitesFor(ctx context.Context, email string) (_ []*Invite, err error) {
+	defer wrap(&err, "ListOpenInvitesFor")
+	return c.listInvites(ctx, `SELECT `+inviteCols+inviteFrom+` WHERE i.email_lower = ? AND i.status = ? ORDER BY i.created_at, i.id`, EmailKey(email), InvitePending)
+}
+
+func (c conn) listInvites(ctx context.Context, query string, args ...any) ([]*Invite, error) {
+	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
