@@ -98,6 +98,10 @@ func TestBrowserAPITokens(t *testing.T) {
 	if w := browsertest.Get(t, ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth - document.documentElement.clientWidth`)); w > 0 {
 		t.Errorf("at 390 px My Account scrolls sideways by %.0f px", w)
 	}
+	// Each date of the token table on one line.
+	if n := browsertest.Get(t, ctx, chromedp.Evaluate[int](`Math.max(...[...document.querySelectorAll(".apitokens td.date")].map((td) => { const r = document.createRange(); r.selectNodeContents(td); return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size; }))`)); n != 1 {
+		t.Errorf("at 390 px a date of the token table takes %d lines", n)
+	}
 	do(chromedp.ScrollIntoView(css("#apitokens")))
 	browsertest.Screenshot(t, ctx, "apitokens-390px")
 	restore()

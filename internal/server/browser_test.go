@@ -137,11 +137,17 @@ func TestBrowserFoundation(t *testing.T) {
 	}
 	browsertest.Screenshot(t, tab, "org-page")
 
-	// In the new tab: add a site.
-	do(tab, chromedp.SendKeys(css("#site-name"), "HQ"), chromedp.Click(css(`form[action$="/sites"] button[type=submit]`)))
+	// In the new tab: add a site, its time zone from the same list as
+	// My Account's Preferences; the list shows it.
+	do(tab, chromedp.SendKeys(css("#site-name"), "HQ"), chromedp.SetValue(css("#site-tz"), "Europe/Paris"),
+		chromedp.Click(css(`form[action$="/sites"] button[type=submit]`)))
 	browsertest.WaitText(t, tab, ".flash.ok", "Site HQ created.")
-	browsertest.WaitText(t, tab, "table.sites tbody td", "HQ")
+	browsertest.WaitText(t, tab, "table.sites tbody td.sitename", "HQ")
+	browsertest.WaitText(t, tab, "table.sites tbody td.sitetz", "Europe/Paris")
 	browsertest.WaitText(t, tab, "#sites-title", "Sites (1)")
+	if n := browsertest.Get(t, tab, chromedp.Evaluate[int](`document.querySelectorAll("table.sites input").length`)); n != 0 {
+		t.Errorf("the sites table has %d open input fields; want renaming on demand", n)
+	}
 	browsertest.Screenshot(t, tab, "site-added")
 
 	// The organization page on a phone-sized screen.
@@ -150,6 +156,10 @@ func TestBrowserFoundation(t *testing.T) {
 		t.Errorf("at 390 px the organization page scrolls sideways by %.0f px", w)
 	}
 	browsertest.Screenshot(t, tab, "org-page-390px")
+	do(tab, chromedp.Click(css(`button[aria-label="Rename HQ"]`)), chromedp.WaitVisible(css("#rename-site-dialog")))
+	browsertest.Screenshot(t, tab, "site-rename-dialog-390px")
+	do(tab, chromedp.Click(css(`#rename-site-dialog button[data-close]`)))
+	browsertest.WaitTrue(t, tab, "Cancel to close the rename dialog", `!document.getElementById("rename-site-dialog").open`)
 	openUserMenu(tab)
 	browsertest.Screenshot(t, tab, "user-menu-390px")
 	do(tab, chromedp.KeyEvent(kb.Escape))
@@ -159,37 +169,39 @@ func TestBrowserFoundation(t *testing.T) {
 		t.Fatalf("after the phone emulation the window is %.0f px wide", w)
 	}
 
-	// Rename it.
-	do(tab,
-		chromedp.Clear(css("table.sites input[name=name]")),
-		chromedp.SendKeys(css("table.sites input[name=name]"), "Headquarters"),
-		chromedp.Click(css(`form[action$="/rename"] button[type=submit]`)),
-	)
-	browsertest.WaitText(t, tab, ".flash.ok", "Site HQ renamed to Headquarters.")
-	if got := value(tab, "table.sites input[name=name]"); got != "Headquarters" {
-		t.Errorf("after the rename the site's name field = %q", got)
+	// Rename it in the product's dialog, opened on demand.
+	do(tab, chromedp.Click(css(`button[aria-label="Rename HQ"]`)), chromedp.WaitVisible(css("#rename-site-dialog")))
+	browsertest.WaitText(t, tab, "#rename-site-dialog h2", "Rename Site HQ")
+	if got := value(tab, "#dlg-site-name"); got != "HQ" {
+		t.Errorf("the rename dialog opened with %q, want the current name", got)
 	}
+	do(tab, chromedp.SetValue(css("#dlg-site-name"), "Headquarters"))
+	browsertest.Screenshot(t, tab, "site-rename-dialog")
+	do(tab, chromedp.Click(css(`#rename-site-dialog button[type=submit]`)))
+	browsertest.WaitText(t, tab, ".flash.ok", "Site HQ renamed to Headquarters.")
+	browsertest.WaitText(t, tab, "table.sites tbody td.sitename", "Headquarters")
 	browsertest.Screenshot(t, tab, "site-renamed")
 
-	// Delete it, accepting the confirmation.
+	// Delete it in the product's dialog, never the browser's.
 	dialogs := browsertest.AnswerDialogs(t, tab, true)
-	do(tab, chromedp.Click(css(`form[action$="/delete"] button[type=submit]`)))
-	select {
-	case msg := <-dialogs:
-		if !strings.Contains(msg, "Delete site Headquarters?") {
-			t.Errorf("confirmation dialog says %q", msg)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no confirmation dialog before deleting the site")
-	}
+	do(tab, chromedp.Click(css(`button[aria-label="Delete Headquarters"]`)), chromedp.WaitVisible(css("#delete-site-dialog")))
+	browsertest.WaitText(t, tab, "#delete-site-dialog h2", "Delete Site Headquarters?")
+	browsertest.Screenshot(t, tab, "site-delete-dialog")
+	do(tab, chromedp.Click(css(`#delete-site-dialog button[type=submit]`)))
 	browsertest.WaitText(t, tab, ".flash.ok", "Site Headquarters deleted.")
 	browsertest.WaitText(t, tab, "main", "This organization has no sites yet.")
+	select {
+	case msg := <-dialogs:
+		t.Errorf("the browser's own dialog opened: %q", msg)
+	default:
+	}
 	browsertest.Screenshot(t, tab, "site-deleted")
 
-	// A site with an unknown time zone: a readable error, what was typed kept.
+	// A time zone the list does not offer (a forged form): a readable
+	// error, what was typed kept.
 	do(tab,
 		chromedp.SendKeys(css("#site-name"), "Lab"),
-		chromedp.SendKeys(css("#site-tz"), "Mars/Olympus"),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("site-tz"); s.add(new Option("Mars/Olympus", "Mars/Olympus")); s.value = "Mars/Olympus"; })()`),
 		chromedp.Click(css(`form[action$="/sites"] button[type=submit]`)),
 	)
 	browsertest.WaitText(t, tab, ".flash.error", `Timezone "Mars/Olympus" is not a known IANA time zone`)

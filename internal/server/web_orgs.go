@@ -52,6 +52,9 @@ type orgView struct {
 	Perm  app.Permissions
 	Sites []*portal.Site
 	Total int
+	// Timezones are the choices of a new site's time zone: UTC, then the
+	// IANA zones My Account's Preferences offers.
+	Timezones []string
 }
 
 // CanCreateSite, CanUpdateSite and CanDeleteSite tell the template which
@@ -86,6 +89,9 @@ func (s *server) webOrg(w http.ResponseWriter, r *http.Request, v *view, a *app.
 		return err
 	}
 	ov := &orgView{Org: o, Sites: sites, Total: total, Perm: perm}
+	if ov.CanCreateSite() {
+		ov.Timezones = append([]string{"UTC"}, timezones...)
+	}
 	for _, l := range v.Orgs {
 		if l.ID == id {
 			ov.Role = l.Role
