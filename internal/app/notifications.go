@@ -285,10 +285,14 @@ func (w *writer) notifyTo(ctx context.Context, subs []*store.Subscription, n *st
 		}
 	}
 	if len(users) > 0 && n.Severity == "critical" {
-		select {
-		case w.s.notify.wake <- struct{}{}:
-		default:
-		}
+		// Wake the digest loop once this is committed: woken before, it
+		// would find nothing and the mail would wait for its next tick.
+		w.tx.AfterCommit(func() {
+			select {
+			case w.s.notify.wake <- struct{}{}:
+			default:
+			}
+		})
 	}
 	return nil
 }

@@ -264,8 +264,14 @@ func (db *DB) provider() (*goose.Provider, error) {
 // written through one Tx.
 type Tx struct {
 	conn
-	tx *sql.Tx
+	tx    *sql.Tx
+	after []func()
 }
+
+// AfterCommit runs fn once the transaction has committed (never when it
+// rolls back): for waking a worker that must find what the transaction
+// wrote.
+func (tx *Tx) AfterCommit(fn func()) { tx.after = append(tx.after, fn) }
 
 // Write runs fn in a write transaction and commits it when fn returns nil.
 // Keep fn short: no password hashing and no network calls inside.
@@ -298,6 +304,9 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	committed = true
 	if err := sqlTx.Commit(); err != nil {
 		return classify(timedOut(ctx, fmt.Errorf("commit: %w", err)))
+	}
+	for _, fn := range tx.after {
+		fn()
 	}
 	return nil
 }
