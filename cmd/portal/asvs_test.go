@@ -25,14 +25,7 @@ func TestServeKeyFileAndLogTimes(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), &stdout, &stderr) }()
 	client := &http.Client{Timeout: 5 * time.Second}
-	waitServing(t, done, &stdout, &stderr, func() bool {
-		res, err := client.Get("http://" + addr + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
+	waitServing(t, done, &stdout, &stderr, answersOK(client, "http://"+addr+"/healthz"))
 	get(t, "http://"+addr+"/no-such-page")
 
 	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "secret.key"): 0o600} {
@@ -94,14 +87,7 @@ func TestServeWarnsOnPlainHTTP(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- run(ctx, []string{"serve"}, env(vars), &stdout, &stderr) }()
 		client := &http.Client{Timeout: 5 * time.Second}
-		waitServing(t, done, &stdout, &stderr, func() bool {
-			res, err := client.Get("http://" + addr + "/healthz")
-			if err != nil {
-				return false
-			}
-			res.Body.Close()
-			return res.StatusCode == http.StatusOK
-		})
+		waitServing(t, done, &stdout, &stderr, answersOK(client, "http://"+addr+"/healthz"))
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("%q: run: %v", baseURL, err)

@@ -32,14 +32,7 @@ func TestServeWithGoogleDown(t *testing.T) {
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), &stdout, &stderr) }()
 	base := "http://" + addr
 	client := &http.Client{Timeout: 30 * time.Second}
-	waitServing(t, done, &stdout, &stderr, func() bool {
-		res, err := client.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
+	waitServing(t, done, &stdout, &stderr, answersOK(client, base+"/healthz"))
 	if code, body := get(t, base+"/login"); code != 200 || !strings.Contains(body, "Sign in with Google") {
 		t.Errorf("/login = %d, without Sign in with Google", code)
 	}

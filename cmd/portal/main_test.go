@@ -276,14 +276,7 @@ func TestServe(t *testing.T) {
 
 	base := "http://" + addr
 	client := &http.Client{Timeout: 5 * time.Second}
-	waitServing(t, done, &stdout, &stderr, func() bool {
-		res, err := client.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
+	waitServing(t, done, &stdout, &stderr, answersOK(client, base+"/healthz"))
 	if code, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, `"version":"`+version+`"`) {
 		t.Errorf("/healthz = %d %s", code, body)
 	}
@@ -406,14 +399,7 @@ func TestShutdownDrain(t *testing.T) {
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), &stdout, &stderr) }()
 	base := "http://" + addr
 	probe := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	waitServing(t, done, &stdout, &stderr, func() bool {
-		res, err := probe.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
+	waitServing(t, done, &stdout, &stderr, answersOK(probe, base+"/readyz"))
 
 	// One outcome per request: when it was sent, and how it ended.
 	type outcome struct {
@@ -558,6 +544,18 @@ func TestShutdownDrain(t *testing.T) {
 		if !strings.Contains(log, phase) {
 			t.Errorf("no log line for the phase %q:\n%s", phase, log)
 		}
+	}
+}
+
+// answersOK is a ready check for waitServing: url answers 200 through c.
+func answersOK(c *http.Client, url string) func() bool {
+	return func() bool {
+		res, err := c.Get(url)
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
 	}
 }
 

@@ -93,14 +93,7 @@ func startServe(t *testing.T, vars map[string]string, base string) string {
 		}
 	})
 	client := &http.Client{Timeout: 5 * time.Second}
-	waitServing(t, done, &stdout, &stderr, func() bool {
-		res, err := client.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	})
+	waitServing(t, done, &stdout, &stderr, answersOK(client, base+"/healthz"))
 	return base
 }
 
