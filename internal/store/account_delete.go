@@ -47,8 +47,9 @@ func (c conn) UserMemberships(ctx context.Context, userID string) (_ []*Membersh
 
 // DeleteUser deletes a user's account: the user's row, and with it (ON
 // DELETE CASCADE) sessions, API tokens, e-mail links, privileges, password
-// history, second factor, recovery codes, login failures and linked
-// sign-ins. Invitations to the address (they hold it and a name) are
+// history, second factor, recovery codes, login failures, linked sign-ins,
+// survey state and operator standing; the user's survey answers lose their
+// user and comment. Invitations to the address (they hold it and a name) are
 // deleted and pending sign-ups closed, so no link mailed to it still works. The audit entries
 // of the user's activity stay, under the name they carry, until purgeAt
 // (deleted_users, PurgeDeletedUsersAudit). It returns how many open
@@ -63,6 +64,11 @@ func (tx *Tx) DeleteUser(ctx context.Context, u *portal.User, now, purgeAt time.
 		return 0, err
 	}
 	if _, err := tx.exec(ctx, `UPDATE registrations SET used_at = ? WHERE email_lower = ? AND used_at IS NULL`, ms(now), EmailKey(u.Email)); err != nil {
+		return 0, err
+	}
+	// The survey's answers stay in its results, anonymous: without the
+	// user and without the comment, which may say who wrote it.
+	if _, err := tx.exec(ctx, `UPDATE survey_answers SET user_id = NULL, comment = '' WHERE user_id = ?`, u.ID); err != nil {
 		return 0, err
 	}
 	if err := tx.execOne(ctx, notFound("user"), `DELETE FROM users WHERE id = ?`, u.ID); err != nil {

@@ -82,6 +82,10 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"RateLimits/Window", testRateLimitWindow},
 		{"RateLimits/LockReset", testRateLimitLock},
 		{"RateLimits/ReserveRelease", testReserveRelease},
+		// survey.go
+		{"Survey/State", testSurveyState},
+		{"Survey/Answers", testSurveyAnswers},
+		{"Survey/Operators", testOperators},
 		// transactions (storetest.go)
 		{"Tx/RollbackOnError", testRollback},
 		{"Tx/RollbackOnPanic", testRollbackOnPanic},
