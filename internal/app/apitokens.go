@@ -207,17 +207,25 @@ func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Act
 	if key == "" || len(key) > 128 {
 		return nil, invalid
 	}
-	// The token, its user and their second factor in one query, read on
-	// every request: a deleted token or a disabled user is refused on the
-	// next one.
-	t, u, enrolment, err := s.db.GetAPITokenUserByKeyHash(ctx, authn.HashToken(key))
+	hash := authn.HashToken(key)
+	start, err := s.authStart(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	if e := s.auth.get(tokenKey(hash), start.epoch); e != nil &&
+		!s.apiToken(e.token, nil).Expired && !apiTokenTouchDue(e.token, now) {
+		return s.actorFrom(e, start, ip, now), nil
+	}
+	// The token, its user and their second factor in one query: a deleted
+	// token or a disabled user is refused (authcache.go caches them).
+	t, u, enrolment, err := s.db.GetAPITokenUserByKeyHash(ctx, hash)
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
 		return nil, invalid
 	}
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock()
 	if s.apiToken(t, nil).Expired {
 		return nil, &portal.Error{Code: portal.EUNAUTHORIZED, Fields: map[string]any{"token_expired": true},
 			Message: "this API token has expired: it was not used for 90 days; create a new one in My Account → API Tokens"}
@@ -229,24 +237,38 @@ func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Act
 		return nil, &portal.Error{Code: portal.EUNAUTHORIZED, Fields: map[string]any{"password_reset_required": true},
 			Message: "this account is locked until a new password is chosen with Forgot password? on the login page"}
 	}
-	if t.LastUsed.IsZero() || now.Sub(t.LastUsed) >= apiTokenTouchEvery {
-		if err := s.db.Write(ctx, func(tx *store.Tx) error {
-			_, err := tx.TouchAPIToken(ctx, t.ID, now, apiTokenTouchEvery)
+	if apiTokenTouchDue(t, now) {
+		var touched bool
+		if err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
+			touched, err = tx.TouchAPIToken(ctx, t.ID, now, apiTokenTouchEvery)
 			return err
 		}); err != nil {
 			return nil, err
 		}
+		if touched {
+			t.LastUsed = now
+		}
 	}
-	a := &Actor{User: u, IP: ip, APITokenID: t.ID, APITokenName: t.Name}
-	if a.PasswordExpired, err = s.passwordExpired(ctx, u); err != nil {
+	facts, err := s.loadFacts(ctx, u, enrolment)
+	if err != nil {
 		return nil, err
 	}
+	a := &Actor{User: u, IP: ip, APITokenID: t.ID, APITokenName: t.Name, facts: facts, factsAt: start.writes}
+	a.PasswordExpired = passwordExpiredAt(u, facts.policy, now)
 	// The user's two-factor state, for /self and for the organizations'
 	// requirements (twofactor.go); a token owes no second factor.
-	if err := s.loadTwoFactorFrom(ctx, a, enrolment); err != nil {
-		return nil, err
+	a.TwoFactor = twoFactorStateAt(a, enrolment, facts.reqs, now)
+	if cacheable(a) {
+		ct, cu := *t, *u
+		s.auth.put(tokenKey(hash), start.epoch, &authEntry{token: &ct, user: &cu, enrolment: enrolment, facts: facts})
 	}
 	return a, nil
+}
+
+// apiTokenTouchDue reports whether t's last use is to be stamped: never
+// stamped, or last stamped apiTokenTouchEvery ago.
+func apiTokenTouchDue(t *store.APIToken, now time.Time) bool {
+	return t.LastUsed.IsZero() || now.Sub(t.LastUsed) >= apiTokenTouchEvery
 }
 
 // errSessionOnly refuses to an API token what only a session can do.

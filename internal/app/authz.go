@@ -247,7 +247,7 @@ func roleList(roles []string) string {
 // accessTo loads the actor's privileges in an organization. A caller with
 // none gets not-found, so the organization's existence is not revealed.
 func (s *Service) accessTo(ctx context.Context, a *Actor, orgID string) (access, error) {
-	privs, err := s.db.ListPrivileges(ctx, a.User.ID)
+	privs, err := s.privileges(ctx, a) // authcache.go
 	if err != nil {
 		return access{}, err
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	// NotifyWindow is the digest window of e-mail notifications
 	// (notifications.go); DefaultNotifyWindow when zero.
 	NotifyWindow time.Duration
+	// Operators are the addresses of PORTAL_OPERATORS: the accounts with
+	// them are operators of the deployment (operator.go).
+	Operators []string
 }
 
 // Service is the service layer.
@@ -52,15 +55,18 @@ type Service struct {
 	onLogin func(string)
 	box     *authn.SecretBox
 	google  *oidclogin.Provider
+	// operators: Options.Operators, by store.EmailKey (operator.go).
+	operators map[string]bool
 	// deviceTimeout: Options.DeviceTimeout.
 	deviceTimeout time.Duration
 	notify        notifier // notifications.go
+	auth          authCache // authcache.go
 }
 
 // New returns a Service.
 func New(o Options) *Service {
 	s := &Service{db: o.DB, hasher: o.Hasher, baseURL: o.BaseURL, log: o.Logger, now: o.Now, queued: o.MailQueued, onLogin: o.OnLogin, box: o.SecretBox, google: o.Google,
-		deviceTimeout: o.DeviceTimeout, notify: newNotifier(o.NotifyWindow)}
+		deviceTimeout: o.DeviceTimeout, notify: newNotifier(o.NotifyWindow), operators: operatorSet(o.Operators)}
 	if s.deviceTimeout <= 0 {
 		s.deviceTimeout = DefaultDeviceTimeout
 	}
@@ -102,6 +108,10 @@ type Actor struct {
 	// TwoFactor is the state of two-factor authentication for this actor
 	// and session (twofactor.go), filled by Authenticate.
 	TwoFactor TwoFactorState
+	// facts are the user's standing read with the authentication, valid
+	// while the process's write count is still factsAt (authcache.go).
+	facts   *authFacts
+	factsAt uint64
 }
 
 // Client describes the origin of an unauthenticated request.

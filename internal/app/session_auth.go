@@ -10,24 +10,34 @@ import (
 )
 
 // Authenticate resolves a session token to its actor and slides the
-// session's expiry. Unknown or expired tokens are unauthorized.
+// session's expiry. Unknown or expired tokens are unauthorized. What it
+// reads is cached while nothing that could take a right away has changed
+// (authcache.go).
 func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor, err error) {
 	defer wrap(&err, "Authenticate")
 	unauth := portal.Errorf(portal.EUNAUTHORIZED, "authentication required")
 	if token == "" || len(token) > 128 {
 		return nil, unauth
 	}
-	// The session, its user and their second factor in one query, read on
-	// every request: a deleted session or a disabled user is refused on
-	// the next one.
-	sess, u, enrolment, err := s.db.GetSessionUserByTokenHash(ctx, authn.HashToken(token))
+	hash := authn.HashToken(token)
+	start, err := s.authStart(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	if e := s.auth.get(sessionKey(hash), start.epoch); e != nil &&
+		now.Before(e.sess.ExpiresTime) && now.Sub(e.sess.LastSeenTime) < time.Minute {
+		return s.actorFrom(e, start, ip, now), nil
+	}
+	// The session, its user and their second factor in one query: a
+	// deleted session or a disabled user is refused.
+	sess, u, enrolment, err := s.db.GetSessionUserByTokenHash(ctx, hash)
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
 		return nil, unauth
 	}
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock()
 	if !now.Before(sess.ExpiresTime) {
 		return nil, s.expiredError(ctx, sess) // session_lifetime.go
 	}
@@ -37,17 +47,17 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 	if u.PasswordResetRequired && !sess.PasswordOnly {
 		return nil, unauth // only a recovery link opens this account again
 	}
-	a := &Actor{User: u, Session: sess, IP: ip}
+	facts, err := s.loadFacts(ctx, u, enrolment)
+	if err != nil {
+		return nil, err
+	}
+	a := &Actor{User: u, Session: sess, IP: ip, facts: facts, factsAt: start.writes}
 	if !sess.PasswordOnly {
-		if a.PasswordExpired, err = s.passwordExpired(ctx, u); err != nil {
-			return nil, err
-		}
+		a.PasswordExpired = passwordExpiredAt(u, facts.policy, now)
 	}
 	// Two-factor authentication (twofactor.go): whether this session still
 	// owes its second factor, and whether an organization requires one.
-	if err := s.loadTwoFactorFrom(ctx, a, enrolment); err != nil {
-		return nil, err
-	}
+	a.TwoFactor = twoFactorStateAt(a, enrolment, facts.reqs, now)
 	// Slide the expiry, writing at most once a minute per session, never
 	// past the session's maximum lifetime (session_lifetime.go). A session
 	// opened by a recovery link, or still owing its second factor, keeps
@@ -56,6 +66,10 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 		if err := s.slideSession(ctx, sess, now); err != nil {
 			return nil, err
 		}
+	}
+	if cacheable(a) {
+		cs, cu := *sess, *u
+		s.auth.put(sessionKey(hash), start.epoch, &authEntry{sess: &cs, user: &cu, enrolment: enrolment, facts: facts})
 	}
 	return a, nil
 }

@@ -97,31 +97,35 @@ func (s *Service) loadTwoFactor(ctx context.Context, a *Actor) error {
 }
 
 // loadTwoFactorFrom fills a.TwoFactor from the enrolment e, read with the
-// session or token (Authenticate, AuthenticateToken).
+// session or token, and the organizations' requirements, read when the
+// user has no verified second factor.
 func (s *Service) loadTwoFactorFrom(ctx context.Context, a *Actor, e store.Enrolment) error {
+	var reqs []store.TwoFactorRequirement
+	if !e.Verified {
+		var err error
+		if reqs, err = s.db.UserTwoFactorRequirements(ctx, a.User.ID); err != nil {
+			return err
+		}
+	}
+	a.TwoFactor = twoFactorStateAt(a, e, reqs, s.clock())
+	return nil
+}
+
+// twoFactorStateAt is the actor's two-factor state at now: the enrolment
+// e, whether the session passed or still owes its second factor, and the
+// organizations' enforcement (for a user without a verified second
+// factor): the earliest end of a grace period among the organizations in
+// reqs, whose enabled policy requires two-factor authentication. A
+// member's grace period starts when the organization began to require it,
+// or when the member joined, whichever is later.
+func twoFactorStateAt(a *Actor, e store.Enrolment, reqs []store.TwoFactorRequirement, now time.Time) TwoFactorState {
 	st := TwoFactorState{Enabled: e.Enrolled, Verified: e.Verified}
 	if a.Session != nil {
 		st.Passed = a.Session.TwoFactorPassed
 		st.Pending = st.Verified && !st.Passed
 	}
-	if !st.Verified {
-		if err := s.twoFactorRequirement(ctx, a.User.ID, &st); err != nil {
-			return err
-		}
-	}
-	a.TwoFactor = st
-	return nil
-}
-
-// twoFactorRequirement fills the organization enforcement of st: the
-// earliest end of a grace period among the user's organizations whose
-// enabled policy requires two-factor authentication. A member's grace
-// period starts when the organization began to require it, or when the
-// member joined, whichever is later.
-func (s *Service) twoFactorRequirement(ctx context.Context, userID string, st *TwoFactorState) error {
-	reqs, err := s.db.UserTwoFactorRequirements(ctx, userID)
-	if err != nil {
-		return err
+	if st.Verified {
+		return st
 	}
 	for _, r := range reqs {
 		start := r.RequiredAt
@@ -134,13 +138,13 @@ func (s *Service) twoFactorRequirement(ctx context.Context, userID string, st *T
 		}
 	}
 	if st.Required {
-		left := st.Deadline.Sub(s.clock())
+		left := st.Deadline.Sub(now)
 		st.EnrolDue = left <= 0
 		if !st.EnrolDue {
 			st.GraceDaysLeft = int((left + 24*time.Hour - 1) / (24 * time.Hour))
 		}
 	}
-	return nil
+	return st
 }
 
 // noteTwoFactorRequirement records when an organization's policy begins to

@@ -7,3 +7,31 @@ func OutboxBodies(ctx context.Context, db *DB, id string) (text, html string, er
 	err = db.write.QueryRowContext(ctx, rebind(db.dialect, `SELECT body_text, body_html FROM outbox WHERE id = ?`), id).Scan(&text, &html)
 	return text, html, err
 }
+
+// Columns returns the names of a table's columns, as the database has them.
+func Columns(ctx context.Context, db *DB, table string) ([]string, error) {
+	q := `SELECT name FROM pragma_table_info(?) ORDER BY cid`
+	if db.dialect == Postgres {
+		q = `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position`
+	}
+	rows, err := db.read.QueryContext(ctx, rebind(db.dialect, q), table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+// TxExec runs one statement in tx (for tests).
+func TxExec(ctx context.Context, tx *Tx, q string) error {
+	_, err := tx.exec(ctx, q)
+	return err
+}

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"portal/internal/derrors"
@@ -48,7 +49,16 @@ type DB struct {
 	write   *sql.DB
 	read    *sql.DB
 	probe   probe // Ready's write probe
+	// writes counts the write transactions that reached their commit
+	// (Writes).
+	writes atomic.Uint64
 }
+
+// Writes returns how many write transactions of this process reached
+// their commit, counting one whose commit failed (it may have landed). A
+// reader that saw the same count before and after knows that none of the
+// process's own changes came in between (internal/app/authcache.go).
+func (db *DB) Writes() uint64 { return db.writes.Load() }
 
 // probe is the last answer of Ready's write probe.
 type probe struct {
@@ -302,7 +312,9 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	committed = true
-	if err := sqlTx.Commit(); err != nil {
+	err = sqlTx.Commit()
+	db.writes.Add(1)
+	if err != nil {
 		return classify(timedOut(ctx, fmt.Errorf("commit: %w", err)))
 	}
 	for _, fn := range tx.after {

@@ -44,6 +44,14 @@ func ForEachDialect(t *testing.T, fn func(t *testing.T, d store.Dialect)) {
 // a new SQLite file, or a new PostgreSQL schema dropped at cleanup.
 func OpenDB(t testing.TB, d store.Dialect) *store.DB {
 	t.Helper()
+	return OpenDBs(t, d, 1)[0]
+}
+
+// OpenDBs opens n handles on one fresh, migrated database of dialect d, as
+// n instances of Portal (or an instance and a `portal` command) have:
+// each its own pools, and nothing shared but the database.
+func OpenDBs(t testing.TB, d store.Dialect, n int) []*store.DB {
+	t.Helper()
 	ctx := context.Background()
 	var dsn string
 	switch d {
@@ -54,15 +62,21 @@ func OpenDB(t testing.TB, d store.Dialect) *store.DB {
 	default:
 		t.Fatalf("unknown dialect %q", d)
 	}
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatalf("open %s: %v", d, err)
+	dbs := make([]*store.DB, n)
+	for i := range dbs {
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatalf("open %s: %v", d, err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if i == 0 {
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatalf("migrate %s: %v", d, err)
+			}
+		}
+		dbs[i] = db
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("migrate %s: %v", d, err)
-	}
-	return db
+	return dbs
 }
 
 // PostgresURL returns the URL of a new empty schema (dropped at cleanup),

@@ -1,0 +1,199 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"portal"
+	"portal/internal/store"
+)
+
+// The authentication cache.
+//
+// Every authenticated request needs the session (or API token), its user,
+// the second factor, the password policy and two-factor requirement of the
+// user's organizations, and most then read the user's privileges. Read
+// from the database each time, that is five round trips before the
+// handler's own work. This cache keeps them in memory, per session token
+// or API key, and trusts them only while nothing that could take a right
+// away has changed since they were read, by anyone:
+//
+//   - The database keeps a counter, auth_epoch (migration 00019). Triggers
+//     move it on every change of that kind: a session or token deleted or
+//     changed (except the slide of its expiry or last use), a user changed
+//     or deleted, a second factor, a membership or role, an organization's
+//     policies, a site deleted, a Google link. They fire for every writer:
+//     this instance, the other instances, the `portal` commands.
+//   - Each request reads the counter first (one indexed read of one row).
+//     An entry read under another value is not used; the cache is emptied
+//     when the counter moves. So a revocation takes effect on the next
+//     request on every instance, as before.
+//   - Time is checked on every request, from what is cached: the session's
+//     expiry, the password's age against the policy, the grace period of a
+//     two-factor requirement. A session due for its once-a-minute slide,
+//     an API token due for its last-use stamp, or one whose expiry has
+//     passed goes the uncached way, which writes and decides as before.
+//   - Only the common case is cached: a session or token of an enabled
+//     user with no password reset pending, not a recovery session and not
+//     one owing its second factor.
+//
+// Within one request, what was cached serves the request's later reads of
+// the user's privileges, session expiry setting and Google link
+// (authFacts) only while the process committed no write since the request
+// began (store.DB.Writes): a request that changes a membership and then
+// reads it gets what it wrote.
+type authCache struct {
+	mu      sync.Mutex
+	epoch   int64 // the auth_epoch value the entries were read under
+	entries map[string]*authEntry
+}
+
+// authCacheMax bounds the entries; a full cache is emptied (an entry costs
+// about a kilobyte: 100,000 sessions and tokens are about 100 MiB).
+const authCacheMax = 100_000
+
+// authEntry is what authenticated one session or API token.
+type authEntry struct {
+	sess      *portal.Session // nil for an API token
+	token     *store.APIToken // nil for a session
+	user      *portal.User
+	enrolment store.Enrolment
+	facts     *authFacts
+}
+
+// authFacts are the user's standing in their organizations, read with
+// the authentication: what Authenticate needs (policy, two-factor
+// requirements) and what the request's reads of the user's own account
+// need (privileges, session expiry, Google link).
+type authFacts struct {
+	policy        *EffectivePolicy
+	reqs          []store.TwoFactorRequirement
+	privs         []*portal.Privilege
+	sessionExpiry int
+	google        *GoogleLink
+}
+
+// Keys of the cache: a session token's hash and an API key's hash are
+// both SHA-256 hex, so each gets its own prefix.
+func sessionKey(hash string) string { return "s:" + hash }
+func tokenKey(hash string) string   { return "t:" + hash }
+
+// get returns the entry of key read under epoch, if there is one. A later
+// epoch empties the cache; the counter never goes back.
+func (c *authCache) get(key string, epoch int64) *authEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case epoch < c.epoch: // read before a change the cache has seen
+		return nil
+	case epoch > c.epoch:
+		c.entries, c.epoch = nil, epoch
+		return nil
+	}
+	return c.entries[key]
+}
+
+// put stores e under key if it was read under the cache's current epoch.
+func (c *authCache) put(key string, epoch int64, e *authEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if epoch != c.epoch {
+		if epoch < c.epoch {
+			return // read before a change the cache has seen
+		}
+		c.entries, c.epoch = nil, epoch
+	}
+	if c.entries == nil || len(c.entries) >= authCacheMax {
+		c.entries = make(map[string]*authEntry)
+	}
+	c.entries[key] = e
+}
+
+// drop forgets key (a session that slid or ended, a token stamped).
+func (c *authCache) drop(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, key)
+}
+
+// authStart is the moment a request's authentication began: the process's
+// write count, then the auth_epoch value, read in that order.
+type authStart struct {
+	writes uint64
+	epoch  int64
+}
+
+func (s *Service) authStart(ctx context.Context) (authStart, error) {
+	w := s.db.Writes()
+	n, err := s.db.AuthEpoch(ctx)
+	return authStart{writes: w, epoch: n}, err
+}
+
+// loadFacts reads the user's authFacts from the database; reqs only when
+// the user has no verified second factor (they cannot matter otherwise).
+func (s *Service) loadFacts(ctx context.Context, u *portal.User, e store.Enrolment) (*authFacts, error) {
+	f := &authFacts{}
+	var err error
+	if f.policy, err = s.PasswordPolicyFor(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	if !e.Verified {
+		if f.reqs, err = s.db.UserTwoFactorRequirements(ctx, u.ID); err != nil {
+			return nil, err
+		}
+	}
+	if f.privs, err = s.db.ListPrivileges(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	if f.sessionExpiry, err = s.db.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry); err != nil {
+		return nil, err
+	}
+	if f.google, err = s.GoogleLinkOf(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// actorFrom makes the request's actor from e, with the time-dependent
+// states computed at now. The session and user are copies: a request may
+// change its own.
+func (s *Service) actorFrom(e *authEntry, start authStart, ip string, now time.Time) *Actor {
+	u := *e.user
+	a := &Actor{User: &u, IP: ip, facts: e.facts, factsAt: start.writes}
+	if e.sess != nil {
+		sess := *e.sess
+		a.Session = &sess
+	} else {
+		a.APITokenID, a.APITokenName = e.token.ID, e.token.Name
+	}
+	if e.sess == nil || !e.sess.PasswordOnly {
+		a.PasswordExpired = passwordExpiredAt(&u, e.facts.policy, now)
+	}
+	a.TwoFactor = twoFactorStateAt(a, e.enrolment, e.facts.reqs, now)
+	return a
+}
+
+// cacheable reports whether an authentication is of the kind the cache
+// keeps (see the comment at the top).
+func cacheable(a *Actor) bool {
+	return !a.User.Disabled() && !a.User.PasswordResetRequired && !a.TwoFactor.Pending &&
+		(a.Session == nil || !a.Session.PasswordOnly)
+}
+
+// currentFacts returns the actor's cached facts if they still hold: no
+// write of this process committed since the request began.
+func (s *Service) currentFacts(a *Actor) *authFacts {
+	if a.facts == nil || s.db.Writes() != a.factsAt {
+		return nil
+	}
+	return a.facts
+}
+
+// privileges returns the actor's privileges: cached, or from the database.
+func (s *Service) privileges(ctx context.Context, a *Actor) ([]*portal.Privilege, error) {
+	if f := s.currentFacts(a); f != nil {
+		return f.privs, nil
+	}
+	return s.db.ListPrivileges(ctx, a.User.ID)
+}

@@ -1,0 +1,155 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"portal"
+	"portal/internal/store"
+	"portal/internal/testenv"
+)
+
+// TestAuthEpochTriggers: auth_epoch (migration 00019) moves on every change
+// that can take a right away from a session or an API token, and not on the
+// writes of every request: a session's slide, a token's last-use stamp, a
+// new session or token. Every column of sessions and api_tokens is named
+// here, so that a column added later must be placed on one side or the
+// other, or this test fails.
+func TestAuthEpochTriggers(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		db := testenv.OpenDB(t, d)
+		ctx := context.Background()
+		now := time.UnixMilli(time.Now().UnixMilli()).UTC()
+		user := func(email string) *portal.User {
+			return &portal.User{ID: uuid.NewString(), Email: email, FirstName: "A", LastName: "B", PasswordHash: "h", EmailVerified: true,
+				PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
+		}
+		ann, bob := user("ann@example.com"), user("bob@example.com")
+		org := &portal.Org{ID: uuid.NewString(), Name: "Acme", SessionExpiry: 1440, CreatedTime: now, ModifiedTime: now}
+		site := &portal.Site{ID: uuid.NewString(), OrgID: org.ID, Name: "HQ", CreatedTime: now, ModifiedTime: now}
+		sess := &portal.Session{ID: uuid.NewString(), TokenHash: uuid.NewString(), UserID: ann.ID, CSRFToken: "c", CreatedTime: now,
+			LastSeenTime: now, ExpiresTime: now.Add(time.Hour), AuthTime: now}
+		tok := &store.APIToken{ID: uuid.NewString(), UserID: ann.ID, Name: "t", KeyHash: uuid.NewString(), Created: now}
+
+		epoch := func() int64 {
+			t.Helper()
+			n, err := db.AuthEpoch(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// change runs one write transaction (fn, or the statement q when
+		// fn is nil) and reports whether the epoch moved.
+		change := func(what string, fn func(tx *store.Tx) error) bool {
+			t.Helper()
+			before := epoch()
+			if err := db.Write(ctx, fn); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			return epoch() != before
+		}
+		exec := func(q string) func(tx *store.Tx) error {
+			return func(tx *store.Tx) error { return store.TxExec(ctx, tx, q) }
+		}
+		moves := func(what string, fn func(tx *store.Tx) error) {
+			t.Helper()
+			if !change(what, fn) {
+				t.Errorf("%s: auth_epoch did not move", what)
+			}
+		}
+		stays := func(what string, fn func(tx *store.Tx) error) {
+			t.Helper()
+			if change(what, fn) {
+				t.Errorf("%s: auth_epoch moved; it costs every instance its cache", what)
+			}
+		}
+
+		// What every request or login writes.
+		stays("sign-up of two users, an organization and a site", func(tx *store.Tx) error {
+			for _, u := range []*portal.User{ann, bob} {
+				if err := tx.CreateUser(ctx, u); err != nil {
+					return err
+				}
+			}
+			if err := tx.CreateOrg(ctx, org); err != nil {
+				return err
+			}
+			return tx.CreateSite(ctx, site)
+		})
+		stays("a new session", func(tx *store.Tx) error { return tx.CreateSession(ctx, sess) })
+		stays("a new API token", func(tx *store.Tx) error { return tx.CreateAPIToken(ctx, tok) })
+		stays("a session's slide", func(tx *store.Tx) error {
+			return tx.TouchSession(ctx, sess.ID, now.Add(time.Minute), now.Add(2*time.Hour))
+		})
+		stays("a token's last-use stamp", func(tx *store.Tx) error {
+			_, err := tx.TouchAPIToken(ctx, tok.ID, now.Add(time.Hour), time.Minute)
+			return err
+		})
+
+		// Each column of a session, changed alone.
+		sessionChanges := map[string]string{
+			"id":                "id = id || 'x'",
+			"token_hash":        "token_hash = token_hash || 'x'",
+			"user_id":           fmt.Sprintf("user_id = '%s'", bob.ID),
+			"csrf_token":        "csrf_token = csrf_token || 'x'",
+			"created_at":        "created_at = created_at - 1",
+			"expires_at":        "expires_at = expires_at - 1", // shortened (a slide lengthens it)
+			"auth_at":           "auth_at = auth_at + 1",
+			"two_factor_passed": "two_factor_passed = NOT two_factor_passed",
+			"ip":                "ip = ip || 'x'",
+			"user_agent":        "user_agent = user_agent || 'x'",
+			"password_only":     "password_only = NOT password_only",
+			"last_seen_at":      "", // the slide, above
+		}
+		tokenChanges := map[string]string{
+			"id":           "id = id || 'x'",
+			"user_id":      fmt.Sprintf("user_id = '%s'", bob.ID),
+			"name":         "name = name || 'x'",
+			"key_hash":     "key_hash = key_hash || 'x'",
+			"created_at":   "created_at = created_at - 1",
+			"last_used_at": "", // the stamp, above
+		}
+		for table, changes := range map[string]map[string]string{"sessions": sessionChanges, "api_tokens": tokenChanges} {
+			cols, err := store.Columns(ctx, db, table)
+			if err != nil || len(cols) == 0 {
+				t.Fatalf("columns of %s: %v %v", table, cols, err)
+			}
+			for _, c := range cols {
+				set, ok := changes[c]
+				if !ok {
+					t.Errorf("%s.%s: a column this test does not know; say whether changing it may take a right away (migration 00019's triggers) and add it here", table, c)
+					continue
+				}
+				if set != "" {
+					moves(table+"."+c+" changed", exec("UPDATE "+table+" SET "+set))
+				}
+			}
+		}
+
+		// The rest of what authenticates a request.
+		moves("a user changed", exec("UPDATE users SET first_name = 'Z'"))
+		moves("a privilege granted", func(tx *store.Tx) error {
+			return tx.CreatePrivilege(ctx, &portal.Privilege{UserID: bob.ID, OrgID: org.ID, Scope: portal.ScopeOrg, Role: "admin"}, now.UnixMilli())
+		})
+		moves("a role changed", exec("UPDATE privileges SET role = 'read'"))
+		moves("a second factor started", func(tx *store.Tx) error { return tx.StartTwoFactor(ctx, bob.ID, "sealed", now) })
+		moves("a second factor verified", func(tx *store.Tx) error { return tx.ActivateTwoFactor(ctx, bob.ID, "sealed", 1, now) })
+		moves("a second factor removed", func(tx *store.Tx) error { _, err := tx.DeleteTwoFactor(ctx, bob.ID); return err })
+		moves("an organization's policy changed", exec("UPDATE orgs SET password_policy = 'x'"))
+		moves("a Google link made", func(tx *store.Tx) error {
+			return tx.CreateIdentityLink(ctx, &store.IdentityLink{ID: uuid.NewString(), UserID: bob.ID, Provider: "google", Subject: "s", Email: "b@example.com", Created: now})
+		})
+		moves("a Google link removed", func(tx *store.Tx) error { return tx.DeleteUserIdentityLink(ctx, bob.ID, "google") })
+		moves("a site deleted", func(tx *store.Tx) error { return tx.DeleteSite(ctx, site.ID) })
+		moves("a membership revoked", exec("DELETE FROM privileges"))
+		moves("an organization deleted", func(tx *store.Tx) error { return tx.DeleteOrg(ctx, org.ID) })
+		moves("an API token deleted", exec("DELETE FROM api_tokens"))
+		moves("a session ended", exec("DELETE FROM sessions"))
+		moves("a user deleted", exec("DELETE FROM users"))
+	})
+}
