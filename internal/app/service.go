@@ -54,7 +54,7 @@ type Service struct {
 	google  *oidclogin.Provider
 	// deviceTimeout: Options.DeviceTimeout.
 	deviceTimeout time.Duration
-	notify        notifier // notifications.go
+	notify        notifier  // notifications.go
 	auth          authCache // authcache.go
 }
 
