@@ -34,10 +34,15 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Width and Height are the size of the browser window.
+// Width and Height are the size of what a tab shows (its viewport, in CSS
+// pixels): a common laptop screen, the desktop size the GUI is looked at
+// in. PhoneWidth and PhoneHeight are the screen of a phone held upright,
+// for Phone.
 const (
-	Width  = 1280
-	Height = 900
+	Width       = 1366
+	Height      = 900
+	PhoneWidth  = 390
+	PhoneHeight = 844
 )
 
 // Timeout bounds one browser test, so that a page that never shows what the
@@ -111,8 +116,19 @@ func New(t *testing.T) context.Context {
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	t.Cleanup(cancel)
+	Desktop(t, ctx)
 	watchConsole(t, ctx)
 	return ctx
+}
+
+// Desktop makes what the tab of ctx shows Width×Height CSS pixels. The
+// window alone does not: headless Chromium takes the height of its tab
+// strip and toolbar from it.
+func Desktop(t testing.TB, ctx context.Context) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.EmulateViewport(Width, Height)); err != nil {
+		t.Fatalf("browser: the desktop size: %v", err)
+	}
 }
 
 // Do runs browser actions in order and fails the test at the first error.
@@ -234,6 +250,7 @@ func ExpectNewTab(t *testing.T, ctx context.Context) (wait func() context.Contex
 			tab, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
 			t.Cleanup(cancel)
 			Do(t, tab) // attach
+			Desktop(t, tab)
 			watchConsole(t, tab)
 			return tab
 		case <-time.After(15 * time.Second):
@@ -472,7 +489,8 @@ func WaitTrue(t testing.TB, ctx context.Context, what, js string) {
 }
 
 // Phone makes the tab of ctx a phone screen width×height CSS pixels wide
-// (mobile, with touch) until the returned func restores the window.
+// (mobile, with touch) until the returned func gives it the desktop size
+// again.
 func Phone(t testing.TB, ctx context.Context, width, height int64) (restore func()) {
 	t.Helper()
 	Do(t, ctx, chromedp.EmulateViewport(width, height, chromedp.EmulateMobile))
@@ -484,5 +502,6 @@ func Phone(t testing.TB, ctx context.Context, width, height int64) (restore func
 		if _, err := chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: false}); err != nil {
 			t.Fatalf("browser: clear the touch emulation: %v", err)
 		}
+		Desktop(t, ctx)
 	}
 }

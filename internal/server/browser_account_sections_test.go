@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -28,7 +26,7 @@ type screen struct {
 	phone         bool
 }
 
-var accountScreens = []screen{{"1366px", 1366, 900, false}, {"390px", 390, 844, true}}
+var accountScreens = []screen{{"1366px", browsertest.Width, browsertest.Height, false}, {"390px", browsertest.PhoneWidth, browsertest.PhoneHeight, true}}
 
 // size makes the tab the screen's size until the returned func restores it.
 func (b *accountBrowser) size(sc screen) (restore func()) {
@@ -39,9 +37,7 @@ func (b *accountBrowser) size(sc screen) (restore func()) {
 	b.do(chromedp.EmulateViewport(sc.width, sc.height))
 	return func() {
 		b.t.Helper()
-		if _, err := chromedp.Call(b.ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
-			b.t.Fatalf("browser: clear the window size: %v", err)
-		}
+		browsertest.Desktop(b.t, b.ctx)
 	}
 }
 
@@ -101,7 +97,6 @@ func TestBrowserAccountConfirmationsInView(t *testing.T) {
 	b.login(email, first, false)
 	b.text(".topbar .orgname", "Acme Networks")
 	password := first
-	browsertest.AnswerDialogs(t, b.ctx, true) // Delete API token …?
 	for i, sc := range accountScreens {
 		restore := b.size(sc)
 		b.do(chromedp.Navigate(b.st.URL + "/account"))
@@ -131,7 +126,8 @@ func TestBrowserAccountConfirmationsInView(t *testing.T) {
 		if f := b.focused(); f != "new-token-key" {
 			t.Errorf("after creating a token the focus is on %q, want the key", f)
 		}
-		b.saved("apitokens", "#apitokens .tokenactions button", "Deleted API token "+name, "apitoken-deleted-"+sc.name)
+		b.do(chromedp.Click(chromedp.CSS("#apitokens .tokenactions button")))
+		b.saved("apitokens", "#delete-token-dialog button[type=submit]", "Deleted API token "+name, "apitoken-deleted-"+sc.name)
 
 		// Errors: in the section, in view, tied to the field, what was typed kept.
 		b.replace("#phone", "12345")

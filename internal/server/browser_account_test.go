@@ -83,7 +83,7 @@ func (b *accountBrowser) replace(sel, s string) {
 // noSidewaysScroll fails when the page is wider than a 390 px phone.
 func (b *accountBrowser) noSidewaysScroll(what string) {
 	b.t.Helper()
-	restore := browsertest.Phone(b.t, b.ctx, 390, 844)
+	restore := browsertest.Phone(b.t, b.ctx, browsertest.PhoneWidth, browsertest.PhoneHeight)
 	defer restore()
 	if w := browsertest.Get(b.t, b.ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth - document.documentElement.clientWidth`)); w > 0 {
 		b.t.Errorf("at 390 px %s scrolls sideways by %.0f px", what, w)

@@ -94,7 +94,7 @@ func TestBrowserAPITokens(t *testing.T) {
 	}
 
 	// Narrow screen: nothing scrolls sideways.
-	restore := browsertest.Phone(t, ctx, 390, 844)
+	restore := browsertest.Phone(t, ctx, browsertest.PhoneWidth, browsertest.PhoneHeight)
 	if w := browsertest.Get(t, ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth - document.documentElement.clientWidth`)); w > 0 {
 		t.Errorf("at 390 px My Account scrolls sideways by %.0f px", w)
 	}
@@ -106,27 +106,25 @@ func TestBrowserAPITokens(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "apitokens-390px")
 	restore()
 
-	// Delete asks first: declining keeps the token.
-	browsertest.Get(t, ctx, chromedp.Evaluate[bool](`window.confirm = (m) => { window.asked = m; return false; }, true`))
+	// Delete asks first, in the product's dialog: Cancel keeps the token.
+	dialogs := browsertest.AnswerDialogs(t, ctx, false)
 	do(chromedp.Click(css(`#apitokens button[aria-label="Delete API token backup script"]`)))
-	browsertest.WaitTrue(t, ctx, "the confirmation", `window.asked === "Delete API token backup script? Scripts using it will stop working at once."`)
+	browsertest.WaitTrue(t, ctx, "the confirmation", `document.getElementById("delete-token-dialog").open`)
+	browsertest.WaitText(t, ctx, "#delete-token-dialog h2", "Delete API Token backup script?")
+	do(chromedp.Click(css(`#delete-token-dialog button[data-close]`)))
+	browsertest.WaitTrue(t, ctx, "Cancel to close the dialog", `!document.getElementById("delete-token-dialog").open`)
 	if s := useKey(key); s != http.StatusOK {
-		t.Fatalf("the key after a declined deletion: %d", s)
+		t.Fatalf("the key after a cancelled deletion: %d", s)
 	}
-	// Accepting deletes it, and the key stops working at once.
-	do(chromedp.Reload())
-	browsertest.WaitText(t, ctx, "#apitokens td.tokenname", "backup script")
-	dialogs := browsertest.AnswerDialogs(t, ctx, true)
-	do(chromedp.Click(css(`#apitokens button[aria-label="Delete API token backup script"]`)))
+	// Delete in the dialog deletes it, and the key stops working at once.
+	do(chromedp.Click(css(`#apitokens button[aria-label="Delete API token backup script"]`)),
+		chromedp.Click(css(`#delete-token-dialog button[type=submit]`)))
 	browsertest.WaitText(t, ctx, ".flash.ok", "Deleted API token backup script: it no longer works.")
 	browsertest.WaitText(t, ctx, "#apitokens", "You have no API tokens.")
 	select {
 	case m := <-dialogs:
-		if !strings.Contains(m, "Delete API token backup script?") {
-			t.Errorf("confirmation %q", m)
-		}
+		t.Errorf("the browser's own dialog opened: %q", m)
 	default:
-		t.Error("deleted without a confirmation")
 	}
 	if s := useKey(key); s != http.StatusUnauthorized {
 		t.Errorf("the deleted key: %d", s)

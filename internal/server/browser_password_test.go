@@ -159,7 +159,7 @@ func TestBrowserPassword(t *testing.T) {
 	}
 
 	// The section on a phone: the rules under the boxes, no sideways scroll.
-	restore := browsertest.Phone(t, ctx, 390, 844)
+	restore := browsertest.Phone(t, ctx, browsertest.PhoneWidth, browsertest.PhoneHeight)
 	do(chromedp.Navigate(st.URL + "/account#password"))
 	browsertest.WaitText(t, ctx, "#password h2", "Password")
 	if w := browsertest.Get(t, ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth - document.documentElement.clientWidth`)); w > 0 {

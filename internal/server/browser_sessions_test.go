@@ -91,7 +91,7 @@ func TestBrowserSessions(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "signed-out-one")
 
 	// A phone-sized screen: nothing scrolls sideways.
-	restore := browsertest.Phone(t, ctx, 390, 844)
+	restore := browsertest.Phone(t, ctx, browsertest.PhoneWidth, browsertest.PhoneHeight)
 	if w := browsertest.Get(t, ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth - document.documentElement.clientWidth`)); w > 0 {
 		t.Errorf("at 390 px My Account scrolls sideways by %.0f px", w)
 	}

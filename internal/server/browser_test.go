@@ -151,7 +151,7 @@ func TestBrowserFoundation(t *testing.T) {
 	browsertest.Screenshot(t, tab, "site-added")
 
 	// The organization page on a phone-sized screen.
-	restore := browsertest.Phone(t, tab, 390, 844)
+	restore := browsertest.Phone(t, tab, browsertest.PhoneWidth, browsertest.PhoneHeight)
 	if w := browsertest.Get(t, tab, chromedp.Evaluate[float64](`document.documentElement.scrollWidth - document.documentElement.clientWidth`)); w > 0 {
 		t.Errorf("at 390 px the organization page scrolls sideways by %.0f px", w)
 	}

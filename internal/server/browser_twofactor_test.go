@@ -43,7 +43,7 @@ func TestBrowserTwoFactor(t *testing.T) {
 	}
 	phone := func(name string) { // the page on a phone: no sideways scrolling
 		t.Helper()
-		restore := browsertest.Phone(t, b.ctx, 390, 844)
+		restore := browsertest.Phone(t, b.ctx, browsertest.PhoneWidth, browsertest.PhoneHeight)
 		if w := browsertest.Get(t, b.ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth - document.documentElement.clientWidth`)); w > 0 {
 			t.Errorf("%s: at 390 px the page scrolls sideways by %.0f px", name, w)
 		}

@@ -9,6 +9,9 @@ document.addEventListener("click", (ev) => {
     const dlg = document.getElementById(opener.dataset.dialog);
     if (dlg && dlg.showModal) {
       ev.preventDefault();
+      // A form's own submit button that asks first (without this script
+      // it submits at once): the form is checked before the question.
+      if (opener.type === "submit" && opener.form && !opener.form.reportValidity()) return;
       openMenus().forEach((d) => d.removeAttribute("open"));
       // A dialog shared by the rows of a table (the inventory's) gets the
       // row's form address and values from the button that opens it.
@@ -50,10 +53,6 @@ document.addEventListener("close", (ev) => {
 
 document.addEventListener("submit", (ev) => {
   const form = ev.target;
-  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
-    ev.preventDefault();
-    return;
-  }
   // A long upload says it is under way (the inventory's CSV).
   if (form.dataset.busy) {
     const btn = form.querySelector("button[type=submit]");
