@@ -151,6 +151,12 @@ func auditRows() (names []string, rows map[string]auditRow) {
 		"GoogleLogin":        {why: "audited once ('Logged in'): needs the provider, run by TestGoogleLinkSignInUnlinkAPI"},
 		"UnlinkGoogle":       {why: "audited once ('Unlinked Google sign-in'): needs a link made with the provider, run by TestGoogleLinkSignInUnlinkAPI"},
 	}
+	// The survey (survey.go) and the operators who read its results.
+	rows["SurveyStatus"], rows["SurveyResults"], rows["SurveyAnswersEach"], rows["IsOperator"], rows["ListOperators"] = read, read, read, read, read
+	rows["SurveyPrompt"] = auditRow{why: "bookkeeping: which session showed the survey's prompt"}
+	rows["SnoozeSurvey"] = auditRow{why: "a choice about the survey's prompt, not a change of the account or an organization"}
+	rows["StopSurvey"] = auditRow{why: "a choice about the survey's prompt, not a change of the account or an organization"}
+	rows["AnswerSurvey"] = auditRow{why: "answers are anonymous in the results: an audit entry would tie them to the user"}
 	// The inventory (inventory.go, events.go).
 	rows["ListDevices"], rows["ListEvents"] = read, read
 	rows["IngestEvents"] = auditRow{why: "devices' reports are stored as events, not as changes of the organization"}
@@ -419,6 +425,14 @@ func auditRows() (names []string, rows map[string]auditRow) {
 	}})
 	add("EndUserSessions", auditRow{setup: func(w *auditWorld) { w.login("new@example.com") }, run: func(w *auditWorld) error {
 		_, err := w.st.Service.EndUserSessions(w.ctx, "new@example.com")
+		return err
+	}})
+	add("AddOperator", auditRow{run: func(w *auditWorld) error {
+		_, _, err := w.st.Service.AddOperator(w.ctx, "new@example.com")
+		return err
+	}})
+	add("RemoveOperator", auditRow{run: func(w *auditWorld) error {
+		_, _, err := w.st.Service.RemoveOperator(w.ctx, "new@example.com")
 		return err
 	}})
 	add("DeleteAccount", auditRow{setup: func(w *auditWorld) { w.tmp = w.login("new@example.com") }, run: func(w *auditWorld) error {

@@ -38,6 +38,11 @@
 //	                     one-click unsubscribe
 //	google.go            Sign in with Google: linking, signing in, unlinking (the
 //	                     protocol is internal/oidclogin)
+//	survey.go            the two-minute survey: its prompt (when it is due, once
+//	                     per session, "Not now", "Don't ask again"), answers, and
+//	                     the results operators read
+//	operator.go          what an operator does from the command line: accounts
+//	                     disabled, enabled, signed out; operators of the deployment
 //	authz.go             what each role may do (one table)
 //	limits.go            every rate limit (one table)
 //	links.go             checks shared by mailed links

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"portal"
@@ -141,4 +143,122 @@ func (s *Service) EndUserSessions(ctx context.Context, email string) (_ *Operato
 		return nil, err
 	}
 	return r, nil
+}
+
+// Operators of the deployment: who reads the survey's results
+// (survey.go). An account is an operator when its address is in
+// PORTAL_OPERATORS (Options.Operators) or when `portal operator add`
+// made it one (the operators table); `portal operator remove` undoes only
+// the latter.
+
+// operatorSet is the addresses of Options.Operators, by store.EmailKey of
+// their normalised form.
+func operatorSet(addrs []string) map[string]bool {
+	set := map[string]bool{}
+	for _, a := range addrs {
+		if clean, err := cleanEmail(a); err == nil {
+			set[store.EmailKey(clean)] = true
+		} else if a = strings.TrimSpace(a); a != "" {
+			set[store.EmailKey(a)] = true
+		}
+	}
+	return set
+}
+
+// IsOperator reports whether the actor is an operator of the deployment.
+func (s *Service) IsOperator(ctx context.Context, a *Actor) (_ bool, err error) {
+	defer wrap(&err, "IsOperator")
+	if s.operators[store.EmailKey(a.User.Email)] {
+		return true, nil
+	}
+	return s.db.IsOperator(ctx, a.User.ID)
+}
+
+// Operator is one operator of the deployment, as `portal operator list`
+// shows them.
+type Operator struct {
+	Email string
+	Name  string    // "" for an address of PORTAL_OPERATORS without an account
+	Since time.Time // when `portal operator add` made them one; zero for PORTAL_OPERATORS
+	// Setting: the address is in PORTAL_OPERATORS; Added: `portal
+	// operator add` made the account one (both may hold).
+	Setting, Added bool
+}
+
+// AddOperator makes the account of email an operator of the deployment
+// (`portal operator add`); it reports false when it was one already by
+// the command. Audit-logged on the account.
+func (s *Service) AddOperator(ctx context.Context, email string) (_ *portal.User, added bool, err error) {
+	defer wrap(&err, "AddOperator")
+	var u *portal.User
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
+		if u, err = operatorUser(ctx, tx, email); err != nil {
+			return err
+		}
+		if added, err = tx.AddOperator(ctx, u.ID, s.clock()); err != nil || !added {
+			return err
+		}
+		return w.audit(ctx, u, "", "", "", "An operator made the account an operator of this Portal", map[string]any{"operator": false},
+			map[string]any{"by": "operator", "operator": true})
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return u, added, nil
+}
+
+// RemoveOperator ends what AddOperator did (`portal operator remove`); it
+// reports false when the command had not made the account an operator. An
+// address in PORTAL_OPERATORS stays an operator until the setting changes.
+// Audit-logged on the account.
+func (s *Service) RemoveOperator(ctx context.Context, email string) (_ *portal.User, removed bool, err error) {
+	defer wrap(&err, "RemoveOperator")
+	var u *portal.User
+	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
+		if u, err = operatorUser(ctx, tx, email); err != nil {
+			return err
+		}
+		if removed, err = tx.RemoveOperator(ctx, u.ID); err != nil || !removed {
+			return err
+		}
+		return w.audit(ctx, u, "", "", "", "An operator removed the account from the operators of this Portal", map[string]any{"operator": true},
+			map[string]any{"by": "operator", "operator": false})
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return u, removed, nil
+}
+
+// ListOperators lists the operators of the deployment by address: those
+// `portal operator add` made and those of PORTAL_OPERATORS.
+func (s *Service) ListOperators(ctx context.Context) (_ []*Operator, err error) {
+	defer wrap(&err, "ListOperators")
+	added, err := s.db.ListOperators(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]*Operator{}
+	for _, o := range added {
+		byKey[store.EmailKey(o.Email)] = &Operator{Email: o.Email, Name: strings.TrimSpace(o.FirstName + " " + o.LastName), Since: o.Since, Added: true}
+	}
+	for key := range s.operators {
+		if o, ok := byKey[key]; ok {
+			o.Setting = true
+			continue
+		}
+		o := &Operator{Email: key, Setting: true}
+		if u, err := s.db.GetUserByEmail(ctx, key); err == nil {
+			o.Email, o.Name = u.Email, u.Name()
+		} else if portal.ErrorCode(err) != portal.ENOTFOUND {
+			return nil, err
+		}
+		byKey[key] = o
+	}
+	out := make([]*Operator, 0, len(byKey))
+	for _, o := range byKey {
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(a, b *Operator) int { return strings.Compare(a.Email, b.Email) })
+	return out, nil
 }

@@ -33,6 +33,7 @@ type PersonalData struct {
 	PendingEmail  *ExportPendingEmail  `json:"pending_email_change,omitempty"`
 	AuditEntries  []ExportAuditEntry   `json:"audit_entries"`
 	LoginFailures []ExportLoginFailure `json:"login_failures"`
+	Survey        ExportSurvey         `json:"survey"`
 	// Retention says how long each kind of record is kept.
 	Retention map[string]string `json:"retention"`
 }
@@ -140,6 +141,23 @@ type ExportLoginFailure struct {
 	Reason    string    `json:"reason"`
 }
 
+// ExportSurvey is where the user stands with the survey and their
+// answers (survey.go).
+type ExportSurvey struct {
+	SnoozedUntil *time.Time           `json:"snoozed_until,omitempty"`
+	DontAskAgain *time.Time           `json:"dont_ask_again,omitempty"`
+	Answers      []ExportSurveyAnswer `json:"answers"`
+}
+
+// ExportSurveyAnswer is one of the user's answers to the survey.
+type ExportSurveyAnswer struct {
+	Time         time.Time `json:"time"`
+	Satisfaction int       `json:"satisfaction"`
+	Ease         int       `json:"ease"`
+	Purpose      string    `json:"purpose"`
+	Comment      string    `json:"comment"`
+}
+
 // exportAuditPage is how many audit entries are read at once.
 const exportAuditPage = 1000
 
@@ -158,10 +176,12 @@ func (s *Service) ExportPersonalData(ctx context.Context, a *Actor) (_ *Personal
 		Preferences: ExportPreferences{MACFormat: u.MACFormat, Hour24: u.Hour24, Timezone: u.Timezone},
 		Memberships: []ExportMembership{}, Subscriptions: []ExportSubscription{}, Sessions: []ExportSession{}, APITokens: []ExportAPIToken{},
 		LinkedSignIns: []ExportLinkedSignIn{}, AuditEntries: []ExportAuditEntry{}, LoginFailures: []ExportLoginFailure{},
+		Survey: ExportSurvey{Answers: []ExportSurveyAnswer{}},
 		Retention: map[string]string{
 			"audit_entries":  "as long as each organization keeps its audit log (default 365 days; your own entries outside organizations 365 days)",
 			"login_failures": Lifetime(loginFailureRetention),
 			"after_deletion": "your audit entries are kept " + Lifetime(DeletedUserAuditRetention) + " after you delete your account; everything else goes at once",
+			"survey_answers": "your ratings stay in the survey's results, without your name or your comment, after you delete your account",
 		}}
 	if tf, err := s.getTwoFactor(ctx, u.ID); err != nil {
 		return nil, err
@@ -238,6 +258,23 @@ func (s *Service) ExportPersonalData(ctx context.Context, a *Actor) (_ *Personal
 	}
 	for _, f := range failures {
 		d.LoginFailures = append(d.LoginFailures, ExportLoginFailure{Time: f.Time, IP: f.IP, UserAgent: f.UserAgent, Reason: f.Reason})
+	}
+	st, err := s.db.GetSurveyState(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if st.SnoozedUntil.After(now) {
+		d.Survey.SnoozedUntil = &st.SnoozedUntil
+	}
+	if !st.Never.IsZero() {
+		d.Survey.DontAskAgain = &st.Never
+	}
+	answers, err := s.db.UserSurveyAnswers(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range answers {
+		d.Survey.Answers = append(d.Survey.Answers, ExportSurveyAnswer{Time: a.Created, Satisfaction: a.Satisfaction, Ease: a.Ease, Purpose: a.Purpose, Comment: a.Comment})
 	}
 	return d, nil
 }

@@ -39,6 +39,9 @@ type Options struct {
 	// NotifyWindow is the digest window of e-mail notifications
 	// (notifications.go); DefaultNotifyWindow when zero.
 	NotifyWindow time.Duration
+	// Operators are the addresses of PORTAL_OPERATORS: the accounts with
+	// them are operators of the deployment (operator.go).
+	Operators []string
 }
 
 // Service is the service layer.
@@ -52,6 +55,8 @@ type Service struct {
 	onLogin func(string)
 	box     *authn.SecretBox
 	google  *oidclogin.Provider
+	// operators: Options.Operators, by store.EmailKey (operator.go).
+	operators map[string]bool
 	// deviceTimeout: Options.DeviceTimeout.
 	deviceTimeout time.Duration
 	notify        notifier  // notifications.go
@@ -61,7 +66,7 @@ type Service struct {
 // New returns a Service.
 func New(o Options) *Service {
 	s := &Service{db: o.DB, hasher: o.Hasher, baseURL: o.BaseURL, log: o.Logger, now: o.Now, queued: o.MailQueued, onLogin: o.OnLogin, box: o.SecretBox, google: o.Google,
-		deviceTimeout: o.DeviceTimeout, notify: newNotifier(o.NotifyWindow)}
+		deviceTimeout: o.DeviceTimeout, notify: newNotifier(o.NotifyWindow), operators: operatorSet(o.Operators)}
 	if s.deviceTimeout <= 0 {
 		s.deviceTimeout = DefaultDeviceTimeout
 	}
