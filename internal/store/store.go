@@ -52,6 +52,9 @@ type DB struct {
 	// writes counts the write transactions that reached their commit
 	// (Writes).
 	writes atomic.Uint64
+	// epochStmt is AuthEpoch's prepared statement (auth_epoch.go).
+	epochMu   sync.Mutex
+	epochStmt atomic.Pointer[sql.Stmt]
 }
 
 // Writes returns how many write transactions of this process reached
@@ -184,6 +187,9 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if st := db.epochStmt.Load(); st != nil {
+		st.Close()
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
