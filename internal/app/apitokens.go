@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -63,7 +64,8 @@ func cleanAPITokenName(name string) (string, error) {
 // uniqueAPITokenName refuses a name that another of the user's tokens
 // (not id) has, compared without regard to case, so that the list and the
 // audit log tell them apart. It runs in the write transaction that adds or
-// renames the token.
+// renames the token; the database's unique index on (user_id, lower(name))
+// refuses what a concurrent transaction slipped past it (apiTokenNameTaken).
 func uniqueAPITokenName(ctx context.Context, tx *store.Tx, userID, id, name string) error {
 	list, err := tx.ListUserAPITokens(ctx, userID)
 	if err != nil {
@@ -71,11 +73,26 @@ func uniqueAPITokenName(ctx context.Context, tx *store.Tx, userID, id, name stri
 	}
 	for _, t := range list {
 		if t.ID != id && strings.EqualFold(t.Name, name) {
-			return &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"field": "name"},
-				Message: fmt.Sprintf("you already have an API token named %q: choose another name", t.Name)}
+			return errAPITokenNameTaken(t.Name)
 		}
 	}
 	return nil
+}
+
+// errAPITokenNameTaken is the refusal of a name another of the user's
+// tokens has: 409, tied to the name field.
+func errAPITokenNameTaken(name string) error {
+	return &portal.Error{Code: portal.ECONFLICT, Fields: map[string]any{"field": "name"},
+		Message: fmt.Sprintf("you already have an API token named %q: choose another name", name)}
+}
+
+// apiTokenNameTaken turns the unique index's refusal of a write into
+// errAPITokenNameTaken.
+func apiTokenNameTaken(err error, name string) error {
+	if errors.Is(err, store.ErrDuplicate) {
+		return errAPITokenNameTaken(name)
+	}
+	return err
 }
 
 // CreateAPIToken creates an API token for the actor and returns it with
@@ -109,7 +126,7 @@ func (s *Service) CreateAPIToken(ctx context.Context, a *Actor, name string) (_ 
 			return err
 		}
 		if err := tx.CreateAPIToken(ctx, st); err != nil {
-			return err
+			return apiTokenNameTaken(err, name)
 		}
 		out = s.apiToken(st, a)
 		return w.audit(ctx, a.User, a.IP, "", "", "Created API token "+name, nil, apiTokenFields(out))
@@ -167,7 +184,7 @@ func (s *Service) RenameAPIToken(ctx context.Context, a *Actor, id, name string)
 			return err
 		}
 		if err := tx.RenameAPIToken(ctx, a.User.ID, id, name); err != nil {
-			return err
+			return apiTokenNameTaken(err, name)
 		}
 		t.Name = name
 		out = s.apiToken(t, a)

@@ -689,10 +689,18 @@ func TestAPIAdminsLastSuperUserRace(t *testing.T) {
 // putJSON sends a PUT as a Mist client does, from any goroutine, and
 // returns the status (0 when the request failed).
 func putJSON(st *testenv.Stack, c *http.Client, path string, body any) int {
+	status, _ := sendJSON(st, c, "PUT", path, body)
+	return status
+}
+
+// sendJSON sends a request with a JSON body as a Mist client does, from
+// any goroutine, and returns the status (0 when the request failed) and
+// the detail of an error answer.
+func sendJSON(st *testenv.Stack, c *http.Client, method, path string, body any) (status int, detail string) {
 	b, _ := json.Marshal(body)
-	req, err := http.NewRequest("PUT", st.URL+path, bytes.NewReader(b))
+	req, err := http.NewRequest(method, st.URL+path, bytes.NewReader(b))
 	if err != nil {
-		return 0
+		return 0, ""
 	}
 	req.Header.Set("Content-Type", "application/json")
 	u, _ := url.Parse(st.URL)
@@ -703,8 +711,10 @@ func putJSON(st *testenv.Stack, c *http.Client, path string, body any) int {
 	}
 	res, err := c.Do(req)
 	if err != nil {
-		return 0
+		return 0, ""
 	}
-	res.Body.Close()
-	return res.StatusCode
+	defer res.Body.Close()
+	var answer struct{ Detail string }
+	_ = json.NewDecoder(res.Body).Decode(&answer)
+	return res.StatusCode, answer.Detail
 }

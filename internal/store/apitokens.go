@@ -33,7 +33,8 @@ func scanAPIToken(row interface{ Scan(...any) error }) (*APIToken, error) {
 
 func apiTokenNotFound() error { return notFound("API token") }
 
-// CreateAPIToken inserts a token (never used yet).
+// CreateAPIToken inserts a token (never used yet). ErrDuplicate when the
+// user has a token of the name, compared in lower case.
 func (tx *Tx) CreateAPIToken(ctx context.Context, t *APIToken) (err error) {
 	defer wrap(&err, "CreateAPIToken")
 	_, err = tx.exec(ctx, `INSERT INTO api_tokens (id, user_id, name, key_hash, created_at) VALUES (?,?,?,?,?)`,
@@ -89,7 +90,8 @@ func (c conn) CountUserAPITokens(ctx context.Context, userID string) (_ int, err
 	return n, err
 }
 
-// RenameAPIToken renames one of a user's tokens (not found otherwise).
+// RenameAPIToken renames one of a user's tokens (not found otherwise);
+// ErrDuplicate when another of theirs has the name, compared in lower case.
 func (tx *Tx) RenameAPIToken(ctx context.Context, userID, id, name string) (err error) {
 	defer wrap(&err, "RenameAPIToken(%s, %s)", userID, id)
 	return tx.execOne(ctx, apiTokenNotFound(), `UPDATE api_tokens SET name = ? WHERE user_id = ? AND id = ?`, name, userID, id)

@@ -19,8 +19,9 @@ func mkAPIToken(t *testing.T, db *store.DB, userID, name, hash string, created t
 
 // testAPITokens: tokens are found by key hash and, through their user
 // only, by id; listed oldest first; renamed and deleted only through their
-// own user; the key hash is unique; last use is recorded at most once per
-// interval; deleting the user deletes the tokens.
+// own user; the key hash is unique, and so is a name among a user's tokens
+// (case aside); last use is recorded at most once per interval; deleting
+// the user deletes the tokens.
 func testAPITokens(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	u := mkUser(t, db, "tokens@example.com")
@@ -62,6 +63,20 @@ func testAPITokens(t *testing.T, db *store.DB) {
 	if !errors.Is(err, store.ErrDuplicate) {
 		t.Errorf("duplicate hash: %v", err)
 	}
+	// So is a name among a user's tokens, case aside; another user may
+	// have it.
+	err = db.Write(ctx, func(tx *store.Tx) error {
+		return tx.CreateAPIToken(ctx, &store.APIToken{ID: newID(), UserID: u.ID, Name: "CI", KeyHash: "hash-9", Created: t0})
+	})
+	if !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("a second token named ci (CI): %v", err)
+	}
+	err = db.Write(ctx, func(tx *store.Tx) error { return tx.RenameAPIToken(ctx, u.ID, second.ID, "Ci") })
+	if !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("renaming backup to Ci: %v", err)
+	}
+	third := mkUser(t, db, "third.tokens@example.com")
+	mkAPIToken(t, db, third.ID, "ci", "hash-10", t0)
 
 	// Rename and delete work through the owner only.
 	write(t, db, func(tx *store.Tx) error { return tx.RenameAPIToken(ctx, u.ID, first.ID, "deploy") })
