@@ -5,6 +5,9 @@
 //	portal user disable EMAIL [flags]       disable an account: sessions end, API tokens are revoked
 //	portal user enable EMAIL [flags]        let a disabled account log in again
 //	portal user end-sessions EMAIL [flags]  sign an account out everywhere
+//	portal operator add EMAIL [flags]       make an account an operator of the deployment
+//	portal operator remove EMAIL [flags]    undo portal operator add
+//	portal operator list [flags]            list the operators (also those of PORTAL_OPERATORS)
 //	portal version                          print the version
 package main
 
@@ -60,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
-	var action, email string // of a user command
+	var action, email string // of a user or operator command
 	switch cmd {
 	case "version":
 		fmt.Fprintln(stdout, "portal", version)
@@ -74,8 +77,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if _, ok := userActions[action]; !ok {
 			return fmt.Errorf("unknown user command %q (use disable, enable or end-sessions)", action)
 		}
+	case "operator":
+		if len(args) < 1 || strings.HasPrefix(args[0], "-") {
+			return errors.New("usage: portal operator add|remove EMAIL [flags], or portal operator list [flags]")
+		}
+		action, args = args[0], args[1:]
+		if _, ok := operatorActions[action]; !ok {
+			return fmt.Errorf("unknown operator command %q (use add, remove or list)", action)
+		}
+		if action != "list" {
+			if len(args) < 1 || strings.HasPrefix(args[0], "-") {
+				return fmt.Errorf("usage: portal operator %s EMAIL [flags]", action)
+			}
+			email, args = args[0], args[1:]
+		}
 	default:
-		return fmt.Errorf("unknown command %q (use serve, migrate, purge, user or version)", cmd)
+		return fmt.Errorf("unknown command %q (use serve, migrate, purge, user, operator or version)", cmd)
 	}
 	cfg, err := config.Load(args, getenv, stderr)
 	if err != nil {
@@ -106,13 +123,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	// serve migrates only when it may (PORTAL_AUTO_MIGRATE) and something
-	// is pending; a user command never does.
+	// is pending; a user or operator command never does.
 	if err := ensureSchema(ctx, db, cfg.AutoMigrate && cmd == "serve", logger); err != nil {
 		return err
 	}
 	if cmd == "user" {
 		svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger})
 		return userActions[action](ctx, svc, email, stdout)
+	}
+	if cmd == "operator" {
+		svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, Operators: cfg.Operators})
+		return operatorActions[action](ctx, svc, email, stdout)
 	}
 	if cmd == "purge" { // the retention purge, now (app/retention.go)
 		r, err := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger}).PurgeRetention(ctx)
@@ -215,6 +236,70 @@ var userActions = map[string]func(ctx context.Context, svc *app.Service, email s
 	},
 }
 
+// operatorActions are the commands on the deployment's operators, who
+// read the survey's results (portal operator ACTION [EMAIL]): each prints
+// what it did; an unknown address is an error.
+var operatorActions = map[string]func(ctx context.Context, svc *app.Service, email string, stdout io.Writer) error{
+	"add": func(ctx context.Context, svc *app.Service, email string, stdout io.Writer) error {
+		u, added, err := svc.AddOperator(ctx, email)
+		if err != nil {
+			return err
+		}
+		if !added {
+			fmt.Fprintf(stdout, "%s is already an operator: nothing changed\n", u.Email)
+			return nil
+		}
+		fmt.Fprintf(stdout, "%s is now an operator: the user menu shows Survey Results\n", u.Email)
+		return nil
+	},
+	"remove": func(ctx context.Context, svc *app.Service, email string, stdout io.Writer) error {
+		u, removed, err := svc.RemoveOperator(ctx, email)
+		if err != nil {
+			return err
+		}
+		if !removed {
+			fmt.Fprintf(stdout, "%s was not made an operator with `portal operator add`: nothing changed\n", u.Email)
+		} else {
+			fmt.Fprintf(stdout, "%s is no longer an operator by `portal operator add`\n", u.Email)
+		}
+		ops, err := svc.ListOperators(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range ops {
+			if strings.EqualFold(o.Email, u.Email) && o.Setting {
+				fmt.Fprintf(stdout, "%s stays an operator while PORTAL_OPERATORS names it\n", u.Email)
+			}
+		}
+		return nil
+	},
+	"list": func(ctx context.Context, svc *app.Service, _ string, stdout io.Writer) error {
+		ops, err := svc.ListOperators(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ops) == 0 {
+			fmt.Fprintln(stdout, "no operators: name them in PORTAL_OPERATORS or with `portal operator add EMAIL`")
+			return nil
+		}
+		for _, o := range ops {
+			var by []string
+			if o.Setting {
+				by = append(by, "PORTAL_OPERATORS")
+			}
+			if o.Added {
+				by = append(by, "portal operator add, "+o.Since.Format(time.DateOnly))
+			}
+			name := o.Name
+			if name == "" {
+				name = "(no account yet)"
+			}
+			fmt.Fprintf(stdout, "%s\t%s\t%s\n", o.Email, name, strings.Join(by, "; "))
+		}
+		return nil
+	},
+}
+
 // plural says "1 session", "2 sessions".
 func plural(n int64, what string) string {
 	if n == 1 {
@@ -270,7 +355,7 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 	})
 	svc := app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, MailQueued: worker.Wake, SecretBox: box,
 		OnLogin: func(outcome string) { metrics.Logins.WithLabelValues(outcome).Inc() }, Google: googleProvider(cfg),
-		DeviceTimeout: cfg.DeviceTimeout, NotifyWindow: cfg.NotifyWindow})
+		DeviceTimeout: cfg.DeviceTimeout, NotifyWindow: cfg.NotifyWindow, Operators: cfg.Operators})
 	// draining is set on SIGTERM: /readyz answers 503 and every answer
 	// closes its connection, for the drain period before Shutdown.
 	var draining atomic.Bool

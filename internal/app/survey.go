@@ -179,9 +179,17 @@ func surveyRating(field, what, v string) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 5 {
-		return 0, invalidField(field, "%s must be a whole number from 1 to 5, not %s", field, strconv.Quote(v))
+		return 0, invalidField(field, "%s must be a whole number from 1 to 5, not %s", field, shorten(v))
 	}
 	return n, nil
+}
+
+// shorten cuts what a client sent to 20 characters, for a message.
+func shorten(v string) string {
+	if r := []rune(v); len(r) > 20 {
+		return string(r[:20]) + "…"
+	}
+	return v
 }
 
 // surveyPurposeKeys lists the purposes' keys, for messages.
@@ -229,7 +237,7 @@ func (s *Service) AnswerSurvey(ctx context.Context, a *Actor, in SurveyAnswerInp
 		return nil, invalidField("purpose", "purpose is required: choose what you came to do (one of %s)", surveyPurposeKeys())
 	}
 	if SurveyPurposeLabel(purpose) == purpose {
-		return nil, invalidField("purpose", "purpose %s is not in the list: use one of %s", strconv.Quote(purpose), surveyPurposeKeys())
+		return nil, invalidField("purpose", "purpose %s is not in the list: use one of %s", strconv.Quote(shorten(purpose)), surveyPurposeKeys())
 	}
 	ans.Purpose = purpose
 	if ans.Ease, err = surveyRating("ease", "how easy it was to do what you came to do", in.Ease); err != nil {

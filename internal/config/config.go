@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -61,6 +62,11 @@ type Config struct {
 	// InstanceID names this process in the mail outbox's leases
 	// (PORTAL_INSTANCE_ID); empty: Instance derives it.
 	InstanceID string
+	// OperatorsRaw is PORTAL_OPERATORS as given; Operators is it parsed by
+	// Validate: the email addresses of the deployment's operators, who
+	// read the survey's results.
+	OperatorsRaw string
+	Operators    []string
 }
 
 // Postgres reports whether the database URL selects PostgreSQL.
@@ -100,6 +106,7 @@ func (c *Config) options() []option {
 		{"instance-id", "PORTAL_INSTANCE_ID", "", "this instance's name in the mail outbox's leases, the same across its restarts and unique among instances running at once (default: host name and database file or data directory)", &c.InstanceID},
 		{"device-timeout", "PORTAL_DEVICE_TIMEOUT", "10m", "how long a device of the inventory may report no event before it is marked disconnected with a device_down event (a Go duration: 10m, 90s)", &c.DeviceTimeoutRaw},
 		{"notify-window", "PORTAL_NOTIFY_WINDOW", "5m", "e-mail notifications: at most one digest mail per user per window, critical events at once (a Go duration: 5m, 1s)", &c.NotifyWindowRaw},
+		{"operators", "PORTAL_OPERATORS", "", "comma-separated email addresses of the deployment's operators, who read the survey's results (more with `portal operator add`)", &c.OperatorsRaw},
 		{"google-issuer", "PORTAL_GOOGLE_ISSUER", "https://accounts.google.com", "OpenID issuer for Google sign-in", &c.GoogleIssuer},
 	}
 }
@@ -177,6 +184,9 @@ func (c *Config) Validate() error {
 	if c.AutoMigrate, err = strconv.ParseBool(c.AutoMigrateRaw); err != nil {
 		return fmt.Errorf("PORTAL_AUTO_MIGRATE %q must be true or false", c.AutoMigrateRaw)
 	}
+	if c.Operators, err = parseAddresses("PORTAL_OPERATORS", c.OperatorsRaw); err != nil {
+		return err
+	}
 	if (c.GoogleClientID == "") != (c.GoogleClientSecret == "") {
 		return errors.New("PORTAL_GOOGLE_CLIENT_ID and PORTAL_GOOGLE_CLIENT_SECRET must be set together")
 	}
@@ -200,6 +210,22 @@ func parsePrefixes(name, raw string) ([]netip.Prefix, error) {
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// parseAddresses parses a comma-separated list of email addresses (bare,
+// without names); name is the variable, for errors.
+func parseAddresses(name, raw string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(raw, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if a, err := mail.ParseAddress(f); err != nil || a.Address != f || a.Name != "" {
+			return nil, fmt.Errorf("%s: %q is not an email address (give bare addresses separated by commas, such as ann@example.com,bob@example.com)", name, f)
+		}
+		out = append(out, f)
 	}
 	return out, nil
 }

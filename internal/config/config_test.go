@@ -68,6 +68,21 @@ func TestMetricsSettings(t *testing.T) {
 	}
 }
 
+func TestOperators(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil || len(c.Operators) != 0 {
+		t.Fatalf("default operators: %v, %v", c.Operators, err)
+	}
+	c, err = Load(nil, env(map[string]string{"PORTAL_OPERATORS": " ann@example.com,, Bob@Example.com ,"}), io.Discard)
+	if err != nil || len(c.Operators) != 2 || c.Operators[0] != "ann@example.com" || c.Operators[1] != "Bob@Example.com" {
+		t.Fatalf("operators: %q, %v", c.Operators, err)
+	}
+	c, err = Load([]string{"-operators", "cat@example.com"}, env(map[string]string{"PORTAL_OPERATORS": "ann@example.com"}), io.Discard)
+	if err != nil || len(c.Operators) != 1 || c.Operators[0] != "cat@example.com" {
+		t.Fatalf("the flag: %q, %v", c.Operators, err)
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	for name, e := range map[string]map[string]string{
 		"PORTAL_ADDR":            {"PORTAL_ADDR": "nonsense"},
@@ -79,6 +94,7 @@ func TestInvalid(t *testing.T) {
 		"PORTAL_METRICS_ADDR":    {"PORTAL_METRICS_ADDR": "9090"},
 		"PORTAL_DEVICE_TIMEOUT":  {"PORTAL_DEVICE_TIMEOUT": "10"},
 		"PORTAL_NOTIFY_WINDOW":   {"PORTAL_NOTIFY_WINDOW": "0s"},
+		"PORTAL_OPERATORS":       {"PORTAL_OPERATORS": "ann@example.com, Bob <bob@example.com>"},
 	} {
 		_, err := Load(nil, env(e), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), name) {

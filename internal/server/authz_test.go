@@ -36,14 +36,17 @@ import (
 // ("none"); a Super User of another organization ("foreign"); and no
 // credentials at all ("anonymous", or an unknown API token); and a Super
 // User of the organization who deleted their account, with the session and
-// API token they had ("deleted": 401 on every route but the public ones).
+// API token they had ("deleted": 401 on every route but the public ones);
+// and an operator of the deployment with no organization ("operator",
+// made by `portal operator add`), who alone reads the survey's results.
 //
 // Outcomes, for routes of an organization or a site: a caller in the
 // row's allow list gets 200; a member who can see the organization (or
 // site) but lacks the right gets 403 naming the roles required; anyone
 // else gets 404, so an organization's existence is never revealed; no
 // credentials gets 401. Self routes answer the same to every signed-in
-// caller; public routes to everyone. Every table run goes through both
+// caller; public routes to everyone; operator routes 200 to the operator
+// and 403 to every other signed-in caller. Every table run goes through both
 // session cookies (with X-CSRFToken) and "Authorization: Token <key>".
 
 var roles = []string{portal.RoleAdmin, portal.RoleWrite, portal.RoleRead, portal.RoleHelpdesk, portal.RoleInstaller}
@@ -51,7 +54,7 @@ var roles = []string{portal.RoleAdmin, portal.RoleWrite, portal.RoleRead, portal
 type principal struct {
 	name  string // "write@site"
 	role  string // "" for none, foreign and anonymous
-	scope string // "org", "site", "othersite", "none", "foreign", "anonymous"
+	scope string // "org", "site", "othersite", "none", "foreign", "anonymous", "deleted", "operator"
 }
 
 func principals() []principal {
@@ -62,7 +65,7 @@ func principals() []principal {
 		}
 	}
 	return append(out, principal{name: "none", scope: "none"}, principal{name: "foreign", scope: "foreign"}, principal{name: "anonymous", scope: "anonymous"},
-		principal{name: "deleted", scope: "deleted"})
+		principal{name: "deleted", scope: "deleted"}, principal{name: "operator", scope: "operator"})
 }
 
 // member: has a privilege in the organization of the request.
@@ -84,10 +87,11 @@ var (
 type routeKind int
 
 const (
-	orgRoute    routeKind = iota // about the organization {org_id}
-	siteRoute                    // about the site {site_id}
-	selfRoute                    // about the signed-in caller
-	publicRoute                  // no credentials needed
+	orgRoute      routeKind = iota // about the organization {org_id}
+	siteRoute                      // about the site {site_id}
+	selfRoute                      // about the signed-in caller
+	publicRoute                    // no credentials needed
+	operatorRoute                  // for the deployment's operators only
 )
 
 // authzRow is one route's access rule.
@@ -228,6 +232,14 @@ func authzRows() []authzRow {
 		{pattern: "DELETE /api/v1/orgs/{org_id}/subscriptions", kind: orgRoute, allow: allMembers, unaudited: "the caller had no subscription to end"},
 		{pattern: "POST /api/v1/sites/{site_id}/subscriptions", kind: siteRoute, allow: siteViewers},
 		{pattern: "DELETE /api/v1/sites/{site_id}/subscriptions", kind: siteRoute, allow: siteViewers, unaudited: "the caller had no subscription to end"},
+
+		// The two-minute survey: one's own standing and answer; the results
+		// for the deployment's operators only.
+		{pattern: "GET /api/v1/self/survey", kind: selfRoute, status: 200},
+		{pattern: "POST /api/v1/self/survey", kind: selfRoute, status: 200, body: func(*fixture) any {
+			return map[string]any{"satisfaction": 4, "ease": 5, "purpose": "inventory", "comment": "Quick."}
+		}},
+		{pattern: "GET /api/v1/survey/results", kind: operatorRoute},
 	}
 }
 
@@ -244,6 +256,11 @@ func (row authzRow) want(p principal, token bool) int {
 			return row.tokenStatus
 		}
 		return row.status
+	case operatorRoute:
+		if p.scope == "operator" {
+			return 200
+		}
+		return 403
 	}
 	if slices.Contains(strings.Fields(row.allow), p.name) {
 		return 200
@@ -346,6 +363,8 @@ func newFixture(t *testing.T, st *testenv.Stack, p principal) *fixture {
 			err = priv(tx, f.user.ID, f.org.ID, f.site.ID, p.role)
 		case "othersite":
 			err = priv(tx, f.user.ID, f.org.ID, f.other.ID, p.role)
+		case "operator":
+			_, err = tx.AddOperator(ctx, f.user.ID, now)
 		case "foreign":
 			theirs := &portal.Org{ID: id(), Name: fmt.Sprintf("Foreign %d", f.n), SessionExpiry: portal.DefaultSessionExpiry, CreatedTime: now, ModifiedTime: now}
 			if err = tx.CreateOrg(ctx, theirs); err == nil {
@@ -565,6 +584,11 @@ func checkAuthzCase(t *testing.T, st *testenv.Stack, spec *mistspec.Spec, row au
 			if row.pattern == "GET /api/v1/orgs/{org_id}/sites" {
 				checkSitesListed(t, f, p, r)
 			}
+		}
+	}
+	if row.kind == operatorRoute && want == 403 {
+		if d, _ := m["detail"].(string); !strings.Contains(d, "only the operators") {
+			t.Errorf("%s as %s (%s): 403 detail %q, want it to say only operators", row.pattern, p.name, auth, d)
 		}
 	}
 	if f.user == nil || p.scope == "deleted" {

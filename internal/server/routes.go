@@ -78,6 +78,9 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.Handle("POST /api/v1/sites/{site_id}/subscriptions", s.authed(s.apiSubscribeSite))
 	mux.Handle("DELETE /api/v1/sites/{site_id}/subscriptions", s.authed(s.apiUnsubscribeSite))
 	mux.Handle("GET /api/v1/self/subscriptions", s.authed(s.apiListSubscriptions))
+	mux.Handle("GET /api/v1/self/survey", s.authed(s.apiSurveyStatus))     // ours
+	mux.Handle("POST /api/v1/self/survey", s.authed(s.apiSurveyAnswer))    // ours
+	mux.Handle("GET /api/v1/survey/results", s.authed(s.apiSurveyResults)) // ours, operators only
 	mux.Handle("GET /api/v1/orgs/{org_id}/admins", s.authed(s.apiListAdmins))
 	mux.Handle("PUT /api/v1/orgs/{org_id}/admins/{admin_id}", s.authed(s.apiUpdateAdmin))
 	mux.Handle("DELETE /api/v1/orgs/{org_id}/admins/{admin_id}", s.authed(s.apiRevokeAdmin))
@@ -170,6 +173,12 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("POST /invite/signup", s.public(s.webInviteSignUp))
 	mux.Handle("POST /invites/{invite_id}/accept", s.page(s.webAcceptMyInvite))   // from the home page
 	mux.Handle("POST /invites/{invite_id}/decline", s.page(s.webDeclineMyInvite)) // from the home page
+	mux.Handle("GET /survey", s.page(s.webSurveyForm))
+	mux.Handle("POST /survey", s.page(s.webSurveyAnswer))
+	mux.Handle("GET /survey/thanks", s.page(s.webSurveyThanks))
+	mux.Handle("POST /survey/prompt", s.page(s.webSurveyPrompt)) // the prompt's Not now and Don't ask again
+	mux.Handle("GET /survey/results", s.page(s.webSurveyResults))
+	mux.Handle("GET /survey/results.csv", s.page(s.webSurveyResultsCSV))
 
 	// Sign in with Google (web_google.go): only when PORTAL_GOOGLE_CLIENT_ID
 	// is set, else these paths are 404.
@@ -188,6 +197,7 @@ func (s *server) routes(mux routeRegistrar) {
 	mux.HandleFunc("GET /orgs/{org_id}/invites", redirectTo(func(r *http.Request) string { return "/orgs/" + url.PathEscape(r.PathValue("org_id")) + "/admins" }))
 	mux.HandleFunc("GET /account/{section}", redirectTo(func(r *http.Request) string { return "/account#" + url.PathEscape(r.PathValue("section")) }))
 	mux.HandleFunc("GET /account/apitokens/create", redirectTo(func(*http.Request) string { return "/account#apitokens" }))
+	mux.HandleFunc("GET /survey/prompt", redirectTo(func(*http.Request) string { return "/" }))
 	mux.HandleFunc("GET /favicon.ico", redirectTo(func(*http.Request) string { return "/static/favicon.svg" }))
 	// Anything else: the error page, 404 (the API has its own, in JSON).
 	mux.HandleFunc("/", s.webNotFound)

@@ -157,6 +157,11 @@ type view struct {
 	// TwoFactorGrace is the banner of an organization's grace period for
 	// two-factor authentication (web_twofactor.go).
 	TwoFactorGrace *twoFactorGrace
+	// Survey is the survey's part of the page: its prompt, and Survey
+	// Results in the user menu of an operator (web_survey.go).
+	Survey surveyChrome
+	// actor is the signed-in actor of the page (pageView), for Survey.
+	actor *app.Actor
 }
 
 // render writes a page with the layout.
@@ -168,6 +173,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if v.Flash == "" {
 		v.Flash = s.takeFlash(w, r)
 	}
+	s.surveyChrome(r, status, name, v) // web_survey.go
 	var buf bytes.Buffer
 	t, ok := s.pages[name]
 	if !ok {
@@ -250,6 +256,9 @@ func (rt pageRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *server) pageView(r *http.Request, a *app.Actor) *view {
 	v := &view{User: a.User, CSRF: a.Session.CSRFToken, Prefs: app.Prefs(a.User)}
 	showAccount := twoFactorView(v, a) // before the second factor nothing of the account shows (web_twofactor.go)
+	if showAccount {
+		v.actor = a
+	}
 	if me, err := s.svc.GetSelf(r.Context(), a); err == nil && showAccount {
 		seen := map[string]bool{}
 		orgAdmin := map[string]bool{}

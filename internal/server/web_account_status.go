@@ -174,15 +174,35 @@ func sectionStatus(html template.HTML, name string, v *view) template.HTML {
 	return template.HTML(s[:at] + "\n  " + msg + s[at:])
 }
 
-// fieldAttrs are the attributes of a form field of a My Account section:
-// aria-invalid and the error's id in aria-describedby when the error of
-// the section's last save is about this field (errorField), and the ids
-// of the field's own hints (describedBy).
+// sectionErrors is the data of a page whose forms show their errors tied
+// to a field (fieldAttrs): My Account's sections, the survey's forms
+// (web_survey.go).
+type sectionErrors interface {
+	// sectionError is the error of the form section's last send and the
+	// field it is about ("" when none).
+	sectionError(section string) (msg, field string)
+}
+
+func (av *accountView) sectionError(section string) (msg, field string) {
+	if av == nil {
+		return "", ""
+	}
+	return av.Errors[section], av.ErrorFields[section]
+}
+
+// fieldAttrs are the attributes of a form field of a My Account section
+// (or another form of sectionErrors): aria-invalid and the error's id
+// (<section>-error) in aria-describedby when the error of the section's
+// last save is about this field (errorField), and the ids of the field's
+// own hints (describedBy).
 //
 //	<input id="phone" name="phone" {{fieldAttrs $ "info" "phone"}}>
 func fieldAttrs(v *view, section, field string, describedBy ...string) template.HTMLAttr {
-	av, _ := v.Data.(*accountView)
-	invalid := av != nil && av.Errors[section] != "" && av.ErrorFields[section] == field
+	invalid := false
+	if se, ok := v.Data.(sectionErrors); ok {
+		msg, f := se.sectionError(section)
+		invalid = msg != "" && f == field
+	}
 	var b strings.Builder
 	ids := describedBy
 	if invalid {

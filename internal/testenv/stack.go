@@ -61,6 +61,9 @@ type StackOptions struct {
 	// the service, the mail worker and the HTTP server, as portal serve
 	// has (for a test of what is logged).
 	Log io.Writer
+	// Operators are the addresses of PORTAL_OPERATORS: operators of the
+	// deployment, who read the survey's results.
+	Operators []string
 }
 
 // NewStackWith is NewStackOn with options.
@@ -97,7 +100,7 @@ func NewStackWith(t testing.TB, db *store.DB, o StackOptions) *Stack {
 		google = oidclogin.New(o.Google(st.URL + app.GoogleCallbackPath))
 	}
 	st.Service = app.New(app.Options{DB: st.DB, Hasher: authn.NewHasher(1024, 1, 1, 8), BaseURL: st.URL, Logger: logger,
-		Now: st.Clock.Now, MailQueued: st.Worker.Wake, SecretBox: box, Google: google})
+		Now: st.Clock.Now, MailQueued: st.Worker.Wake, SecretBox: box, Google: google, Operators: o.Operators})
 	h, err := server.NewServer(server.Options{Service: st.Service, Logger: logger, Ready: st.DB.Ready})
 	if err != nil {
 		t.Fatal(err)
