@@ -3,8 +3,7 @@ package server
 import (
 	"encoding/csv"
 	"fmt"
-	"html/template"
-	"net/http"
+		"net/http"
 	"strconv"
 	"strings"
 
@@ -62,8 +61,8 @@ func (s *server) surveyChrome(r *http.Request, status int, page string, v *view)
 }
 
 // webSurveyPrompt answers the prompt's "Not now" and "Don't ask again"
-// (action snooze or never) and goes back to the page, which no longer shows
-// it. Sent by survey.js (inline=1), it answers the confirmation as text.
+// (action snooze or never) and goes back to the page, which shows the
+// confirmation where the prompt was.
 func (s *server) webSurveyPrompt(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
 	var msg string
 	var err error
@@ -79,12 +78,6 @@ func (s *server) webSurveyPrompt(w http.ResponseWriter, r *http.Request, v *view
 	}
 	if err != nil {
 		return err
-	}
-	if r.PostForm.Get("inline") == "1" {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write([]byte(msg))
-		return nil
 	}
 	s.flash(w, msg)
 	http.Redirect(w, r, localPath(r.PostForm.Get("next")), http.StatusSeeOther)
@@ -173,22 +166,32 @@ func (rv *surveyResultsView) sectionError(section string) (msg, field string) {
 	return rv.Err, rv.ErrField
 }
 
-// surveyChart is one rating's (or the purposes') distribution.
+// surveyChart is a bar chart of one rating's spread (or of the purposes),
+// drawn as SVG by the template survey-chart (_survey_chart.html): role="img"
+// named by its <title>, the numbers in its <desc> for screen readers and
+// beside each bar for the eye. Sizes are in the SVG's own units; it
+// scales to its box. Each bar has its label above it.
 type surveyChart struct {
 	ID      string
 	Title   string
-	Summary string        // the count and average, as text
-	SVG     template.HTML // the bar chart, with its numbers
+	Summary string // the count and average, as text
+	Desc    string // every bar's label, count and share
+	Bars    []chartBar
+	Height  int
 }
 
-// chartBar is one bar of a chart.
+// chartBar is one bar of a chart, with where it is drawn.
 type chartBar struct {
-	Label string
-	Count int
+	Label  string
+	Count  int
+	Share  string // of all the chart's answers: "40%"
+	LabelY int    // baseline of the label
+	BarY   int    // top of the bar
+	Width  int    // of the bar
+	CountY int    // baseline of the count, after the bar
 }
 
-// Sizes of a bar chart, in the SVG's own units (it scales to its box):
-// each bar has its label above it, and its count and share after it.
+// Sizes of every bar chart (the template reads them as chartWidth etc.).
 const (
 	chartWidth    = 360
 	chartRow      = 44
@@ -196,49 +199,37 @@ const (
 	chartBarThick = 14
 )
 
-// barChart draws bars as an accessible SVG: role="img" named by its
-// <title>, the numbers in its <desc> for screen readers and beside each bar
-// for the eye.
-func barChart(id, title string, bars []chartBar) template.HTML {
+func init() {
+	funcs["chartSize"] = func() map[string]int {
+		return map[string]int{"Width": chartWidth, "BarMax": chartBarMax, "Thick": chartBarThick, "CountX": chartBarMax + 8}
+	}
+}
+
+// barChart lays out bars (Label and Count set) as a chart.
+func barChart(id, title, summary string, bars []chartBar) surveyChart {
 	total, most := 0, 0
 	for _, b := range bars {
 		total += b.Count
 		most = max(most, b.Count)
 	}
-	esc := template.HTMLEscapeString
-	share := func(n int) string {
-		if total == 0 {
-			return "0%"
+	desc := make([]string, len(bars))
+	for i := range bars {
+		b := &bars[i]
+		b.Share = "0%"
+		if total > 0 {
+			b.Share = strconv.Itoa((b.Count*100+total/2)/total) + "%"
 		}
-		return strconv.Itoa((n*100+total/2)/total) + "%"
-	}
-	var desc []string
-	for _, b := range bars {
-		desc = append(desc, fmt.Sprintf("%s: %d (%s)", b.Label, b.Count, share(b.Count)))
-	}
-	var sb strings.Builder
-	height := len(bars) * chartRow
-	fmt.Fprintf(&sb, `<svg class="chart" id="%s" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-title %s-desc" preserveAspectRatio="xMinYMin meet">`,
-		esc(id), chartWidth, height, esc(id), esc(id))
-	fmt.Fprintf(&sb, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, esc(id), esc(title), esc(id), esc(strings.Join(desc, "; ")+"."))
-	for i, b := range bars {
-		y := i * chartRow
-		width := 0
 		if most > 0 {
-			width = b.Count * chartBarMax / most
+			b.Width = b.Count * chartBarMax / most
 		}
 		if b.Count > 0 {
-			width = max(width, 2)
+			b.Width = max(b.Width, 2)
 		}
-		fmt.Fprintf(&sb, `<g class="chart-row" data-label="%s" data-count="%d">`, esc(b.Label), b.Count)
-		fmt.Fprintf(&sb, `<text class="chart-label" x="0" y="%d">%s</text>`, y+15, esc(b.Label))
-		fmt.Fprintf(&sb, `<rect class="chart-track" x="0" y="%d" width="%d" height="%d" rx="3"></rect>`, y+21, chartBarMax, chartBarThick)
-		fmt.Fprintf(&sb, `<rect class="chart-bar" x="0" y="%d" width="%d" height="%d" rx="3"></rect>`, y+21, width, chartBarThick)
-		fmt.Fprintf(&sb, `<text class="chart-count" x="%d" y="%d">%d <tspan class="chart-share">(%s)</tspan></text>`, chartBarMax+8, y+33, b.Count, share(b.Count))
-		sb.WriteString(`</g>`)
+		y := i * chartRow
+		b.LabelY, b.BarY, b.CountY = y+15, y+21, y+33
+		desc[i] = fmt.Sprintf("%s: %d (%s)", b.Label, b.Count, b.Share)
 	}
-	sb.WriteString(`</svg>`)
-	return template.HTML(sb.String()) // every text in it was escaped
+	return surveyChart{ID: id, Title: title, Summary: summary, Desc: strings.Join(desc, "; ") + ".", Bars: bars, Height: len(bars) * chartRow}
 }
 
 // ratingChart is the chart of one rating's spread.
@@ -251,7 +242,7 @@ func ratingChart(id, title string, r app.SurveyRating, scale []surveyChoice, cou
 	if count > 0 {
 		summary = fmt.Sprintf("Average %.2f of 5, from %s.", r.Average, answers(count))
 	}
-	return surveyChart{ID: id, Title: title, Summary: summary, SVG: barChart(id, title, bars)}
+	return barChart(id, title, summary, bars)
 }
 
 // answers says "1 answer", "3 answers".
@@ -292,8 +283,7 @@ func (s *server) webSurveyResults(w http.ResponseWriter, r *http.Request, v *vie
 		for i, p := range res.Purposes {
 			purposes[i] = chartBar{Label: p.Label, Count: p.Count}
 		}
-		rv.Charts = append(rv.Charts, surveyChart{ID: "chart-purpose", Title: "What They Came to Do", Summary: answers(res.Count) + ".",
-			SVG: barChart("chart-purpose", "What They Came to Do", purposes)})
+		rv.Charts = append(rv.Charts, barChart("chart-purpose", "What They Came to Do", answers(res.Count)+".", purposes))
 	}
 	s.render(w, r, status, "survey_results", v)
 	return nil

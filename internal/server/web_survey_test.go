@@ -41,8 +41,7 @@ func inputTag(html, name, value string) string {
 // TestSurveyPromptPages: the prompt shows on an ordinary page once the
 // account is 7 days old, once per session, never on an error, login,
 // survey or results page (which do not use up the session's one showing);
-// Not now and Don't ask again answer it, by form and by survey.js's
-// inline request.
+// Not now and Don't ask again answer it and say so where it was.
 func TestSurveyPromptPages(t *testing.T) {
 	e := newSurveyAPIEnv(t, store.SQLite)
 	const prompt = `id="survey-prompt"`
@@ -98,10 +97,13 @@ func TestSurveyPromptPages(t *testing.T) {
 	if r := e.postForm(ann, "/survey/prompt", url.Values{"action": {"later"}}); r.Status != 400 || !strings.Contains(string(r.Body), "neither Not now nor Don") {
 		t.Errorf("a bad action: %d", r.Status)
 	}
-	// Don't ask again, inline (survey.js): the confirmation as text.
-	r = e.postForm(ann, "/survey/prompt", url.Values{"action": {"never"}, "inline": {"1"}})
-	if r.Status != 200 || string(r.Body) != "Thank you. We will not ask you again." {
-		t.Errorf("Don't ask again inline: %d %q", r.Status, r.Body)
+	// Don't ask again.
+	r = e.postForm(ann, "/survey/prompt", url.Values{"action": {"never"}, "next": {"/"}})
+	if r.Status != 303 || r.Header.Get("Location") != "/" {
+		t.Errorf("Don't ask again: %d to %q", r.Status, r.Header.Get("Location"))
+	}
+	if _, html := e.htmlPage(ann, "/"); !strings.Contains(html, "Thank you. We will not ask you again.") {
+		t.Error("Don't ask again: no confirmation on the page")
 	}
 	if st := e.do(ann, "GET", "/api/v1/self/survey", nil).JSON(t); st["dont_ask_again"] != true {
 		t.Errorf("after Don't ask again: %v", st)
