@@ -366,7 +366,7 @@ func TestOperatorDisableUser(t *testing.T) {
 
 			for _, action := range []string{"disable", "enable", "end-sessions"} {
 				err, out, _ := runCmd(t, []string{"user", action, "nobody@example.com"}, o.vars)
-				if err == nil || !strings.Contains(err.Error(), `no account has the e-mail address "nobody@example.com"`) || out != "" {
+				if err == nil || !strings.Contains(err.Error(), `no account has the email address "nobody@example.com"`) || out != "" {
 					t.Errorf("portal user %s of an unknown address: %v, printed %q", action, err, out)
 				}
 			}

@@ -36,7 +36,7 @@ type EmailChange struct {
 func (s *Service) Now() time.Time { return s.clock() }
 
 func noPendingEmailChange() error {
-	return portal.Errorf(portal.ENOTFOUND, "no e-mail change is pending")
+	return portal.Errorf(portal.ENOTFOUND, "no email change is pending")
 }
 
 // RequestEmailChange starts changing the actor's e-mail address to
@@ -57,16 +57,16 @@ func (s *Service) RequestEmailChange(ctx context.Context, a *Actor, newEmail str
 		return nil, err
 	}
 	if email == a.User.Email {
-		return nil, portal.Errorf(portal.EINVALID, "that is already your e-mail address")
+		return nil, portal.Errorf(portal.EINVALID, "that is already your email address")
 	}
-	second, err := s.checkReauth(ctx, a, proof, "change your e-mail address")
+	second, err := s.checkReauth(ctx, a, proof, "change your email address")
 	if err != nil {
 		return nil, err
 	}
 	var ch *EmailChange
-	err = s.sendEmailChange(ctx, a, "Requested e-mail change", second, func(tx *store.Tx, cur *portal.User) (string, error) {
+	err = s.sendEmailChange(ctx, a, "Requested email change", second, func(tx *store.Tx, cur *portal.User) (string, error) {
 		if email == cur.Email {
-			return "", portal.Errorf(portal.EINVALID, "that is already your e-mail address")
+			return "", portal.Errorf(portal.EINVALID, "that is already your email address")
 		}
 		return email, nil
 	}, func(c *EmailChange) { ch = c })
@@ -85,7 +85,7 @@ func (s *Service) ResendEmailChange(ctx context.Context, a *Actor) (_ *EmailChan
 		return nil, err
 	}
 	var ch *EmailChange
-	err = s.sendEmailChange(ctx, a, "Resent e-mail change link", nil, func(tx *store.Tx, cur *portal.User) (string, error) {
+	err = s.sendEmailChange(ctx, a, "Resent email change link", nil, func(tx *store.Tx, cur *portal.User) (string, error) {
 		p, err := tx.PendingEmailToken(ctx, cur.ID, purposeEmailChange, s.clock())
 		if portal.ErrorCode(err) == portal.ENOTFOUND {
 			return "", noPendingEmailChange()
@@ -201,7 +201,7 @@ func (s *Service) CancelEmailChange(ctx context.Context, a *Actor) (err error) {
 		if _, err := tx.DeleteEmailTokens(ctx, a.User.ID, purposeEmailChange, time.Time{}, ""); err != nil {
 			return err
 		}
-		return w.audit(ctx, a.User, a.IP, "", "", "Cancelled e-mail change", map[string]any{"email": p.Email}, nil)
+		return w.audit(ctx, a.User, a.IP, "", "", "Cancelled email change", map[string]any{"email": p.Email}, nil)
 	})
 }
 
@@ -228,7 +228,7 @@ func (s *Service) changeToken(ctx context.Context, a *Actor, token string) (*sto
 		return nil, err
 	}
 	if t.UserID != a.User.ID {
-		return nil, portal.Errorf(portal.EFORBIDDEN, "this link confirms an e-mail change of another account: log out, log in as the account that asked for the change, and follow the link again; nothing was changed")
+		return nil, portal.Errorf(portal.EFORBIDDEN, "this link confirms an email change of another account: log out, log in as the account that asked for the change, and follow the link again; nothing was changed")
 	}
 	if err := s.checkLink(t.Used, t.Expires); err != nil {
 		return nil, err
@@ -288,7 +288,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, a *Actor, token string
 		if err := tx.AddEmailToken(ctx, rt); err != nil {
 			return err
 		}
-		if err := w.audit(ctx, &u, a.IP, "", "", "Changed e-mail address", map[string]any{"email": cur.Email}, map[string]any{"email": u.Email}); err != nil {
+		if err := w.audit(ctx, &u, a.IP, "", "", "Changed email address", map[string]any{"email": cur.Email}, map[string]any{"email": u.Email}); err != nil {
 			return err
 		}
 		return w.mail(ctx, cur.Email, "email_changed", mail.LinkData{Name: u.FirstName, Email: cur.Email, OldEmail: cur.Email, NewEmail: u.Email,
@@ -395,7 +395,7 @@ func (s *Service) RevertEmailChange(ctx context.Context, token string, c Client)
 		if _, err := tx.DeleteEmailTokens(ctx, u.ID, purposeEmailChange, time.Time{}, ""); err != nil {
 			return err
 		}
-		return w.audit(ctx, &u, c.IP, "", "", "Reverted e-mail change (this wasn't me); signed out everywhere, password reset required",
+		return w.audit(ctx, &u, c.IP, "", "", "Reverted email change (this wasn't me); signed out everywhere, password reset required",
 			map[string]any{"email": cur.Email}, map[string]any{"email": u.Email, "password_reset_required": true, "two_factor_removed": removed2FA, "recovery_codes_removed": removedCodes})
 	})
 	if err != nil {

@@ -415,7 +415,7 @@ func (s *Service) GoogleLogin(ctx context.Context, cb GoogleCallback, c Client) 
 		return nil, "", providerError(err)
 	}
 	notLinked := &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"oauth_not_linked": true},
-		Message: "this Google account (" + id.Email + ") is not linked to a Portal account: log in with your e-mail address and password, then link it under My Account, Social Sign In"}
+		Message: "this Google account (" + id.Email + ") is not linked to a Portal account: log in with your email address and password, then link it under My Account, Social Sign In"}
 	l, err := s.db.GetIdentityLink(ctx, ProviderGoogle, id.Subject)
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
 		s.onLogin("failure")
@@ -435,7 +435,7 @@ func (s *Service) GoogleLogin(ctx context.Context, cb GoogleCallback, c Client) 
 	if u.PasswordResetRequired { // after "this wasn't me" (email_change.go): only recovery opens it
 		s.onLogin("failure")
 		return nil, "", &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_reset_required": true},
-			Message: "this account was locked when a change of its e-mail address was undone: choose a new password with Forgot password? on the login page"}
+			Message: "this account was locked when a change of its email address was undone: choose a new password with Forgot password? on the login page"}
 	}
 	sess, token, pending, err := s.newLoginSession(ctx, u, c)
 	if err != nil {

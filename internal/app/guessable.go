@@ -138,7 +138,7 @@ func guessable(ctx context.Context, p string, inputs []string, minGuesses float6
 	return r.Guesses, guessReason(r.Sequence, inputs), nil
 }
 
-const nameReason = "it contains your name or e-mail address"
+const nameReason = "it contains your name or email address"
 
 // mostlyName reports whether the user's names and e-mail address (the
 // inputs but the years) make up half of p or more, in any case and
@@ -199,7 +199,7 @@ func patternName(m *match.Match) string {
 			if isUnlistedYear(m.MatchedWord) {
 				return "a year"
 			}
-			return "your name or e-mail address"
+			return "your name or email address"
 		case "passwords":
 			return "a common password"
 		case "male_names", "female_names", "surnames":

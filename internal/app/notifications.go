@@ -72,7 +72,7 @@ func (s *Service) Subscribe(ctx context.Context, a *Actor, orgID, siteID string)
 		if err != nil || !added {
 			return err
 		}
-		return w.audit(ctx, a.User, a.IP, "", "", "Turned on e-mail notifications for "+what, nil, subscriptionFields(orgID, siteID))
+		return w.audit(ctx, a.User, a.IP, "", "", "Turned on email notifications for "+what, nil, subscriptionFields(orgID, siteID))
 	})
 }
 
@@ -102,7 +102,7 @@ func (s *Service) Unsubscribe(ctx context.Context, a *Actor, orgID, siteID strin
 		if err != nil || !ended {
 			return err
 		}
-		return w.audit(ctx, a.User, a.IP, "", "", "Turned off e-mail notifications for "+what, subscriptionFields(orgID, siteID), nil)
+		return w.audit(ctx, a.User, a.IP, "", "", "Turned off email notifications for "+what, subscriptionFields(orgID, siteID), nil)
 	})
 }
 
@@ -446,7 +446,7 @@ func (s *Service) digestData(ctx context.Context, w *writer, u *portal.User, ns 
 			return "", err
 		}
 		err = w.tx.InsertUnsubscribeToken(ctx, &store.UnsubscribeToken{Hash: authn.HashToken(t), UserID: u.ID, SubscriptionIDs: ids,
-			Description: "e-mail notifications for " + describe(ids), Created: s.clock()})
+			Description: "email notifications for " + describe(ids), Created: s.clock()})
 		return s.link(UnsubscribePath + t), err
 	}
 	header, err := token(all)
@@ -480,7 +480,7 @@ const NotificationSettingsPath = "/account/notifications"
 
 // UnsubscribeLink is what a one-click unsubscribe link turns off.
 type UnsubscribeLink struct {
-	Description string // "e-mail notifications for organization Acme"
+	Description string // "email notifications for organization Acme"
 	// Done: the link was used (or what it ends is already off).
 	Done bool
 }

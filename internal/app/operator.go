@@ -41,7 +41,7 @@ func operatorUser(ctx context.Context, tx *store.Tx, email string) (*portal.User
 	}
 	u, err := tx.GetUserByEmail(ctx, clean)
 	if portal.ErrorCode(err) == portal.ENOTFOUND {
-		return nil, portal.Errorf(portal.ENOTFOUND, "no account has the e-mail address %q", clean)
+		return nil, portal.Errorf(portal.ENOTFOUND, "no account has the email address %q", clean)
 	}
 	return u, err
 }

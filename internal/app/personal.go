@@ -58,9 +58,9 @@ func containedReason(p string, pd *personalData, orgs []string) string {
 		local, _, _ := strings.Cut(pd.email, "@")
 		switch {
 		case has(pd.email, 1):
-			return "it contains your e-mail address"
+			return "it contains your email address"
 		case has(local, minLocalPartContained):
-			return "it contains the part of your e-mail address before the @"
+			return "it contains the part of your email address before the @"
 		case has(pd.first, minNameContained):
 			return "it contains your first name"
 		case has(pd.last, minNameContained):

@@ -16,8 +16,8 @@ import (
 func TestContainedReason(t *testing.T) {
 	pd := &personalData{first: "Ann", last: "Li", email: "ann.smith@example.com", names: []string{"Annabel"}, orgs: []string{"Acme Corp"}}
 	for p, want := range map[string]string{
-		"x-ANN.SMITH@example.com": "it contains your e-mail address",
-		"ann.smith-horse":         "it contains the part of your e-mail address before the @",
+		"x-ANN.SMITH@example.com": "it contains your email address",
+		"ann.smith-horse":         "it contains the part of your email address before the @",
 		"PlANNed horse":           "it contains your first name",
 		"my annabel rose":         "it contains your first name", // Ann first
 		"ACMECORP horse":          `it contains the name of your organization "Acme Corp"`,

@@ -193,7 +193,7 @@ func TestGuessablePasswords(t *testing.T) {
 		{"P@ssw0rd2024", "it is a common password, spelled with look-alike characters (such as @ for a or 0 for o), with a year added"},
 		{"aaaaaaaaaa", "it repeats the same characters"},
 		{"12345678abc", "it is a common password with a sequence added"},
-		{"ann.smith1990", "it contains the part of your e-mail address before the @"},
+		{"ann.smith1990", "it contains the part of your email address before the @"},
 		{"AnnSmith!2026", "it contains your first name"},
 		{"Welcome2024!", "it is a common password with a year and a symbol added"},
 		{"bobs password", "it is a common password with letters and a space added"},
@@ -202,7 +202,7 @@ func TestGuessablePasswords(t *testing.T) {
 		{"drowssap123", "it is a common password, reversed, with digits added"},
 		{"12/05/1990x", "it is a date with a letter added"},
 		{"Smith-Ann-77", "it contains your first name"}, // zxcvbn: 10⁹, but mostly the name
-		{"ANN.SMITH@EXAMPLE.COM", "it contains your e-mail address"},
+		{"ANN.SMITH@EXAMPLE.COM", "it contains your email address"},
 		{"AnnSmithRocksTheKitchen", "it contains your first name"}, // the name in a small part of a strong password (ASVS 6.2.11)
 		{"xSMITHx-horse-battery", "it contains your last name"},
 		{"Portal-horse-battery", `it contains the word "portal"`},

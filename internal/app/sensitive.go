@@ -28,7 +28,7 @@ type SessionOnly string
 // cannot …").
 const (
 	OpCreateAPIToken  SessionOnly = "create API tokens"
-	OpChangeEmail     SessionOnly = "change the e-mail address (request, resend or confirm a change)"
+	OpChangeEmail     SessionOnly = "change the email address (request, resend or confirm a change)"
 	OpChangePassword  SessionOnly = "change the password"
 	OpChangeTwoFactor SessionOnly = "set up or turn off two-factor authentication"
 	OpRecoveryCodes   SessionOnly = "make new recovery codes"

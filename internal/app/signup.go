@@ -178,7 +178,7 @@ func (s *Service) VerifyRegistration(ctx context.Context, token string, c Client
 		}
 		if err := tx.CreateUser(ctx, u); err != nil {
 			if errors.Is(err, store.ErrDuplicate) {
-				return portal.Errorf(portal.EINVALID, "this e-mail address is already registered: log in instead")
+				return portal.Errorf(portal.EINVALID, "this email address is already registered: log in instead")
 			}
 			return err
 		}
@@ -190,7 +190,7 @@ func (s *Service) VerifyRegistration(ctx context.Context, token string, c Client
 			}
 			orgID = o.ID
 		}
-		return w.audit(ctx, u, c.IP, orgID, "", "Signed up and verified e-mail address", nil,
+		return w.audit(ctx, u, c.IP, orgID, "", "Signed up and verified email address", nil,
 			map[string]any{"email": u.Email, "first_name": u.FirstName, "last_name": u.LastName})
 	})
 	if err != nil {

@@ -48,7 +48,7 @@ func cleanEmail(s string) (string, error) {
 	}
 	at := strings.LastIndex(s, "@")
 	if at < 0 {
-		return "", portal.Errorf(portal.EINVALID, "email %q is not a valid e-mail address", s)
+		return "", portal.Errorf(portal.EINVALID, "email %q is not a valid email address", s)
 	}
 	if local := s[:at]; !norm.NFKC.IsNormalString(local) {
 		return "", portal.Errorf(portal.EINVALID, "email %q: the part before @ holds characters that Unicode normalisation (NFKC) changes, such as a ligature, a full-width letter or a separate accent; type it with ordinary characters", s)
@@ -62,7 +62,7 @@ func cleanEmail(s string) (string, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || !strings.Contains(s[strings.LastIndex(s, "@")+1:], ".") && !strings.HasSuffix(s, "@localhost") {
-		return "", portal.Errorf(portal.EINVALID, "email %q is not a valid e-mail address", s)
+		return "", portal.Errorf(portal.EINVALID, "email %q is not a valid email address", s)
 	}
 	return s, nil
 }

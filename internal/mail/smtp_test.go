@@ -57,7 +57,7 @@ func TestSMTPSendMultipart(t *testing.T) {
 	if !strings.Contains(got.Text, "Ann Lée") {
 		t.Errorf("non-ASCII name lost:\n%s", got.Text)
 	}
-	if got.HTML == "" || !strings.Contains(got.HTML, "<html") || !strings.Contains(got.HTML, "Confirm e-mail address") {
+	if got.HTML == "" || !strings.Contains(got.HTML, "<html") || !strings.Contains(got.HTML, "Confirm email address") {
 		t.Errorf("no HTML part:\n%s", got.HTML)
 	}
 	if ct := got.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/alternative") {

@@ -24,14 +24,14 @@ func (s *server) apiRegister(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return ok(w, detail("check your e-mail: we sent a link to verify your address"))
+	return ok(w, detail("check your email: we sent a link to verify your address"))
 }
 
 func (s *server) apiVerifyRegister(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.svc.VerifyRegistration(r.Context(), r.PathValue("token"), client(r)); err != nil {
 		return err
 	}
-	return ok(w, detail("your e-mail address is verified; you can log in now"))
+	return ok(w, detail("your email address is verified; you can log in now"))
 }
 
 type emailRequest struct {

@@ -230,7 +230,7 @@ func TestDeletedUserAccessGone(t *testing.T) {
 		e.want(r, 200, "second login")
 		_, key := e.tokenCreate(annC, "script")
 		// Links mailed before the deletion: an e-mail change, a recovery.
-		e.want(e.do(annC, "POST", "/api/v1/self/update", map[string]any{"email": "ann.new@example.com", "password": deletePassword}), 200, "e-mail change")
+		e.want(e.do(annC, "POST", "/api/v1/self/update", map[string]any{"email": "ann.new@example.com", "password": deletePassword}), 200, "email change")
 		change := e.changeToken("ann.new@example.com", 1)
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/recover", map[string]any{"email": ann}), 200, "recover")
 		recovery := e.recoverToken(ann, 1)
@@ -262,7 +262,7 @@ func TestDeletedUserAccessGone(t *testing.T) {
 			t.Errorf("API token after the deletion: %d, want 401", r.Status)
 		}
 		if _, err := e.st.DB.GetEmailToken(ctx, authn.HashToken(change), "email_change"); portal.ErrorCode(err) != portal.ENOTFOUND {
-			t.Errorf("the e-mail change link after the deletion: %v, want not found", err)
+			t.Errorf("the email change link after the deletion: %v, want not found", err)
 		}
 		e.want(e.do(e.st.Client(), "POST", "/api/v1/recover/verify/"+recovery, map[string]any{"password": "a new passphrase 9"}), 404, "the recovery link after the deletion")
 		// The invitation is withdrawn: its link no longer works, and Bob's

@@ -25,7 +25,7 @@ func TestAPIRegister(t *testing.T) {
 
 		first := e.register(e.st.Client(), email, password, map[string]any{"org_name": "Acme"})
 		e.want(first, 200, "register")
-		if !strings.Contains(e.detail(first), "e-mail") {
+		if !strings.Contains(e.detail(first), "email") {
 			t.Errorf("register answer does not tell to check the mail: %s", first.Body)
 		}
 		token := e.verifyToken(email, 1)

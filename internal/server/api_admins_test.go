@@ -307,8 +307,8 @@ func TestAPIInviteBadInput(t *testing.T) {
 		}{
 			{"existing member", base(map[string]any{"email": "MEMBER@example.com"}), 400, "already a member of Acme"},
 			{"the Super User herself", base(map[string]any{"email": "ann@example.com"}), 400, "already a member"},
-			{"bad e-mail", base(map[string]any{"email": "not-an-address"}), 400, "not a valid e-mail address"},
-			{"no e-mail", base(map[string]any{"email": ""}), 400, "email is required"},
+			{"bad email", base(map[string]any{"email": "not-an-address"}), 400, "not a valid email address"},
+			{"no email", base(map[string]any{"email": ""}), 400, "email is required"},
 			{"no first name", base(map[string]any{"first_name": " "}), 400, "first_name is required"},
 			{"long last name", base(map[string]any{"last_name": strings.Repeat("x", 65)}), 400, "last_name must be at most 64"},
 			{"no privileges", base(map[string]any{"privileges": []any{}}), 400, "privileges is required"},

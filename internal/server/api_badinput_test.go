@@ -127,7 +127,7 @@ func TestAPIBadJSON(t *testing.T) {
 			}
 		}
 		slices.Sort(changes)
-		want := []string{"Created organization Acme", "Created site HQ", "Signed up and verified e-mail address", "Updated organization Acme", "Updated organization Acme"}
+		want := []string{"Created organization Acme", "Created site HQ", "Signed up and verified email address", "Updated organization Acme", "Updated organization Acme"}
 		if !slices.Equal(changes, want) {
 			t.Errorf("audited changes %q, want %q", changes, want)
 		}

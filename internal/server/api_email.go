@@ -53,7 +53,7 @@ func (s *server) apiVerifyEmailChange(w http.ResponseWriter, r *http.Request, a 
 	if err != nil {
 		return err
 	}
-	return ok(w, detail("your e-mail address is now "+u.Email))
+	return ok(w, detail("your email address is now "+u.Email))
 }
 
 func (s *server) apiPendingEmailChange(w http.ResponseWriter, r *http.Request, a *app.Actor) error {
@@ -76,7 +76,7 @@ func (s *server) apiCancelEmailChange(w http.ResponseWriter, r *http.Request, a 
 	if err := s.svc.CancelEmailChange(r.Context(), a); err != nil {
 		return err
 	}
-	return ok(w, detail("the e-mail change is cancelled; its link no longer works"))
+	return ok(w, detail("the email change is cancelled; its link no longer works"))
 }
 
 // apiRevertEmailChange needs no session: the link comes from the old mailbox.
@@ -89,5 +89,5 @@ func (s *server) apiRevertEmailChange(w http.ResponseWriter, r *http.Request) er
 }
 
 func revertDoneMessage(email string) string {
-	return "the e-mail address " + email + " is restored and every session is signed out; choose a new password with Forgot password? on the login page before you log in again"
+	return "the email address " + email + " is restored and every session is signed out; choose a new password with Forgot password? on the login page before you log in again"
 }

@@ -24,8 +24,8 @@ func init() {
 }
 
 const (
-	subjectChangeVerify = "Confirm your new e-mail address for Portal"
-	subjectChanged      = "The e-mail address of your Portal account was changed"
+	subjectChangeVerify = "Confirm your new email address for Portal"
+	subjectChanged      = "The email address of your Portal account was changed"
 	subjectChangeTaken  = "Someone tried to move a Portal account to your address"
 	emailPassword       = "correct horse 42"
 )
@@ -47,7 +47,7 @@ func (e *apiEnv) revertToken(addr string, n int) string {
 func (e *apiEnv) requestChange(c *http.Client, email string) testenv.Response {
 	e.t.Helper()
 	r := e.do(c, "POST", "/api/v1/self/update", map[string]any{"email": email, "password": emailPassword})
-	e.want(r, 200, "request e-mail change to "+email)
+	e.want(r, 200, "request email change to "+email)
 	return r
 }
 
@@ -157,10 +157,10 @@ func TestAPIEmailChange(t *testing.T) {
 		}
 
 		// Audit: the request and the change with before and after.
-		if k, _ := e.auditCount(c, "Requested e-mail change"); k != 1 {
+		if k, _ := e.auditCount(c, "Requested email change"); k != 1 {
 			t.Errorf("%d request entries, want 1", k)
 		}
-		k, en := e.auditCount(c, "Changed e-mail address")
+		k, en := e.auditCount(c, "Changed email address")
 		if k != 1 || en["before"].(map[string]any)["email"] != oldAddr || en["after"].(map[string]any)["email"] != newAddr {
 			t.Errorf("change audit entries: %d, %v", k, en)
 		}
@@ -183,14 +183,14 @@ func TestAPIEmailChangeBadInput(t *testing.T) {
 			body any
 			want string
 		}{
-			{map[string]any{"email": "not an address"}, "not a valid e-mail address"},
-			{map[string]any{"email": "ann@"}, "not a valid e-mail address"},
+			{map[string]any{"email": "not an address"}, "not a valid email address"},
+			{map[string]any{"email": "ann@"}, "not a valid email address"},
 			{map[string]any{"email": ""}, "email is required"},
 			{map[string]any{}, "email is required"},
 			{map[string]any{"email": 42}, "must be of type string"},
 			{map[string]any{"email": strings.Repeat("a", 250) + "@example.com"}, "at most 254"},
-			{map[string]any{"email": ann}, "already your e-mail address"},
-			{map[string]any{"email": " " + ann + " "}, "already your e-mail address"},
+			{map[string]any{"email": ann}, "already your email address"},
+			{map[string]any{"email": " " + ann + " "}, "already your email address"},
 		} {
 			r := e.do(c, "POST", "/api/v1/self/update", tc.body)
 			e.want(r, 400, "bad request body")
@@ -262,7 +262,7 @@ func TestAPIEmailChangeBadInput(t *testing.T) {
 		if got := e.self(c)["email"]; got != ann {
 			t.Errorf("ann's address after a refused change = %v", got)
 		}
-		if k, _ := e.auditCount(c, "Changed e-mail address"); k != 0 {
+		if k, _ := e.auditCount(c, "Changed email address"); k != 0 {
 			t.Errorf("%d change audit entries after refusals", k)
 		}
 		for _, m := range e.mailsTo(ann) {
@@ -341,7 +341,7 @@ func TestAPIEmailChangeCancelResend(t *testing.T) {
 			t.Errorf("resend did not renew the expiry: %v", p)
 		}
 		e.want(e.confirmChange(c, first), 404, "the link before the resend")
-		if k, en := e.auditCount(c, "Resent e-mail change link"); k != 1 || en["after"].(map[string]any)["email"] != to {
+		if k, en := e.auditCount(c, "Resent email change link"); k != 1 || en["after"].(map[string]any)["email"] != to {
 			t.Errorf("resend audit: %d %v", k, en)
 		}
 
@@ -352,7 +352,7 @@ func TestAPIEmailChangeCancelResend(t *testing.T) {
 		if got := e.self(c)["email"]; got != "ann@example.com" {
 			t.Errorf("email after cancel = %v", got)
 		}
-		if k, en := e.auditCount(c, "Cancelled e-mail change"); k != 1 || en["before"].(map[string]any)["email"] != to {
+		if k, en := e.auditCount(c, "Cancelled email change"); k != 1 || en["before"].(map[string]any)["email"] != to {
 			t.Errorf("cancel audit: %d %v", k, en)
 		}
 
@@ -507,7 +507,7 @@ func TestAPIEmailChangeRace(t *testing.T) {
 				t.Errorf("round %d: email %v", round, got)
 			}
 		}
-		if k, _ := e.auditCount(clients[0], "Changed e-mail address"); k != 2 {
+		if k, _ := e.auditCount(clients[0], "Changed email address"); k != 2 {
 			t.Errorf("%d change audit entries for 2 changes", k)
 		}
 		// One notice per change (queued in the change's transaction).

@@ -67,8 +67,8 @@ func TestAPIGuessablePasswords(t *testing.T) {
 		// Recovery.
 		e.want(e.do(anon, "POST", "/api/v1/recover", map[string]any{"email": "bob@example.com"}), 200, "recover")
 		token := e.recoverToken("bob@example.com", 1)
-		refused(e.do(anon, "POST", "/api/v1/recover/verify/"+token, map[string]any{"password": "bob@example.com"}), "recovery with the e-mail address",
-			"it contains your e-mail address")
+		refused(e.do(anon, "POST", "/api/v1/recover/verify/"+token, map[string]any{"password": "bob@example.com"}), "recovery with the email address",
+			"it contains your email address")
 		e.want(e.do(anon, "POST", "/api/v1/recover/verify/"+token, map[string]any{"password": "tokens in a browser"}), 200, "recovery with a passphrase")
 
 		// Sign-up from an invitation (the GUI form): the invitee's name.

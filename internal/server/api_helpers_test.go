@@ -20,7 +20,7 @@ import (
 // Helpers shared by the API end-to-end tests (api_*_test.go).
 
 const (
-	subjectVerify = "Confirm your e-mail address for Portal"
+	subjectVerify = "Confirm your email address for Portal"
 	subjectExists = "Someone tried to sign up for Portal with your address"
 )
 

@@ -178,7 +178,7 @@ func TestOrgAuditLogsAPI(t *testing.T) {
 		msgs := logMessages(all)
 		// The sign-up's two entries have the same time: in either order.
 		want := []string{"Created site Dan's site", "Updated site Lab", "Created site Edge", "Updated site Headquarters", "Created site Lab", "Created site HQ",
-			"Created organization Acme", "Signed up and verified e-mail address"}
+			"Created organization Acme", "Signed up and verified email address"}
 		sameLog := func(got []string) bool {
 			if len(got) != len(want) || strings.Join(got[:6], "|") != strings.Join(want[:6], "|") {
 				return false

@@ -485,7 +485,7 @@ func TestAPIAuditLog(t *testing.T) {
 			org, site     string
 			before, after bool
 		}{
-			"Signed up and verified e-mail address": {org, portal.NilID, false, true},
+			"Signed up and verified email address": {org, portal.NilID, false, true},
 			"Created organization Acme":             {org, portal.NilID, false, true},
 			"Logged in":                             {portal.NilID, portal.NilID, false, false},
 			"Created site HQ":                       {org, site, false, true},

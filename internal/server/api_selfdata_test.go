@@ -118,7 +118,7 @@ func TestDataExport(t *testing.T) {
 		secret, codes := e.activate(ann)
 		_, key := e.tokenCreate(ann, "backup script")
 		e.st.Clock.Advance(30 * time.Second)
-		e.want(e.do(ann, "POST", "/api/v1/self/update", map[string]any{"email": "ann.new@example.com", "password": twoFactorTestPassword, "two_factor": e.code(secret, 0)}), 200, "e-mail change")
+		e.want(e.do(ann, "POST", "/api/v1/self/update", map[string]any{"email": "ann.new@example.com", "password": twoFactorTestPassword, "two_factor": e.code(secret, 0)}), 200, "email change")
 		_, r := e.login(email, "not the password")
 		e.want(r, 400, "a failed login")
 		other := e.pendingLogin(email)
@@ -175,8 +175,8 @@ func TestDataExport(t *testing.T) {
 			"sessions":        len(doc.Sessions) == 2 && doc.Sessions[0]["ip"] == "127.0.0.1",
 			"API tokens":      len(doc.APITokens) == 1 && doc.APITokens[0]["name"] == "backup script",
 			"linked sign-ins": len(doc.LinkedSignIns) == 1 && doc.LinkedSignIns[0]["provider"] == "google" && doc.LinkedSignIns[0]["email"] == "ann.lee@gmail.example",
-			"pending e-mail":  doc.PendingEmail["email"] == "ann.new@example.com",
-			"audit entries":   slices.Contains(msgs, "Created organization Acme") && slices.Contains(msgs, "Created site HQ") && slices.Contains(msgs, "Requested e-mail change"),
+			"pending email":  doc.PendingEmail["email"] == "ann.new@example.com",
+			"audit entries":   slices.Contains(msgs, "Created organization Acme") && slices.Contains(msgs, "Created site HQ") && slices.Contains(msgs, "Requested email change"),
 			"login failures":  len(doc.LoginFailures) == 1 && doc.LoginFailures[0]["reason"] == "wrong password",
 		} {
 			if !ok {

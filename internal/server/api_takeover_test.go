@@ -31,12 +31,12 @@ func TestTakeoverWithAPIToken(t *testing.T) {
 		id := e.userID(owner)
 
 		r := e.tok(key, "POST", "/api/v1/self/update", map[string]any{"email": thief})
-		e.want(r, 403, "e-mail change with an API token")
-		if r.JSON(t)["session_required"] != true || !strings.Contains(e.detail(r), "an API token cannot change the e-mail address") {
-			t.Errorf("e-mail change with a token: %s", r.Body)
+		e.want(r, 403, "email change with an API token")
+		if r.JSON(t)["session_required"] != true || !strings.Contains(e.detail(r), "an API token cannot change the email address") {
+			t.Errorf("email change with a token: %s", r.Body)
 		}
 		// Even with the password, a token is refused.
-		e.want(e.tok(key, "POST", "/api/v1/self/update", map[string]any{"email": thief, "password": emailPassword}), 403, "e-mail change with a token and the password")
+		e.want(e.tok(key, "POST", "/api/v1/self/update", map[string]any{"email": thief, "password": emailPassword}), 403, "email change with a token and the password")
 		if _, err := e.st.DB.PendingEmailToken(context.Background(), id, "email_change", e.st.Clock.Now()); err == nil {
 			t.Fatal("a token's refused request left a pending change")
 		}
@@ -149,7 +149,7 @@ func TestEmailChangeNeedsReauthentication(t *testing.T) {
 		r := e.do(ann, "POST", "/api/v1/self/update", map[string]any{"email": "mallory@example.net"})
 		e.want(r, 403, "change without the password")
 		if m := r.JSON(t); m["reauthentication_required"] != true || m["field"] != "password" || m["two_factor_required"] != false ||
-			!strings.Contains(e.detail(r), "to change your e-mail address, give your current password") {
+			!strings.Contains(e.detail(r), "to change your email address, give your current password") {
 			t.Errorf("change without the password: %s", r.Body)
 		}
 		r = e.do(ann, "POST", "/api/v1/self/update", map[string]any{"email": "mallory@example.net", "password": "not the password"})

@@ -138,11 +138,11 @@ func TestBrowserAccountEmailChange(t *testing.T) {
 	// confirms (opening the link changes nothing by itself).
 	link := b.mailLink(newAddr, "/account/email/verify?token=")
 	b.do(chromedp.Navigate(link))
-	b.text("h1", "Confirm your new e-mail address")
+	b.text("h1", "Confirm your new email address")
 	b.text("main", "from "+oldAddr+" to "+newAddr)
 	b.shot("confirm-page")
 	b.do(chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
-	b.text(".flash.ok", "Your e-mail address is successfully updated. It is now "+newAddr+".")
+	b.text(".flash.ok", "Your email address is successfully updated. It is now "+newAddr+".")
 	b.text("#current-email", newAddr)
 	if n := browsertest.Get(t, b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#info .pending-email").length`)); n != 0 {
 		t.Error("a pending change is still shown after confirming it")
@@ -187,7 +187,7 @@ func TestBrowserAccountEmailChange(t *testing.T) {
 	b.do(chromedp.Click(chromedp.CSS(`form[action="/account/email/resend"] button`)))
 	b.text(".flash.ok", "We sent a new link to ann.x@example.org.")
 	b.do(chromedp.Click(chromedp.CSS(`form[action="/account/email/cancel"] button`)))
-	b.text(".flash.ok", "The change of your e-mail address is cancelled.")
+	b.text(".flash.ok", "The change of your email address is cancelled.")
 	if n := browsertest.Get(t, b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#info .pending-email").length`)); n != 0 {
 		t.Error("the cancelled change is still shown")
 	}
@@ -197,7 +197,7 @@ func TestBrowserAccountEmailChange(t *testing.T) {
 	b.text("h1", "Change Email")
 	b.do(chromedp.SendKeys(chromedp.CSS("#new-email"), newAddr), chromedp.SendKeys(chromedp.CSS("#email-password"), password),
 		chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
-	b.text(".flash.error", "That is already your e-mail address.")
+	b.text(".flash.error", "That is already your email address.")
 	if got := b.value("#new-email"); got != newAddr {
 		t.Errorf("the page lost what was typed: %q", got)
 	}
@@ -223,7 +223,7 @@ func TestBrowserAccountEmailChange(t *testing.T) {
 	b.do(chromedp.Navigate(b.mailLink("ann.final@example.org", "/account/email/verify?token=")))
 	browsertest.WaitLocation(t, b.ctx, "the login page", func(u string) bool { return strings.HasPrefix(u, b.st.URL+"/login?next=") })
 	b.login(newAddr, password, true)
-	b.text("h1", "Confirm your new e-mail address")
+	b.text("h1", "Confirm your new email address")
 	b.do(chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
 	b.text(".flash.ok", "It is now ann.final@example.org.")
 
@@ -254,7 +254,7 @@ func TestBrowserAccountEmailRevert(t *testing.T) {
 	b.text("main", "Put "+oldAddr+" back")
 	b.shot("revert-page")
 	b.do(chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
-	b.text("h1", "E-mail address restored")
+	b.text("h1", "Email address restored")
 	b.text("main", "Forgot password?")
 	b.shot("reverted")
 	if r := b.st.Do(t, c, "GET", "/api/v1/self", nil); r.Status != 401 {

@@ -99,7 +99,7 @@ func TestBrowserInviteNewUser(t *testing.T) {
 	b.text("h1", "Join Acme")
 	b.text("main", "Test User invited you to join Acme as Helpdesk (HQ)")
 	if got := b.value("#email"); got != "bob@example.com" {
-		t.Errorf("e-mail field = %q", got)
+		t.Errorf("email field = %q", got)
 	}
 	if ro := browsertest.Get(t, b.ctx, chromedp.Evaluate[bool](`document.getElementById("email").readOnly`)); !ro {
 		t.Error("the invited address can be edited")
@@ -176,7 +176,7 @@ func TestBrowserInviteExistingUser(t *testing.T) {
 	browsertest.WaitLocation(t, b.ctx, "the login page", func(u string) bool { return strings.HasPrefix(u, b.st.URL+"/login?next=") })
 	b.text(".flash.ok", "Log in as cat@example.com to answer the invitation to Acme.")
 	if got := b.value("#email"); got != "cat@example.com" {
-		t.Errorf("login e-mail = %q, want the invited address", got)
+		t.Errorf("login email = %q, want the invited address", got)
 	}
 	b.shot("login-from-invite")
 	b.login("cat@example.com", browserAdminPassword, true)

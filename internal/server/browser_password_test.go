@@ -178,7 +178,7 @@ func TestBrowserPassword(t *testing.T) {
 	do(chromedp.SendKeys(css("#email"), email))
 	browsertest.Screenshot(t, ctx, "recover")
 	do(chromedp.Click(css(`main form button[type=submit]`)))
-	browsertest.WaitText(t, ctx, "h1", "Check your e-mail")
+	browsertest.WaitText(t, ctx, "h1", "Check your email")
 	browsertest.WaitText(t, ctx, "main", "If "+email+" has a Portal account, we sent it a link")
 	browsertest.Screenshot(t, ctx, "recover-sent")
 

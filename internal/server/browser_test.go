@@ -52,7 +52,7 @@ func TestBrowserFoundation(t *testing.T) {
 	)
 	browsertest.Screenshot(t, ctx, "signup")
 	do(ctx, chromedp.Click(css(`main form button[type=submit]`)))
-	browsertest.WaitText(t, ctx, "h1", "Check your e-mail")
+	browsertest.WaitText(t, ctx, "h1", "Check your email")
 	browsertest.WaitText(t, ctx, "main", "We sent a link to "+email)
 	browsertest.Screenshot(t, ctx, "check-mail")
 
@@ -63,13 +63,13 @@ func TestBrowserFoundation(t *testing.T) {
 		t.Fatalf("no verification link in the mail %q:\n%s", m.Subject, m.Text)
 	}
 	do(ctx, chromedp.Navigate(link), chromedp.WaitVisible(css(`main form button[type=submit]`)))
-	browsertest.WaitText(t, ctx, "main button", "Verify my e-mail address")
+	browsertest.WaitText(t, ctx, "main button", "Verify my email address")
 	browsertest.Screenshot(t, ctx, "verify")
 	do(ctx, chromedp.Click(css(`main form button[type=submit]`)))
-	browsertest.WaitText(t, ctx, ".flash.ok", "Your e-mail address "+email+" is verified. You can log in now.")
+	browsertest.WaitText(t, ctx, ".flash.ok", "Your email address "+email+" is verified. You can log in now.")
 	browsertest.WaitText(t, ctx, "h1", "Log in")
 	if got := value(ctx, "#email"); got != email {
-		t.Errorf("login page after verification: e-mail field = %q, want %q", got, email)
+		t.Errorf("login page after verification: email field = %q, want %q", got, email)
 	}
 	browsertest.Screenshot(t, ctx, "login")
 
@@ -77,7 +77,7 @@ func TestBrowserFoundation(t *testing.T) {
 	do(ctx, chromedp.SendKeys(css("#password"), "not my password"), chromedp.Click(css(`main form button[type=submit]`)))
 	browsertest.WaitText(t, ctx, ".flash.error", "Invalid email or password.")
 	if got := value(ctx, "#email"); got != email {
-		t.Errorf("after a wrong password the e-mail field = %q, want %q kept", got, email)
+		t.Errorf("after a wrong password the email field = %q, want %q kept", got, email)
 	}
 	if got := value(ctx, "#password"); got != "" {
 		t.Errorf("after a wrong password the password field still holds %q", got)

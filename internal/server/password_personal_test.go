@@ -36,8 +36,8 @@ func TestPasswordContainsPersonalData(t *testing.T) {
 			}
 		}
 		const (
-			emailReason = "it contains your e-mail address"
-			localReason = "it contains the part of your e-mail address before the @"
+			emailReason = "it contains your email address"
+			localReason = "it contains the part of your email address before the @"
 			firstReason = "it contains your first name"
 			lastReason  = "it contains your last name"
 			word        = `it contains the word "portal"`

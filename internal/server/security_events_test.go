@@ -113,9 +113,9 @@ func TestSecurityEventsLogged(t *testing.T) {
 
 		// An e-mail change request.
 		r, id = send(ann, "POST", "/api/v1/self/update", `{"email":"ann.new.events@example.com","password":"`+password+`"}`, csrf(ann))
-		expect(r, 200, want{secevent.EmailChangeRequested.Name, id, annID, ""}, "e-mail change request")
+		expect(r, 200, want{secevent.EmailChangeRequested.Name, id, annID, ""}, "email change request")
 		if r, _ = send(ann, "DELETE", "/api/v1/self/update", "", csrf(ann)); r.Status != 200 {
-			t.Fatalf("cancel the e-mail change: %d %s", r.Status, r.Body)
+			t.Fatalf("cancel the email change: %d %s", r.Status, r.Body)
 		}
 
 		// Two-factor authentication on, a wrong code at login, and off
@@ -197,7 +197,7 @@ func TestSecurityEventsLogged(t *testing.T) {
 			}
 			for k, v := range rec {
 				if s, ok := v.(string); ok && strings.Contains(s, "@") {
-					t.Errorf("%s: %s holds an e-mail address: %q", ev, k, s)
+					t.Errorf("%s: %s holds an email address: %q", ev, k, s)
 				}
 			}
 			rid, _ := rec["request_id"].(string)

@@ -53,7 +53,7 @@ func (s *server) webEmailRequest(w http.ResponseWriter, r *http.Request, v *view
 	if err != nil {
 		return s.formError(w, r, v, "change_email", err)
 	}
-	s.flashIn(w, "info", "We sent a link to "+ch.Email+". Follow it within "+app.Lifetime(app.EmailChangeTTL)+" to confirm your new e-mail address.")
+	s.flashIn(w, "info", "We sent a link to "+ch.Email+". Follow it within "+app.Lifetime(app.EmailChangeTTL)+" to confirm your new email address.")
 	http.Redirect(w, r, "/account#info", http.StatusSeeOther)
 	return nil
 }
@@ -72,7 +72,7 @@ func (s *server) webEmailCancel(w http.ResponseWriter, r *http.Request, v *view,
 	if err := s.svc.CancelEmailChange(r.Context(), a); err != nil {
 		return s.accountError(w, r, v, a, err)
 	}
-	s.flashIn(w, "info", "The change of your e-mail address is cancelled. Your e-mail address stays "+a.User.Email+".")
+	s.flashIn(w, "info", "The change of your email address is cancelled. Your email address stays "+a.User.Email+".")
 	http.Redirect(w, r, "/account#info", http.StatusSeeOther)
 	return nil
 }
@@ -93,7 +93,7 @@ type emailLinkView struct {
 // user confirms with a button (a GET changes nothing); others log in
 // first and come back here.
 func (s *server) webEmailVerifyForm(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
-	v.Title = "Confirm your new e-mail address"
+	v.Title = "Confirm your new email address"
 	token := r.URL.Query().Get("token")
 	email, err := s.svc.CheckEmailChange(r.Context(), a, token)
 	if err != nil {
@@ -109,7 +109,7 @@ func (s *server) webEmailVerify(w http.ResponseWriter, r *http.Request, v *view,
 	if err != nil {
 		return err
 	}
-	s.flashIn(w, "info", "Your e-mail address is successfully updated. It is now "+u.Email+".")
+	s.flashIn(w, "info", "Your email address is successfully updated. It is now "+u.Email+".")
 	http.Redirect(w, r, "/account#info", http.StatusSeeOther)
 	return nil
 }
@@ -117,7 +117,7 @@ func (s *server) webEmailVerify(w http.ResponseWriter, r *http.Request, v *view,
 // webEmailRevertForm is where the "this wasn't me" link leads; no login
 // is needed, and a GET changes nothing.
 func (s *server) webEmailRevertForm(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Undo the e-mail change"
+	v.Title = "Undo the email change"
 	token := r.URL.Query().Get("token")
 	email, err := s.svc.CheckEmailRevert(r.Context(), token)
 	if err != nil {
@@ -129,7 +129,7 @@ func (s *server) webEmailRevertForm(w http.ResponseWriter, r *http.Request, v *v
 }
 
 func (s *server) webEmailRevert(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Undo the e-mail change"
+	v.Title = "Undo the email change"
 	if err := r.ParseForm(); err != nil {
 		return portal.Errorf(portal.EINVALID, "the form could not be read")
 	}
@@ -137,7 +137,7 @@ func (s *server) webEmailRevert(w http.ResponseWriter, r *http.Request, v *view)
 	if err != nil {
 		return err
 	}
-	v.Title = "E-mail address restored"
+	v.Title = "Email address restored"
 	v.Data = &emailLinkView{Email: u.Email, Done: true}
 	s.render(w, r, http.StatusOK, "email_revert", v)
 	return nil

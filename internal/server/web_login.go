@@ -62,7 +62,7 @@ func (s *server) webSignup(w http.ResponseWriter, r *http.Request, v *view) erro
 	if err != nil {
 		return s.formError(w, r, v, "signup", err)
 	}
-	v.Title = "Check your e-mail"
+	v.Title = "Check your email"
 	v.Data = map[string]any{"Email": f.Get("email")}
 	s.render(w, r, http.StatusOK, "signup_done", v)
 	return nil
@@ -72,7 +72,7 @@ func (s *server) webSignup(w http.ResponseWriter, r *http.Request, v *view) erro
 // for a link that can no longer be followed (used, expired or replaced),
 // why, and no button (verify.html).
 func (s *server) webVerifyForm(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Verify your e-mail address"
+	v.Title = "Verify your email address"
 	v.Form = r.URL.Query()
 	if err := s.svc.CheckRegistration(r.Context(), v.Form.Get("token")); err != nil {
 		return s.formError(w, r, v, "verify", err)
@@ -82,7 +82,7 @@ func (s *server) webVerifyForm(w http.ResponseWriter, r *http.Request, v *view) 
 }
 
 func (s *server) webVerify(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title = "Verify your e-mail address"
+	v.Title = "Verify your email address"
 	if err := r.ParseForm(); err != nil {
 		return portal.Errorf(portal.EINVALID, "the form could not be read")
 	}
@@ -90,7 +90,7 @@ func (s *server) webVerify(w http.ResponseWriter, r *http.Request, v *view) erro
 	if err != nil {
 		return s.formError(w, r, v, "verify", err)
 	}
-	s.flash(w, "Your e-mail address "+u.Email+" is verified. You can log in now.")
+	s.flash(w, "Your email address "+u.Email+" is verified. You can log in now.")
 	http.Redirect(w, r, "/login?email="+urlQuery(u.Email), http.StatusSeeOther)
 	return nil
 }

@@ -35,7 +35,7 @@ func (s *server) webRecover(w http.ResponseWriter, r *http.Request, v *view) err
 	if err := s.svc.RequestRecovery(r.Context(), email, client(r)); err != nil {
 		return s.formError(w, r, v, "recover", err)
 	}
-	v.Title = "Check your e-mail"
+	v.Title = "Check your email"
 	v.Data = map[string]any{"Email": strings.TrimSpace(email)}
 	s.render(w, r, http.StatusOK, "recover_sent", v)
 	return nil
