@@ -25,7 +25,6 @@ func TestAuthCacheAcrossInstances(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		dbs := testenv.OpenDBs(t, d, 2)
 		e := &apiEnv{t: t, st: testenv.NewStackOn(t, dbs[0]), spec: spec}
-		two := testenv.NewStackOn(t, dbs[1])
 
 		ann, org, _, _, _ := e.acme()
 		bob := e.signUp("bob@example.com", admPassword, "")
@@ -36,8 +35,11 @@ func TestAuthCacheAcrossInstances(t *testing.T) {
 		e.want(r, 200, "bob's API token")
 		bobKey := r.JSON(t)["key"].(string)
 
-		// On the second instance: bob's session (the same cookies) and his
-		// token, and ann's session.
+		// The second instance starts once the mail the set-up waits for is
+		// sent: its mail worker would take a share of it to its own SMTP
+		// server. Bob's session (the same cookies) and his token, and ann's
+		// session, are used there.
+		two := testenv.NewStackOn(t, dbs[1])
 		bobTwo, annTwo := sameCookies(t, e.st, two, bob), sameCookies(t, e.st, two, ann)
 		session := func(c *http.Client, method, path string) testenv.Response {
 			return two.Do(t, c, method, path, nil)
