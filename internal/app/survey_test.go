@@ -106,6 +106,16 @@ func TestSurveyPrompt(t *testing.T) {
 		if w.prompt(&app.Actor{User: ann.User}) {
 			t.Error("an API token's request gets the prompt")
 		}
+		for name, restricted := range map[string]*app.Actor{
+			"a session that owes its second factor":    {User: ann.User, Session: &portal.Session{ID: "pending"}, TwoFactor: app.TwoFactorState{Pending: true}},
+			"a session that must set up two factors":   {User: ann.User, Session: &portal.Session{ID: "enrol"}, TwoFactor: app.TwoFactorState{EnrolDue: true}},
+			"a recovery session (password only)":       {User: ann.User, Session: &portal.Session{ID: "recovery", PasswordOnly: true}},
+			"a session whose password must be changed": {User: ann.User, Session: &portal.Session{ID: "expired"}, PasswordExpired: true},
+		} {
+			if w.prompt(restricted) {
+				t.Errorf("%s gets the prompt", name)
+			}
+		}
 
 		// Not now: 29 days later still away, 30 days later back.
 		st, err = w.ts.svc.SnoozeSurvey(w.ctx, ann)
