@@ -5,23 +5,34 @@
 //	go run ./cmd/portal-bench -db 'postgres://…'    # in-process on a new schema of that database
 //	go run ./cmd/portal-bench -url http://host:8080 -db 'postgres://…'   # a running Portal on that database
 //
-// It seeds -users verified accounts (at least 64, one per login connection) straight into the database (bulk, one
-// precomputed password hash), then runs fixed concurrency × -duration
-// scenarios through one load client (net/http with keep-alive, one
-// goroutine per connection): password login at 2 and 64 clients, session
-// and API-token GET /api/v1/self, PUT /api/v1/self and an organization
-// page. In the same run it measures the two limits the figures are
-// compared with: (a) argon2id hashes per second with Portal's parameters
-// on all cores, and (b) a bare net/http handler that checks a cookie in a
-// map and answers a JSON body the size of GET /api/v1/self's, through the
-// same load client; (a) is sampled three times around the login rows
-// and the best sample taken. Each row shows req/s, its limit, the ratio, errors,
-// p50/p99 latency and the resident memory of this process after the row
-// (with -url, only the load client's).
+// It seeds -users accounts (at least 128; -totp of them with verified
+// TOTP), -orgs organizations with their members and sites, and -audit
+// audit entries straight into the database in bulk (PostgreSQL COPY,
+// SQLite multi-row INSERTs; one precomputed password hash), with a
+// progress bar; seed.go describes the data set. It then runs fixed
+// concurrency × -duration scenarios through one load client (net/http
+// with keep-alive, one goroutine per connection): password login at 2 and
+// 64 clients, login with the second-factor code at 2 and 64, session and
+// API-token GET /api/v1/self, PUT /api/v1/self, an organization page and
+// the first page of its audit log. In the same run it measures the two
+// limits the figures are compared with: (a) argon2id hashes per second
+// with Portal's parameters on all cores, and (b) a bare net/http handler
+// that checks a cookie in a map and answers a JSON body the size of GET
+// /api/v1/self's, through the same load client; (a) is sampled three
+// times around the login rows and the best sample taken. Each row shows
+// req/s (logins with a code: both requests as one), its limit, the ratio,
+// errors, p50/p99 latency and the resident memory of this process after
+// the row (with -url, only the load client's). On PostgreSQL it then lists
+// the tables the scenarios read with sequential scans.
 //
-// With PostgreSQL, the run uses a new schema of the database given, which
-// it drops at the end (-keep keeps it). With -url, -db must name the
-// database that server uses, so that the accounts can be seeded into it.
+// With PostgreSQL, the run uses a new schema of the database given (or
+// -schema), which it drops at the end (-keep keeps it). A kept schema, or
+// a SQLite file given with -db, serves later runs with -reuse: they check
+// that it holds what the same sizes seed, skip the seeding and leave it in
+// place. -seed-only stops after the seeding. With -url, -db must name the
+// database that server uses, so that the accounts can be seeded into it,
+// and PORTAL_SECRET_KEY be its key, so that it can read the seeded second
+// factors.
 package main
 
 import (
@@ -49,9 +60,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
-	"portal"
 	"portal/internal/app"
 	"portal/internal/authn"
 	"portal/internal/server"
@@ -76,31 +84,80 @@ var portalHasher = authn.DefaultHasher
 // benchPassword is every seeded account's password.
 const benchPassword = "Bench-Pass-7q!x"
 
+// minUsers is the fewest accounts seeded: 64 without a second factor and
+// 64 with, one per connection of the widest login scenarios (the
+// per-account throttle counts attempts still being checked, and it is not
+// what is measured).
+const minUsers = 128
+
 type options struct {
-	db       string
-	url      string
-	users    int
-	duration time.Duration
-	keep     bool
+	db, url, schema          string
+	users, orgs, audit, totp int
+	duration                 time.Duration
+	keep, reuse, seedOnly    bool
+	log                      io.Writer // where openDB says what it kept (nil: nowhere)
+}
+
+// world is the data set the options ask for.
+func (o options) world() (world, error) {
+	w := world{users: max(o.users, minUsers), orgs: o.orgs, audit: o.audit, totp: o.totp}
+	if w.orgs == 0 {
+		w.orgs = max(1, w.users/10)
+	}
+	if w.audit == 0 {
+		w.audit = 10 * w.users
+	}
+	if w.totp < 0 {
+		w.totp = min(max(w.users/10, 1000), w.users/2)
+	}
+	switch {
+	case w.orgs < 1 || w.orgs > w.users:
+		return w, fmt.Errorf("-orgs must be between 1 and the number of accounts (%d)", w.users)
+	case w.audit < 0:
+		return w, errors.New("-audit must not be negative")
+	case w.totp < 64 || w.plain() < 64:
+		return w, fmt.Errorf("-totp must leave at least 64 accounts with and 64 without a second factor (of %d)", w.users)
+	}
+	return w, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("portal-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
+	o := options{log: stderr}
 	fs.StringVar(&o.db, "db", "", "database: empty for a new SQLite file in a temporary folder, a SQLite file path, or postgres://… (a new schema in it)")
 	fs.StringVar(&o.url, "url", "", "base URL of a running Portal to measure instead of one in-process (-db must then name its database)")
-	fs.IntVar(&o.users, "users", 1000, "verified accounts to seed")
+	fs.StringVar(&o.schema, "schema", "", "PostgreSQL: the schema to seed and run in (default: a new bench_… schema)")
+	fs.IntVar(&o.users, "users", 1000, "verified accounts to seed (at least 128)")
+	fs.IntVar(&o.orgs, "orgs", 0, "organizations to seed, with members and sites (0: a tenth of the accounts)")
+	fs.IntVar(&o.audit, "audit", 0, "audit entries to seed (0: ten per account)")
+	fs.IntVar(&o.totp, "totp", -1, "how many of the accounts have verified TOTP (-1: a tenth, at least 1000, at most half)")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "duration of each scenario")
-	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL schema (or SQLite folder) after the run")
+	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL schema (or SQLite folder) after the run, for -reuse")
+	fs.BoolVar(&o.reuse, "reuse", false, "run on what an earlier run with the same sizes seeded and kept (-db file, or -db and -schema) instead of seeding")
+	fs.BoolVar(&o.seedOnly, "seed-only", false, "seed, then stop without running the scenarios")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.users < 1 {
 		return errors.New("-users must be at least 1")
 	}
+	w, err := o.world()
+	if err != nil {
+		return err
+	}
 	if o.url != "" && o.db == "" {
 		return errors.New("-url needs -db, the database of that Portal, to seed the accounts into")
+	}
+	if strings.Trim(o.schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+		return errors.New("-schema must be lower-case letters, digits and _")
+	}
+	if o.reuse && (o.db == "" || isPostgres(o.db) && o.schema == "" && o.url == "") {
+		return errors.New("-reuse needs the database seeded before: -db with its SQLite file, or -db postgres://… with -schema")
+	}
+	box, err := benchBox()
+	if err != nil {
+		return err
 	}
 
 	load1 := loadAvg()
@@ -109,6 +166,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cleanup()
+
+	if o.reuse {
+		if err := checkWorld(ctx, db, w); err != nil {
+			return err
+		}
+	} else if err := seedWorld(ctx, db, w, box, stderr); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	if o.seedOnly {
+		return nil
+	}
 
 	base := strings.TrimSuffix(o.url, "/")
 	if base == "" {
@@ -120,25 +188,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		base = "http://" + addr
 	}
 
-	// One account per login connection at least: the per-account throttle
-	// counts attempts still being checked, and it is not what is measured.
-	emails, err := seed(ctx, db, max(o.users, 64), stderr)
-	if err != nil {
-		return fmt.Errorf("seed: %w", err)
+	// Sessions and API tokens for the authenticated rows: one per
+	// connection of the widest scenario (or fewer accounts), each a Super
+	// User of an organization of its own.
+	emails := make([]string, min(o.users, 64, w.orgs))
+	for i := range emails {
+		emails[i] = w.email(i)
 	}
-	// Sessions, API tokens and organizations for the authenticated rows:
-	// one per connection of the widest scenario (or fewer accounts).
-	k := min(o.users, 64)
-	accts, err := prepare(ctx, base, emails[:k])
+	accts, err := prepare(ctx, base, emails)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
+	}
+	scans, err := db.ScanCounts(ctx)
+	if err != nil {
+		return err
 	}
 
 	var rows []row
 	add := func(r row) {
 		r.rss = rssMiB()
 		rows = append(rows, r)
-		fmt.Fprintf(stderr, "%-40s %9.1f req/s, %d errors\n", r.name, r.rate, r.errors)
+		fmt.Fprintf(stderr, "%-48s %9.1f req/s, %d errors\n", r.name, r.rate, r.errors)
 	}
 
 	// (a) is sampled before, between and after the login rows, and the
@@ -152,26 +222,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer bare.Close()
-	b := load(ctx, 64, o.duration, func(conn int, _ int64) *http.Request {
+	b := load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
 		req, _ := http.NewRequest("GET", "http://"+bareAddr+"/api/v1/self", nil)
 		req.Header.Set("Cookie", "sessionid="+accts[conn%len(accts)].session)
 		return req
-	})
+	}))
 	b.name = "(b) bare net/http, cookie in a map, c=64"
 	add(b)
 
-	// Connection conn of c logs in as accounts conn, conn+c, conn+2c, …:
-	// never two attempts on one account at once.
+	// Connection conn of c logs in as the (conn + turn·c)-th account
+	// without a second factor, spread over all of them: never two attempts
+	// on one account at once.
 	var turns [64]int
-	login := func(c int) func(int, int64) *http.Request {
-		return func(conn int, _ int64) *http.Request {
-			i := (conn + turns[conn]*c) % len(emails)
+	login := func(c int) op {
+		return send(func(conn int, _ int64) *http.Request {
+			i := spread(conn+turns[conn]*c, w.plain())
 			turns[conn]++
-			body, _ := json.Marshal(map[string]string{"email": emails[i], "password": benchPassword})
+			body, _ := json.Marshal(map[string]string{"email": w.email(i), "password": benchPassword})
 			req, _ := http.NewRequest("POST", base+"/api/v1/login", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			return req
-		}
+		})
 	}
 	var logins []row
 	for _, c := range []int{2, 64} {
@@ -186,61 +257,91 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, r := range logins {
 		r.limit, r.limitName = hashRow.rate, "(a)"
 		rows = append(rows, r)
-		fmt.Fprintf(stderr, "%-40s %9.1f req/s, %d errors\n", r.name, r.rate, r.errors)
+		fmt.Fprintf(stderr, "%-48s %9.1f req/s, %d errors\n", r.name, r.rate, r.errors)
 	}
 
-	r := load(ctx, 64, o.duration, func(conn int, _ int64) *http.Request {
+	codes := newTOTPPool(w)
+	for _, c := range []int{2, 64} {
+		r := load(ctx, c, o.duration, codes.login(base))
+		r.name, r.limit, r.limitName = fmt.Sprintf("login + TOTP code, c=%d", c), hashRow.rate, "(a)"
+		add(r)
+	}
+
+	r := load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
 		req, _ := http.NewRequest("GET", base+"/api/v1/self", nil)
 		accts[conn%len(accts)].cookies(req)
 		return req
-	})
+	}))
 	r.name, r.limit, r.limitName = "session GET /api/v1/self, c=64", b.rate, "(b)"
 	add(r)
 
-	r = load(ctx, 64, o.duration, func(conn int, _ int64) *http.Request {
+	r = load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
 		req, _ := http.NewRequest("GET", base+"/api/v1/self", nil)
 		req.Header.Set("Authorization", "Token "+accts[conn%len(accts)].token)
 		return req
-	})
+	}))
 	r.name, r.limit, r.limitName = "token GET /api/v1/self, c=64", b.rate, "(b)"
 	add(r)
 
-	r = load(ctx, 64, o.duration, func(conn int, n int64) *http.Request {
+	r = load(ctx, 64, o.duration, send(func(conn int, n int64) *http.Request {
 		body := fmt.Sprintf(`{"first_name":"Bench %d"}`, n)
 		req, _ := http.NewRequest("PUT", base+"/api/v1/self", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		accts[conn%len(accts)].cookies(req)
 		return req
-	})
+	}))
 	r.name, r.limit, r.limitName = "session PUT /api/v1/self, c=64", b.rate, "(b)"
 	add(r)
 
-	r = load(ctx, 64, o.duration, func(conn int, _ int64) *http.Request {
+	r = load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
 		a := accts[conn%len(accts)]
 		req, _ := http.NewRequest("GET", base+"/api/v1/orgs/"+a.orgID, nil)
 		a.cookies(req)
 		return req
-	})
+	}))
 	r.name, r.limit, r.limitName = "session GET /api/v1/orgs/{org_id}, c=64", b.rate, "(b)"
+	add(r)
+
+	r = load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
+		a := accts[conn%len(accts)]
+		req, _ := http.NewRequest("GET", base+"/api/v1/orgs/"+a.orgID+"/logs", nil)
+		a.cookies(req)
+		return req
+	}))
+	r.name, r.limit, r.limitName = "session GET /api/v1/orgs/{org_id}/logs, c=64", b.rate, "(b)"
 	add(r)
 
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	after, err := db.ScanCounts(ctx)
+	if err != nil {
+		return err
+	}
 	where := "in-process"
 	if o.url != "" {
 		where = o.url
 	}
-	fmt.Fprintf(stdout, "Portal %s on %s, %d verified accounts, %s per scenario, %s\n", where, dbName, len(emails), o.duration, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(stdout, "Portal %s on %s: %s accounts (%s with TOTP), %s organizations, %s audit entries; %s per scenario, %s\n",
+		where, dbName, count(int64(w.users)), count(int64(w.totp)), count(int64(w.orgs)), count(int64(w.audit)), o.duration, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(stdout, "Machine: %s, %d cores (GOMAXPROCS %d), %s/%s; load average %s at start, %s at end\n\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, load1, loadAvg())
 	printTable(stdout, rows)
+	printScans(stdout, scans, after)
 	return nil
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // openDB opens and migrates the database of the run, seeding target.
 func openDB(ctx context.Context, o options) (db *store.DB, name string, cleanup func(), err error) {
 	cleanup = func() {}
+	stderr := o.log
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	dsn := o.db
 	switch {
 	case dsn == "":
@@ -248,26 +349,36 @@ func openDB(ctx context.Context, o options) (db *store.DB, name string, cleanup 
 		if err != nil {
 			return nil, "", nil, err
 		}
-		if !o.keep {
-			cleanup = func() { os.RemoveAll(dir) }
-		}
 		dsn, name = filepath.Join(dir, "portal.db"), "SQLite"
-	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		cleanup = func() { os.RemoveAll(dir) }
+		if o.keep {
+			cleanup = func() { fmt.Fprintf(stderr, "kept %s: run again with -db %s -reuse\n", dir, dsn) }
+		}
+	case isPostgres(dsn):
 		name = "PostgreSQL"
 		if o.url == "" {
 			admin, err := store.Open(ctx, dsn)
 			if err != nil {
 				return nil, "", nil, err
 			}
-			var b [4]byte
-			_, _ = rand.Read(b[:])
-			schema := "bench_" + hex.EncodeToString(b[:])
-			if err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-				admin.Close()
-				return nil, "", nil, fmt.Errorf("create schema: %w", err)
+			schema := o.schema
+			if schema == "" {
+				var b [4]byte
+				_, _ = rand.Read(b[:])
+				schema = "bench_" + hex.EncodeToString(b[:])
+			}
+			if !o.reuse {
+				if err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+					admin.Close()
+					return nil, "", nil, fmt.Errorf("create schema %s (to run on what it holds: -reuse): %w", schema, err)
+				}
 			}
 			cleanup = func() {
-				if !o.keep {
+				switch {
+				case o.reuse:
+				case o.keep:
+					fmt.Fprintf(stderr, "kept schema %s: run again with -schema %s -reuse; drop it with DROP SCHEMA %s CASCADE\n", schema, schema, schema)
+				default:
 					_ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 				}
 				admin.Close()
@@ -302,12 +413,11 @@ func openDB(ctx context.Context, o options) (db *store.DB, name string, cleanup 
 }
 
 // startPortal serves Portal on db at a loopback address, with the
-// production password hasher.
+// production password hasher and the benchmark's key for the second
+// factors' secrets (benchKey).
 func startPortal(db *store.DB) (*http.Server, string, error) {
 	logger := slog.New(slog.DiscardHandler)
-	key := make([]byte, authn.KeySize)
-	_, _ = rand.Read(key)
-	box, err := authn.NewSecretBox(key)
+	box, err := benchBox()
 	if err != nil {
 		return nil, "", err
 	}
@@ -327,43 +437,8 @@ func startPortal(db *store.DB) (*http.Server, string, error) {
 	return srv, ln.Addr().String(), nil
 }
 
-// seed inserts n verified accounts with benchPassword, 1,000 per
-// transaction, printing its progress on one line.
-func seed(ctx context.Context, db *store.DB, n int, progress io.Writer) ([]string, error) {
-	hash, err := portalHasher().Hash(ctx, benchPassword)
-	if err != nil {
-		return nil, err
-	}
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	run := hex.EncodeToString(b[:])
-	emails := make([]string, n)
-	now := time.Now().UTC()
-	const batch = 1000
-	for start := 0; start < n; start += batch {
-		end := min(start+batch, n)
-		err := db.Write(ctx, func(tx *store.Tx) error {
-			for i := start; i < end; i++ {
-				emails[i] = fmt.Sprintf("bench-%s-%d@example.com", run, i)
-				u := &portal.User{ID: uuid.NewString(), Email: emails[i], FirstName: "Bench", LastName: strconv.Itoa(i),
-					PasswordHash: hash, EmailVerified: true, PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
-				if err := tx.CreateUser(ctx, u); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(progress, "\rseeding accounts %d/%d", end, n)
-	}
-	fmt.Fprintln(progress)
-	return emails, nil
-}
-
-// account is a logged-in seeded account with an API token and an
-// organization of its own.
+// account is a logged-in seeded account with an API token, a Super User
+// of orgID.
 type account struct {
 	session, csrf, token, orgID string
 }
@@ -373,13 +448,17 @@ func (a *account) cookies(req *http.Request) {
 	req.Header.Set("X-CSRFToken", a.csrf)
 }
 
-// prepare logs each of emails in through the API, creates an API token and
-// an organization for it.
+// prepare logs each of emails in through the API, creates an API token
+// for it and finds an organization of which it is a Super User.
 func prepare(ctx context.Context, base string, emails []string) ([]*account, error) {
 	c := &http.Client{Timeout: time.Minute}
 	call := func(a *account, method, path string, body any, out any) (*http.Response, error) {
-		j, _ := json.Marshal(body)
-		req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(j))
+		var r io.Reader
+		if body != nil {
+			j, _ := json.Marshal(body)
+			r = bytes.NewReader(j)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, base+path, r)
 		if err != nil {
 			return nil, err
 		}
@@ -398,6 +477,9 @@ func prepare(ctx context.Context, base string, emails []string) ([]*account, err
 		}
 		return resp, json.Unmarshal(data, out)
 	}
+	// Token names are unique per account: a run on a reused database
+	// adds its own.
+	tokenName := "bench " + time.Now().UTC().Format("2006-01-02 15:04:05.000")
 	accts := make([]*account, len(emails))
 	errs := make([]error, len(emails))
 	var wg sync.WaitGroup
@@ -412,34 +494,134 @@ func prepare(ctx context.Context, base string, emails []string) ([]*account, err
 				errs[i] = err
 				return
 			}
-			for _, ck := range resp.Cookies() {
-				switch ck.Name {
-				case "sessionid":
-					a.session = ck.Value
-				case "csrftoken":
-					a.csrf = ck.Value
-				}
-			}
+			a.session, a.csrf = sessionCookies(resp)
 			var tok struct {
 				Key string `json:"key"`
 			}
-			if _, err := call(a, "POST", "/api/v1/self/apitokens", map[string]string{"name": "bench"}, &tok); err != nil {
+			if _, err := call(a, "POST", "/api/v1/self/apitokens", map[string]string{"name": tokenName}, &tok); err != nil {
 				errs[i] = err
 				return
 			}
-			var org struct {
-				ID string `json:"id"`
+			var self struct {
+				Privileges []struct {
+					Scope string `json:"scope"`
+					Role  string `json:"role"`
+					OrgID string `json:"org_id"`
+				} `json:"privileges"`
 			}
-			if _, err := call(a, "POST", "/api/v1/orgs", map[string]string{"name": "Bench " + strconv.Itoa(i)}, &org); err != nil {
+			if _, err := call(a, "GET", "/api/v1/self", nil, &self); err != nil {
 				errs[i] = err
 				return
 			}
-			a.token, a.orgID = tok.Key, org.ID
+			for _, p := range self.Privileges {
+				if p.Scope == "org" && p.Role == "admin" && a.orgID == "" {
+					a.orgID = p.OrgID
+				}
+			}
+			if a.orgID == "" {
+				errs[i] = fmt.Errorf("%s is a Super User of no organization", email)
+				return
+			}
+			a.token = tok.Key
 			accts[i] = a
 		})
 	}
 	wg.Wait()
 	return accts, errors.Join(errs...)
+}
+
+// sessionCookies returns the sessionid and csrftoken cookies resp sets.
+func sessionCookies(resp *http.Response) (session, csrf string) {
+	for _, ck := range resp.Cookies() {
+		switch ck.Name {
+		case "sessionid":
+			session = ck.Value
+		case "csrftoken":
+			csrf = ck.Value
+		}
+	}
+	return session, csrf
+}
+
+// spread maps k to one of n accounts, visiting all n before any twice and
+// spread over them, so that a scenario reads the whole table, not its
+// first rows (1,000,003 is prime; n must not be a multiple of it).
+func spread(k, n int) int { return int(uint64(k) * 1_000_003 % uint64(n)) }
+
+// totpPool hands out the accounts with a second factor for logins with a
+// code. Portal accepts a code only for a TOTP step newer than the last one
+// the account used, within a step of the present: an account logs in at
+// most twice at once (this step and the next), then once per step. The
+// pool remembers each account's last step and never gives one account to
+// two connections at once.
+type totpPool struct {
+	w    world
+	mu   sync.Mutex
+	next int
+	last []int64
+	busy []bool
+}
+
+func newTOTPPool(w world) *totpPool {
+	return &totpPool{w: w, last: make([]int64, w.totp), busy: make([]bool, w.totp)}
+}
+
+func (p *totpPool) take() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cur := authn.TOTPStep(time.Now())
+	for range len(p.last) {
+		a := p.next
+		p.next = (p.next + 1) % len(p.last)
+		if !p.busy[a] && p.last[a] <= cur {
+			p.busy[a] = true
+			return a, nil
+		}
+	}
+	return 0, fmt.Errorf("all %d accounts with TOTP are busy or used their codes of this 30-second step: seed more (-totp)", len(p.last))
+}
+
+// code returns the code of account a for the present step, or the next
+// one if a used the present one, and records it as used.
+func (p *totpPool) code(a int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	step := max(authn.TOTPStep(time.Now()), p.last[a]+1)
+	p.last[a] = step
+	code, _ := authn.TOTPCode(benchTOTPSecret, time.Unix(step*authn.TOTPPeriod, 0))
+	return code
+}
+
+func (p *totpPool) release(a int) {
+	p.mu.Lock()
+	p.busy[a] = false
+	p.mu.Unlock()
+}
+
+// login is the scenario's operation: POST /api/v1/login with the password,
+// then POST /api/v1/login/two_factor with the code in that session.
+func (p *totpPool) login(base string) op {
+	return func(c *http.Client, _ int, _ int64) error {
+		a, err := p.take()
+		if err != nil {
+			return err
+		}
+		defer p.release(a)
+		body, _ := json.Marshal(map[string]string{"email": p.w.email(p.w.plain() + spread(a, p.w.totp)), "password": benchPassword})
+		req, _ := http.NewRequest("POST", base+"/api/v1/login", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := do(c, req)
+		if err != nil {
+			return err
+		}
+		session, csrf := sessionCookies(resp)
+		body, _ = json.Marshal(map[string]string{"two_factor": p.code(a)})
+		req, _ = http.NewRequest("POST", base+"/api/v1/login/two_factor", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		(&account{session: session, csrf: csrf}).cookies(req)
+		_, err = do(c, req)
+		return err
+	}
 }
 
 // hashRate is argon2id hashes per second with Portal's parameters, one
@@ -510,10 +692,39 @@ type row struct {
 	rss       float64 // MiB
 }
 
+// op is one operation of a scenario: the n-th of the run, by connection
+// conn, through that connection's client.
+type op func(c *http.Client, conn int, n int64) error
+
+// send is the operation of one request, made by mk.
+func send(mk func(conn int, n int64) *http.Request) op {
+	return func(c *http.Client, conn int, n int64) error {
+		_, err := do(c, mk(conn, n))
+		return err
+	}
+}
+
+// do sends req and reads the answer to its end; an answer other than 200
+// is an error.
+func do(c *http.Client, req *http.Request) (*http.Response, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return resp, fmt.Errorf("%s %s: %s %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(data))
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp, err
+}
+
 // load runs c connections, each a goroutine with a keep-alive connection
-// of its own sending the request mk makes, one after another, for d. An
-// answer other than 200 or a transport error counts as an error.
-func load(ctx context.Context, c int, d time.Duration, mk func(conn int, n int64) *http.Request) row {
+// of its own doing the operation op, one after another, for d. An
+// operation's error (an answer other than 200, a transport error) counts
+// as an error.
+func load(ctx context.Context, c int, d time.Duration, op op) row {
 	var (
 		mu       sync.Mutex
 		lat      []time.Duration
@@ -534,18 +745,8 @@ func load(ctx context.Context, c int, d time.Duration, mk func(conn int, n int64
 			var myOK, myBad int64
 			var myErr string
 			for time.Now().Before(end) && ctx.Err() == nil {
-				req := mk(conn, n.Add(1))
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err == nil {
-					var data []byte
-					if resp.StatusCode != http.StatusOK {
-						data, _ = io.ReadAll(io.LimitReader(resp.Body, 512))
-						err = fmt.Errorf("%s %s: %s %s", req.Method, req.URL.Path, resp.Status, bytes.TrimSpace(data))
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
+				err := op(client, conn, n.Add(1))
 				my = append(my, time.Since(t0))
 				if err != nil {
 					myBad++
@@ -645,4 +846,35 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// printScans lists the tables whose rows the scenarios read with
+// sequential scans (PostgreSQL's statistics between before and after),
+// most rows read first: a hot query on a large table belongs on an index.
+func printScans(w io.Writer, before, after map[string]store.TableScans) {
+	type scans struct {
+		table string
+		store.TableScans
+	}
+	var list []scans
+	for t, a := range after {
+		b := before[t]
+		if d := (store.TableScans{Seq: a.Seq - b.Seq, SeqRows: a.SeqRows - b.SeqRows, Index: a.Index - b.Index}); d.SeqRows > 0 {
+			list = append(list, scans{t, d})
+		}
+	}
+	if after == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nSequential scans during the scenarios (PostgreSQL statistics):")
+	if len(list) == 0 {
+		fmt.Fprintln(w, "none")
+		return
+	}
+	slices.SortFunc(list, func(a, b scans) int { return int(b.SeqRows - a.SeqRows) })
+	fmt.Fprintln(w, "\n| table | sequential scans | rows read | index scans |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, s := range list {
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", s.table, count(s.Seq), count(s.SeqRows), count(s.Index))
+	}
 }

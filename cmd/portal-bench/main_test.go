@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,20 +20,21 @@ import (
 	"portal/internal/testenv"
 )
 
-// TestBenchTable runs the benchmark for a fraction of a second with three
-// accounts and checks that it prints the table with every row and that no
-// request failed. It checks no timing; Portal hashes with cheap argon2id
-// parameters here (the (a) row still measures Portal's).
+// TestBenchTable runs the benchmark for a fraction of a second and checks
+// that it prints the table with every row and that no request failed. It
+// checks no timing; Portal hashes with cheap argon2id parameters here (the
+// (a) row still measures Portal's). 500 accounts with TOTP give the two
+// rows of logins with a code 1,000 codes of this step and the next, more
+// than fast hashing lets them use in 150 ms.
 func TestBenchTable(t *testing.T) {
-	defer func(h func() *authn.Hasher) { portalHasher = h }(portalHasher)
-	portalHasher = func() *authn.Hasher { return authn.NewHasher(64, 1, 1, 8) }
+	cheapHashes(t)
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		db := filepath.Join(t.TempDir(), "portal.db")
 		if d == store.Postgres {
 			db = os.Getenv("PORTAL_TEST_POSTGRES_URL") // the run makes and drops a schema of its own
 		}
 		var out bytes.Buffer
-		if err := run(context.Background(), []string{"-db", db, "-users", "3", "-duration", "150ms"}, &out, io.Discard); err != nil {
+		if err := run(context.Background(), []string{"-db", db, "-users", "1000", "-orgs", "10", "-audit", "2000", "-totp", "500", "-duration", "150ms"}, &out, io.Discard); err != nil {
 			t.Fatal(err)
 		}
 		text := out.String()
@@ -38,10 +44,13 @@ func TestBenchTable(t *testing.T) {
 			"(b) bare net/http, cookie in a map, c=64",
 			"password login, c=2",
 			"password login, c=64",
+			"login + TOTP code, c=2",
+			"login + TOTP code, c=64",
 			"session GET /api/v1/self, c=64",
 			"token GET /api/v1/self, c=64",
 			"session PUT /api/v1/self, c=64",
 			"session GET /api/v1/orgs/{org_id}, c=64",
+			"session GET /api/v1/orgs/{org_id}/logs, c=64",
 		} {
 			var line string
 			for l := range strings.Lines(text) {
@@ -66,9 +75,193 @@ func TestBenchTable(t *testing.T) {
 // TestBenchFlags: a run that cannot seed anything is refused before it
 // starts.
 func TestBenchFlags(t *testing.T) {
-	for _, args := range [][]string{{"-users", "0"}, {"-url", "http://127.0.0.1:1"}} {
+	for _, args := range [][]string{
+		{"-users", "0"},
+		{"-url", "http://127.0.0.1:1"},
+		{"-users", "1000", "-orgs", "1001"},
+		{"-users", "1000", "-totp", "950"},
+		{"-users", "1000", "-totp", "10"},
+		{"-reuse"},
+		{"-reuse", "-db", "postgres://127.0.0.1:1/x"},
+		{"-db", "postgres://127.0.0.1:1/x", "-schema", "x; DROP SCHEMA public"},
+	} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
 		}
 	}
+}
+
+// cheapHashes makes Portal and the seeded accounts hash with cheap
+// argon2id parameters for the test.
+func cheapHashes(t *testing.T) {
+	h := portalHasher
+	t.Cleanup(func() { portalHasher = h })
+	portalHasher = func() *authn.Hasher { return authn.NewHasher(64, 1, 1, 8) }
+}
+
+// seed seeds n accounts without a second factor, members of one
+// organization (account 0 its Super User), for the tests that count round
+// trips, and returns their addresses.
+func seed(ctx context.Context, db *store.DB, n int, progress io.Writer) ([]string, error) {
+	w := world{users: n, orgs: 1}
+	if err := seedWorld(ctx, db, w, mustBox(), progress); err != nil {
+		return nil, err
+	}
+	emails := make([]string, n)
+	for i := range emails {
+		emails[i] = w.email(i)
+	}
+	return emails, nil
+}
+
+func mustBox() *authn.SecretBox {
+	box, err := benchBox()
+	if err != nil {
+		panic(err)
+	}
+	return box
+}
+
+// TestSeedWorld seeds a small world on each database and checks what it
+// holds: the count of each table, that -reuse recognises it and refuses
+// other sizes, and that its accounts work: a Super User logs in and reads
+// the first page of their organization's audit log, and an account with
+// TOTP logs in with a code of the seeded secret.
+func TestSeedWorld(t *testing.T) {
+	cheapHashes(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		db := testenv.OpenDB(t, d)
+		w := world{users: 2000, orgs: 200, audit: 20000, totp: 200}
+		var progress bytes.Buffer
+		if err := seedWorld(ctx, db, w, mustBox(), &progress); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(progress.String(), "seeding [") {
+			t.Errorf("no progress bar: %q", progress.String())
+		}
+		for table, want := range map[string]int{
+			"users": 2000, "orgs": 200, "audit_logs": 20000, "two_factor": 200,
+			"sites":      199,  // 0, 1, 2, 0, 1, 2, … of 200 organizations
+			"privileges": 2400, // each user's own, and every fifth user's second
+			"sessions":   1000, // odd users
+			"api_tokens": 200,  // users 3, 13, 23, …
+		} {
+			if n, err := db.CountRows(ctx, table); err != nil || n != int64(want) {
+				t.Errorf("%s: %d rows (%v), want %d", table, n, err, want)
+			}
+		}
+		if err := checkWorld(ctx, db, w); err != nil {
+			t.Errorf("checkWorld of what was seeded: %v", err)
+		}
+		for _, other := range []world{
+			{users: 2001, orgs: 200, audit: 20000, totp: 200},
+			{users: 1999, orgs: 200, audit: 20000, totp: 200},
+			{users: 2000, orgs: 201, audit: 20000, totp: 200},
+			{users: 2000, orgs: 200, audit: 20001, totp: 200},
+			{users: 2000, orgs: 200, audit: 20000, totp: 300},
+		} {
+			if err := checkWorld(ctx, db, other); err == nil {
+				t.Errorf("checkWorld(%+v) of %+v: no error", other, w)
+			}
+		}
+
+		srv, addr, err := startPortal(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		base := "http://" + addr
+		accts, err := prepare(ctx, base, []string{w.email(0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if accts[0].orgID != w.orgID(0) {
+			t.Errorf("account 0 is the Super User of %s, want organization 0 (%s)", accts[0].orgID, w.orgID(0))
+		}
+		var page struct {
+			Total   int `json:"total"`
+			Results []struct {
+				OrgID     string  `json:"org_id"`
+				Timestamp float64 `json:"timestamp"`
+			} `json:"results"`
+		}
+		req, _ := http.NewRequest("GET", base+"/api/v1/orgs/"+w.orgID(0)+"/logs", nil)
+		accts[0].cookies(req)
+		if err := getJSON(req, &page); err != nil {
+			t.Fatal(err)
+		}
+		// Organization 0 has the most entries of its hundred, about 5% of
+		// them in the last day.
+		if page.Total < 10 || len(page.Results) == 0 {
+			t.Errorf("first audit page of organization 0: total %d, %d results", page.Total, len(page.Results))
+		}
+		for _, e := range page.Results {
+			if e.OrgID != w.orgID(0) {
+				t.Errorf("entry of organization %s in organization 0's log", e.OrgID)
+			}
+		}
+
+		pool := newTOTPPool(w)
+		if err := pool.login(base)(http.DefaultClient, 0, 0); err != nil {
+			t.Errorf("login with a TOTP code: %v", err)
+		}
+	})
+}
+
+// getJSON sends req and decodes its 200 answer into out.
+func getJSON(req *http.Request, out any) error {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// TestBenchReuse: a run with -keep leaves what it seeded, which a run with
+// -reuse takes as it is (and leaves in place), and which a run with other
+// sizes refuses.
+func TestBenchReuse(t *testing.T) {
+	cheapHashes(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		args := []string{"-db", filepath.Join(t.TempDir(), "portal.db")}
+		if d == store.Postgres {
+			var b [4]byte
+			_, _ = rand.Read(b[:])
+			schema := "bench_test_" + hex.EncodeToString(b[:])
+			base := os.Getenv("PORTAL_TEST_POSTGRES_URL")
+			args = []string{"-db", base, "-schema", schema}
+			t.Cleanup(func() {
+				admin, err := store.Open(ctx, base)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer admin.Close()
+				if err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		sizes := []string{"-users", "200", "-orgs", "20", "-audit", "500", "-seed-only"}
+		if err := run(ctx, append(append(args, sizes...), "-keep"), io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := run(ctx, append(append(args, sizes...), "-reuse"), io.Discard, io.Discard); err != nil {
+				t.Fatalf("-reuse: %v", err)
+			}
+		}
+		if err := run(ctx, append(append(args, "-users", "300", "-orgs", "20", "-audit", "500", "-seed-only"), "-reuse"), io.Discard, io.Discard); err == nil {
+			t.Error("-reuse with other sizes: no error")
+		}
+		if err := run(ctx, append(args, sizes...), io.Discard, io.Discard); err == nil {
+			t.Error("seeding again without -reuse: no error")
+		}
+	})
 }
