@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -358,9 +359,9 @@ func seedWorld(ctx context.Context, db *store.DB, w world, box *authn.SecretBox,
 					_, err := db.BulkInsert(ctx, l.table, l.cols, src)
 					return err
 				}, func(name string, i, n int) {
-					bar.phase.Store(fmt.Sprintf("indexing %s %d/%d", l.table, i+1, n))
+					bar.setPhase(c, fmt.Sprintf("indexing %s %d/%d", l.table, i+1, n))
 				})
-				bar.phase.Store("")
+				bar.setPhase(c, "")
 				src.stop()
 				if err != nil {
 					errs[c] = fmt.Errorf("%s: %w", l.table, err)
@@ -373,7 +374,7 @@ func seedWorld(ctx context.Context, db *store.DB, w world, box *authn.SecretBox,
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	bar.phase.Store("planner statistics")
+	bar.setPhase(0, "planner statistics")
 	return db.Analyze(ctx)
 }
 
@@ -400,18 +401,21 @@ func (s *seqSource) Err() error             { return nil }
 // bar prints a progress bar with the rate and the time left on one line,
 // twice a second, until stop.
 type bar struct {
-	w     io.Writer
-	total int64
-	done  atomic.Int64
-	phase atomic.Value // string: what is being done besides loading rows
-	start time.Time
-	quit  chan struct{}
-	ended sync.WaitGroup
+	w      io.Writer
+	total  int64
+	done   atomic.Int64
+	mu     sync.Mutex
+	phases map[int]string // what each chain of loads does besides loading rows
+	start  time.Time
+	// loaded is how long the rows took (0 until they are all in; the
+	// printing goroutine's own).
+	loaded time.Duration
+	quit   chan struct{}
+	ended  sync.WaitGroup
 }
 
 func startBar(w io.Writer, total int64) *bar {
-	b := &bar{w: w, total: max(total, 1), start: time.Now(), quit: make(chan struct{})}
-	b.phase.Store("")
+	b := &bar{w: w, total: max(total, 1), start: time.Now(), quit: make(chan struct{}), phases: map[int]string{}}
 	b.ended.Go(func() {
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
@@ -428,6 +432,12 @@ func startBar(w io.Writer, total int64) *bar {
 	return b
 }
 
+func (b *bar) setPhase(chain int, p string) {
+	b.mu.Lock()
+	b.phases[chain] = p
+	b.mu.Unlock()
+}
+
 func (b *bar) stop() {
 	close(b.quit)
 	b.ended.Wait()
@@ -436,21 +446,32 @@ func (b *bar) stop() {
 func (b *bar) print(final bool) {
 	done := b.done.Load()
 	el := time.Since(b.start)
+	if done == b.total && b.loaded == 0 {
+		b.loaded = el
+	}
 	rate := float64(done) / max(el.Seconds(), 1e-3)
+	if b.loaded > 0 {
+		rate = float64(done) / max(b.loaded.Seconds(), 1e-3)
+	}
 	const width = 30
 	fill := int(float64(width) * float64(done) / float64(b.total))
 	line := fmt.Sprintf("seeding [%s%s] %3.0f%% %s/%s rows, %s rows/s", strings.Repeat("#", fill), strings.Repeat(".", width-fill),
 		100*float64(done)/float64(b.total), count(done), count(b.total), count(int64(rate)))
 	switch {
 	case final:
-		fmt.Fprintf(b.w, "\r%-120s\n", line+fmt.Sprintf(", %s in all", el.Round(time.Second/10)))
+		fmt.Fprintf(b.w, "\r%-120s\n", line+fmt.Sprintf(": rows in %s, then indexes and statistics, %s in all",
+			b.loaded.Round(time.Second/10), el.Round(time.Second/10)))
 		return
 	case done < b.total && rate > 0:
 		line += fmt.Sprintf(", ETA %s", (time.Duration(float64(b.total-done)/rate) * time.Second).Round(time.Second))
 	}
-	if p := b.phase.Load().(string); p != "" {
-		line += ", " + p
+	b.mu.Lock()
+	for _, k := range slices.Sorted(maps.Keys(b.phases)) {
+		if p := b.phases[k]; p != "" {
+			line += ", " + p
+		}
 	}
+	b.mu.Unlock()
 	fmt.Fprintf(b.w, "\r%-120s", line)
 }
 
