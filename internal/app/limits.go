@@ -22,7 +22,10 @@ import (
 //     cannot all pass a check made before any of them is counted, and a
 //     locked key counts nothing. Over max the attempt is given back, the key
 //     locked for lock, and the attempt refused; release gives an attempt
-//     back when it turns out not to count (a right password).
+//     back when it turns out not to count (a right password). Two limits
+//     on one attempt (a login: account and address) count with count and
+//     settle, so that the caller chooses the order of the statements, and
+//     undo takes back the count of one when the other refuses.
 //   - record, for an event that happened (a mail, a wrong password): from
 //     the max-th event within the window the key is locked; an event over
 //     max is refused with 429, or, for a silent limit, not done at all with
@@ -126,15 +129,20 @@ type limitKey struct {
 }
 
 // checkLimits refuses (429) while one of keys is locked, with the latest
-// lock among them; it writes nothing (the cheap early answer).
+// lock among them; it writes nothing (the cheap early answer), and reads
+// all keys in one query.
 func (s *Service) checkLimits(ctx context.Context, now time.Time, keys ...limitKey) error {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.limit.key(k.subject)
+	}
+	locks, err := s.db.LockedUntilEach(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("rate limits: %w", err)
+	}
 	var refused *portal.Error
-	for _, k := range keys {
-		locked, err := s.db.LockedUntil(ctx, k.limit.key(k.subject))
-		if err != nil {
-			return fmt.Errorf("rate limit %s: %w", k.limit.name, err)
-		}
-		if locked.After(now) && (refused == nil || locked.Sub(now) > refused.RetryAfter) {
+	for i, k := range keys {
+		if locked := locks[i]; locked.After(now) && (refused == nil || locked.Sub(now) > refused.RetryAfter) {
 			refused = k.limit.tooMany(k.subject, locked.Sub(now))
 		}
 	}
@@ -149,24 +157,65 @@ func (s *Service) checkLimits(ctx context.Context, now time.Time, keys ...limitK
 // separately from err, so that the caller's transaction still commits the
 // lock it wrote.
 func (l *rateLimit) reserve(ctx context.Context, tx *store.Tx, subject string, now time.Time) (*portal.Error, error) {
-	key := l.key(subject)
-	n, locked, err := tx.ReserveAttempt(ctx, key, now, l.window)
+	r, err := l.count(ctx, tx, subject, now)
 	if err != nil {
-		return nil, fmt.Errorf("rate limit %s: %w", l.name, err)
+		return nil, err
 	}
+	return r.settle(ctx, tx)
+}
+
+// reservation is an attempt counted by count (one statement) and not yet
+// settled.
+type reservation struct {
+	l       *rateLimit
+	subject string
+	now     time.Time
+	n       int       // attempts in the window, this one included when counted
+	locked  time.Time // the key's lock: after now, nothing was counted
+}
+
+// count counts an attempt of subject unless its key is locked; settle
+// then applies the limit to it.
+func (l *rateLimit) count(ctx context.Context, tx *store.Tx, subject string, now time.Time) (reservation, error) {
+	n, locked, err := tx.ReserveAttempt(ctx, l.key(subject), now, l.window)
+	if err != nil {
+		return reservation{}, fmt.Errorf("rate limit %s: %w", l.name, err)
+	}
+	return reservation{l: l, subject: subject, now: now, n: n, locked: locked}, nil
+}
+
+// settle is reserve's answer to the attempt counted: the refusal of a
+// locked key; the lock of a backoff from the max-th attempt on (the
+// attempt goes through); or, over max without a backoff, the attempt
+// given back, the key locked and the attempt refused.
+func (r reservation) settle(ctx context.Context, tx *store.Tx) (*portal.Error, error) {
+	l, key, now := r.l, r.l.key(r.subject), r.now
 	switch {
-	case locked.After(now):
-		return l.tooMany(subject, locked.Sub(now)), nil
-	case l.maxLock > 0 && n >= l.max:
-		return nil, l.lockKey(ctx, tx, key, now.Add(l.lockFor(n)))
-	case l.maxLock == 0 && n > l.max:
+	case r.locked.After(now):
+		return l.tooMany(r.subject, r.locked.Sub(now)), nil
+	case l.maxLock > 0 && r.n >= l.max:
+		return nil, l.lockKey(ctx, tx, key, now.Add(l.lockFor(r.n)))
+	case l.maxLock == 0 && r.n > l.max:
 		if err := tx.ReleaseAttempt(ctx, key); err != nil {
 			return nil, fmt.Errorf("rate limit %s: %w", l.name, err)
 		}
 		until := now.Add(l.lock)
-		return l.tooMany(subject, l.lock), l.lockKey(ctx, tx, key, until)
+		return l.tooMany(r.subject, l.lock), l.lockKey(ctx, tx, key, until)
 	}
 	return nil, nil
+}
+
+// undo takes back an attempt counted and not settled, because another
+// limit refused it: the key is left as it was before count (a locked key,
+// which count left alone, too).
+func (r reservation) undo(ctx context.Context, tx *store.Tx) error {
+	if r.locked.After(r.now) {
+		return nil
+	}
+	if err := tx.UnreserveAttempt(ctx, r.l.key(r.subject), r.now); err != nil {
+		return fmt.Errorf("rate limit %s: %w", r.l.name, err)
+	}
+	return nil
 }
 
 // release gives back an attempt reserved for subject that turned out not to

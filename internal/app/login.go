@@ -146,10 +146,6 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 			return nil, err
 		}
 	}
-	limits, err := userSessionLimits(ctx, s.db, u.ID)
-	if err != nil {
-		return nil, err
-	}
 	token, err := authn.NewToken()
 	if err != nil {
 		return nil, err
@@ -158,35 +154,42 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 	if err != nil {
 		return nil, err
 	}
-	// Two-factor authentication (twofactor.go, twofactor_login.go): with an active second
-	// factor the new session owes a code before it can do anything, and
-	// lives only pendingTwoFactorTTL until the code is given.
-	pending, err := s.twoFactorActive(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	expires := limits.expires(now, now)
-	if pending {
-		expires = now.Add(min(expires.Sub(now), pendingTwoFactorTTL))
-	}
-	sess := &portal.Session{ID: newID(), TokenHash: authn.HashToken(token), UserID: u.ID, CSRFToken: csrf,
-		CreatedTime: now, LastSeenTime: now, ExpiresTime: expires, AuthTime: now,
-		TwoFactorPassed: false, IP: c.IP, UserAgent: portal.Truncate(c.UserAgent, 512)}
+	var sess *portal.Session
+	var pending bool
+	// One transaction after the hash: the session, its audit entry and
+	// the release of the attempt's counts.
 	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
 		// The password was verified outside this transaction: the session
 		// is opened (and a rehash written) only if the stored hash is still
-		// the one verified. The conditional update also holds the user's
-		// row, so a concurrent password change, which ends the user's
-		// sessions, comes wholly before or wholly after this one.
-		if err := tx.SetPasswordHashIf(ctx, u.ID, u.PasswordHash, newHash); err != nil {
-			if errors.Is(err, store.ErrPasswordChanged) || portal.ErrorCode(err) == portal.ENOTFOUND {
-				return ErrBadCredentials // the password changed meanwhile: this one is no longer it
-			}
+		// the one verified, and SessionTermsIf holds the user's row, so a
+		// concurrent password change, which ends the user's sessions, comes
+		// wholly before or wholly after this one. It also reads the
+		// session's lifetime (session_lifetime.go) and whether it owes a
+		// second factor (twofactor.go, twofactor_login.go: with an active
+		// one it can do nothing before the code, and lives only
+		// pendingTwoFactorTTL until then).
+		var err error
+		if newHash != u.PasswordHash {
+			err = tx.SetPasswordHashIf(ctx, u.ID, u.PasswordHash, newHash)
+		}
+		var terms store.SessionTerms
+		if err == nil {
+			terms, err = tx.SessionTermsIf(ctx, u.ID, newHash, portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
+		}
+		if errors.Is(err, store.ErrPasswordChanged) || portal.ErrorCode(err) == portal.ENOTFOUND {
+			return ErrBadCredentials // the password changed meanwhile: this one is no longer it
+		}
+		if err != nil {
 			return err
 		}
-		if err := releaseLogin(ctx, tx, acct, ip); err != nil {
-			return err
+		pending = terms.TwoFactor
+		expires := termsLimits(terms).expires(now, now)
+		if pending {
+			expires = now.Add(min(expires.Sub(now), pendingTwoFactorTTL))
 		}
+		sess = &portal.Session{ID: newID(), TokenHash: authn.HashToken(token), UserID: u.ID, CSRFToken: csrf,
+			CreatedTime: now, LastSeenTime: now, ExpiresTime: expires, AuthTime: now,
+			TwoFactorPassed: false, IP: c.IP, UserAgent: portal.Truncate(c.UserAgent, 512)}
 		var after map[string]any
 		if c.SessionToken != "" && len(c.SessionToken) <= 128 {
 			ended, err := tx.DeleteUserSessionByToken(ctx, u.ID, authn.HashToken(c.SessionToken))
@@ -200,7 +203,10 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
 		}
-		return w.audit(ctx, u, c.IP, "", "", "Logged in", nil, after)
+		if err := w.audit(ctx, u, c.IP, "", "", "Logged in", nil, after); err != nil {
+			return err
+		}
+		return releaseLogin(ctx, tx, acct, ip) // last: the address's row is held until the commit
 	})
 	if err != nil {
 		if errors.Is(err, ErrBadCredentials) {
@@ -225,13 +231,27 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 // lifts that lock and gives the address its attempt back (releaseLogin), so
 // many users behind one NAT address do not lock it. Once a lock ends, one
 // more attempt goes through and locks for twice as long.
+//
+// Each count is one statement. Every transaction that writes both counters
+// writes the account's first and the address's last (here and in
+// releaseLogin): two logins then never wait for each other's row in
+// opposite orders (a deadlock on PostgreSQL), and the address's row, which
+// every login from that address writes, is held only from its statement to
+// the commit.
 func (s *Service) reserveLogin(ctx context.Context, acct, ip string, now time.Time) error {
 	var refused *portal.Error
 	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
-		if refused, err = limitLoginAddress.reserve(ctx, tx, ip, now); err != nil || refused != nil {
+		account, err := limitLoginAccount.count(ctx, tx, acct, now)
+		if err != nil {
 			return err
 		}
-		if refused, err = limitLoginAccount.reserve(ctx, tx, acct, now); err != nil || refused == nil {
+		if refused, err = limitLoginAddress.reserve(ctx, tx, ip, now); err != nil || refused != nil {
+			if err != nil {
+				return err
+			}
+			return account.undo(ctx, tx) // the address's refusal does not count on the account
+		}
+		if refused, err = account.settle(ctx, tx); err != nil || refused == nil {
 			return err
 		}
 		return limitLoginAddress.release(ctx, tx, ip) // nothing is hashed for it
@@ -248,7 +268,7 @@ func (s *Service) reserveLogin(ctx context.Context, acct, ip string, now time.Ti
 // releaseLogin undoes the count of an attempt whose password was right: the
 // account's failures are forgotten (and its lock lifted) and the client
 // address gets its attempt back, so that many users logging in from one
-// address (a NAT) do not lock it.
+// address (a NAT) do not lock it. The account first, as in reserveLogin.
 func releaseLogin(ctx context.Context, tx *store.Tx, acct, ip string) error {
 	if err := limitLoginAccount.reset(ctx, tx, acct); err != nil {
 		return err

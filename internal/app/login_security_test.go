@@ -99,15 +99,50 @@ func TestLoginThrottleConcurrent(t *testing.T) {
 }
 
 // TestLoginSuccessGivesIPAttemptBack: successful logins from one address
-// (a NAT) do not use up its attempts.
+// (a NAT) do not use up its attempts. They come four at a time for one
+// account, as a double-clicked button sends them, and all succeed: every
+// transaction writes the attempt's counters in one order, so that none
+// waits for another in a deadlock (PostgreSQL would abort one).
 func TestLoginSuccessGivesIPAttemptBack(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
 		svc := newAnnService(t, d)
-		for i := range 120 {
-			if _, err := svc.Login(ctx, "ann@example.com", testPassword, app.Client{IP: "203.0.113.5"}); err != nil {
-				t.Fatalf("login %d from one address: %v", i+1, err)
+		for round := range 30 {
+			runConcurrently(4, func(int) {
+				if _, err := svc.Login(ctx, "ann@example.com", testPassword, app.Client{IP: "203.0.113.5"}); err != nil {
+					t.Errorf("round %d of logins from one address: %v", round+1, err)
+				}
+			})
+		}
+	})
+}
+
+// TestLoginAddressRefusalSparesAccount: attempts refused for their client
+// address (locked, or the one over its limit) do not count on the account
+// they name: from another address the account still gets its 5 answers.
+func TestLoginAddressRefusalSparesAccount(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		svc := newAnnService(t, d)
+		attacker := app.Client{IP: "198.51.100.66"}
+		for i := range 100 {
+			if _, err := svc.Login(ctx, fmt.Sprintf("nobody%03d@example.com", i), "wrong password", attacker); !errors.Is(err, app.ErrBadCredentials) {
+				t.Fatalf("attempt %d from the address: %v", i+1, err)
 			}
+		}
+		// The 101st locks the address; the next ones find it locked.
+		for i := range 10 {
+			if _, err := svc.Login(ctx, "ann@example.com", "wrong password", attacker); portal.ErrorCode(err) != portal.ETOOMANY {
+				t.Fatalf("attempt %d on ann from the used-up address: %v, want 429", i+1, err)
+			}
+		}
+		for i := range 4 {
+			if _, err := svc.Login(ctx, "ann@example.com", "wrong password", app.Client{IP: "192.0.2.7"}); !errors.Is(err, app.ErrBadCredentials) {
+				t.Fatalf("wrong password %d from another address: %v, want it checked (the refusals did not count on ann)", i+1, err)
+			}
+		}
+		if _, err := svc.Login(ctx, "ann@example.com", testPassword, app.Client{IP: "192.0.2.7"}); err != nil {
+			t.Fatalf("ann's own login: %v", err)
 		}
 	})
 }
@@ -145,14 +180,19 @@ func TestLoginPendingSignUpNoEnumeration(t *testing.T) {
 
 // TestLoginRacingPasswordChange: a login with the old password that is in
 // flight when a change commits gets no session, and its rehash never
-// overwrites the new password's hash.
+// overwrites the new password's hash. Every other round the old hash has
+// the service's parameters: the logins then hold the user's row without
+// writing it.
 func TestLoginRacingPasswordChange(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
 		h := authn.NewHasher(256, 1, 1, 8)
-		old := authn.NewHasher(128, 1, 1, 8) // other parameters: logins rehash
 		db, svc := newSecurityService(t, d, h)
-		for round := range 8 {
+		for round := range 16 {
+			old := h
+			if round%2 == 0 {
+				old = authn.NewHasher(128, 1, 1, 8) // other parameters: logins rehash
+			}
 			oldPW, newPW := fmt.Sprintf("old password %d", round), fmt.Sprintf("new password %d", round)
 			oldHash, err := old.Hash(ctx, oldPW)
 			if err != nil {
@@ -166,7 +206,7 @@ func TestLoginRacingPasswordChange(t *testing.T) {
 			const logins = 8
 			runConcurrently(logins+1, func(i int) {
 				if i == logins {
-					time.Sleep(time.Duration(round) * time.Millisecond)
+					time.Sleep(time.Duration(round/2) * time.Millisecond)
 					change := func() error {
 						return db.Write(ctx, func(tx *store.Tx) error {
 							cur, err := tx.GetUser(ctx, u.ID) // the old password, perhaps rehashed meanwhile

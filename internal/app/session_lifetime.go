@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"portal"
+	"portal/internal/store"
 )
 
 // Session lifetime (OWASP ASVS 5.0, 7.3). A session ends after the user's
@@ -56,6 +57,12 @@ func userSessionLimits(ctx context.Context, db sessionLimitsReader, userID strin
 		return sessionLimits{}, err
 	}
 	return sessionLimits{idle: time.Duration(idle) * time.Minute, maxDays: days}, nil
+}
+
+// termsLimits are the lifetimes of store.SessionTerms (read with the rest of
+// a new session's terms, login.go).
+func termsLimits(t store.SessionTerms) sessionLimits {
+	return sessionLimits{idle: time.Duration(t.Expiry) * time.Minute, maxDays: t.MaxLifetime}
 }
 
 // maxLifetimeError is the refusal of a session that reached its maximum

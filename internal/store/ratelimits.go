@@ -8,41 +8,76 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
 // LockedUntil returns the latest lock time among keys (zero when none is locked).
 func (c conn) LockedUntil(ctx context.Context, keys ...string) (_ time.Time, err error) {
 	defer wrap(&err, "LockedUntil")
-	var latest int64
-	for _, k := range keys {
-		var v int64
-		err := c.queryRow(ctx, `SELECT COALESCE(MAX(locked_until), 0) FROM rate_limits WHERE key = ?`, k).Scan(&v)
-		if err != nil {
-			return time.Time{}, err
+	each, err := c.lockedUntil(ctx, keys)
+	var latest time.Time
+	for _, t := range each {
+		if t.After(latest) {
+			latest = t
 		}
-		latest = max(latest, v)
 	}
-	return fromMS(latest), nil
+	return latest, err
+}
+
+// LockedUntilEach returns the time each of keys is locked until (zero for
+// a key that is not locked), in one query.
+func (c conn) LockedUntilEach(ctx context.Context, keys ...string) (_ []time.Time, err error) {
+	defer wrap(&err, "LockedUntilEach")
+	return c.lockedUntil(ctx, keys)
+}
+
+func (c conn) lockedUntil(ctx context.Context, keys []string) ([]time.Time, error) {
+	out := make([]time.Time, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	rows, err := c.query(ctx, `SELECT key, locked_until FROM rate_limits WHERE key IN (?`+strings.Repeat(", ?", len(keys)-1)+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v int64
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		for i := range keys {
+			if keys[i] == k && v > 0 {
+				out[i] = fromMS(v)
+			}
+		}
+	}
+	return out, rows.Err()
 }
 
 // CountEvent counts one event for key within a window starting at the
 // first event of the window (a key whose window has passed starts again at
 // 1); it returns the number of events in the current window. It counts
-// whether or not key is locked.
+// whether or not key is locked. It is one statement, which also reads the
+// count back: a key every request writes (a client address) is held for
+// as short a time as the transaction allows.
 func (tx *Tx) CountEvent(ctx context.Context, key string, now time.Time, window time.Duration) (_ int, err error) {
 	defer wrap(&err, "CountEvent(%s)", key)
-	_, err = tx.exec(ctx, `INSERT INTO rate_limits (key, events, window_start, locked_until) VALUES (?, 1, ?, 0)
+	n, cutoff := ms(now), ms(now.Add(-window))
+	var count int
+	err = tx.queryRow(ctx, `INSERT INTO rate_limits (key, events, window_start, locked_until) VALUES (?, 1, ?, 0)
 		ON CONFLICT (key) DO UPDATE SET
 			events = CASE WHEN rate_limits.window_start < ? THEN 1 ELSE rate_limits.events + 1 END,
-			window_start = CASE WHEN rate_limits.window_start < ? THEN ? ELSE rate_limits.window_start END`,
-		key, ms(now), ms(now.Add(-window)), ms(now.Add(-window)), ms(now))
-	if err != nil {
-		return 0, err
-	}
-	var n int
-	err = tx.queryRow(ctx, `SELECT events FROM rate_limits WHERE key = ?`, key).Scan(&n)
-	return n, err
+			window_start = CASE WHEN rate_limits.window_start < ? THEN ? ELSE rate_limits.window_start END
+		RETURNING events`,
+		key, n, cutoff, cutoff, n).Scan(&count)
+	return count, err
 }
 
 // Lock locks key until t.
@@ -64,24 +99,40 @@ func (tx *Tx) ResetLimit(ctx context.Context, key string) (err error) {
 // the current window and the time key is locked until (zero or past when
 // it is not locked). Callers reserve an attempt before doing the costly
 // work it protects, so that concurrent requests cannot all pass a check
-// made before any of them is counted.
+// made before any of them is counted. Like CountEvent, it is one
+// statement.
 func (tx *Tx) ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration) (_ int, _ time.Time, err error) {
 	defer wrap(&err, "ReserveAttempt(%s)", key)
 	n, cutoff := ms(now), ms(now.Add(-window))
-	_, err = tx.exec(ctx, `INSERT INTO rate_limits (key, events, window_start, locked_until) VALUES (?, 1, ?, 0)
+	var count int
+	var locked int64
+	err = tx.queryRow(ctx, `INSERT INTO rate_limits (key, events, window_start, locked_until) VALUES (?, 1, ?, 0)
 		ON CONFLICT (key) DO UPDATE SET
 			events = CASE WHEN rate_limits.locked_until > ? THEN rate_limits.events
 				WHEN rate_limits.window_start < ? THEN 1 ELSE rate_limits.events + 1 END,
 			window_start = CASE WHEN rate_limits.locked_until > ? THEN rate_limits.window_start
-				WHEN rate_limits.window_start < ? THEN ? ELSE rate_limits.window_start END`,
-		key, n, n, cutoff, n, cutoff, n)
-	if err != nil {
-		return 0, time.Time{}, err
-	}
-	var count int
-	var locked int64
-	err = tx.queryRow(ctx, `SELECT events, locked_until FROM rate_limits WHERE key = ?`, key).Scan(&count, &locked)
+				WHEN rate_limits.window_start < ? THEN ? ELSE rate_limits.window_start END
+		RETURNING events, locked_until`,
+		key, n, n, cutoff, n, cutoff, n).Scan(&count, &locked)
 	return count, fromMS(locked), err
+}
+
+// UnreserveAttempt takes back the attempt that ReserveAttempt counted for
+// key at now in the same transaction, leaving key as it was before: a
+// window that attempt began (a new row, or a passed window started again)
+// is removed, which counts as no events, like the passed one; otherwise the
+// attempt is given back as ReleaseAttempt does.
+func (tx *Tx) UnreserveAttempt(ctx context.Context, key string, now time.Time) (err error) {
+	defer wrap(&err, "UnreserveAttempt(%s)", key)
+	res, err := tx.exec(ctx, `DELETE FROM rate_limits WHERE key = ? AND events = 1 AND window_start = ?`, key, ms(now))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	_, err = tx.exec(ctx, `UPDATE rate_limits SET events = events - 1 WHERE key = ? AND events > 0`, key)
+	return err
 }
 
 // ReleaseAttempt gives back one attempt counted for key (never going below

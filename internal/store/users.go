@@ -107,6 +107,58 @@ func (tx *Tx) SetPasswordHashIf(ctx context.Context, userID, oldHash, hash strin
 	return tx.execOne(ctx, ErrPasswordChanged, `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`, hash, userID, oldHash)
 }
 
+// SessionTerms are what a new session of a user depends on: the shortest
+// session_expiry (minutes) and session_max_lifetime (days) among the
+// user's organizations, or the defaults given when the user belongs to
+// none, and whether the user's two-factor enrolment is verified (the
+// session then owes a code).
+type SessionTerms struct {
+	Expiry, MaxLifetime int
+	TwoFactor           bool
+}
+
+// SessionTermsIf returns the SessionTerms of a new session of the user, in
+// one statement, if the user's stored password hash is still hash
+// (otherwise ErrPasswordChanged), and holds the user's row so until the
+// transaction ends: a concurrent password change is ordered either wholly
+// before or wholly after the caller's transaction. Holding is a locking
+// read (sessionTermsSQL), so that a login writes no row version of the
+// user (nor moves auth_epoch, whose trigger counts every update of users)
+// and two logins of one user do not wait for each other.
+func (tx *Tx) SessionTermsIf(ctx context.Context, userID, hash string, defExpiry, defMaxLifetime int) (_ SessionTerms, err error) {
+	defer wrap(&err, "SessionTermsIf(%s)", userID)
+	var expiry, maxLife sql.NullInt64
+	var twoFactor sql.NullBool
+	err = tx.queryRow(ctx, sessionTermsSQL[tx.d], userID, hash).Scan(&expiry, &maxLife, &twoFactor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SessionTerms{}, ErrPasswordChanged
+	}
+	t := SessionTerms{Expiry: defExpiry, MaxLifetime: defMaxLifetime, TwoFactor: twoFactor.Valid && twoFactor.Bool}
+	if expiry.Valid {
+		t.Expiry = int(expiry.Int64)
+	}
+	if maxLife.Valid {
+		t.MaxLifetime = int(maxLife.Int64)
+	}
+	return t, err
+}
+
+// sessionTermsSQL holds the user's row on PostgreSQL with a share lock: an
+// update of the row waits for the commit, and a change committed while
+// the read waited is seen (the row is then no longer found). SQLite has
+// one writer at a time, so a read in the write transaction holds it
+// already.
+var sessionTermsSQL = map[Dialect]string{
+	SQLite:   sessionTermsSelect,
+	Postgres: sessionTermsSelect + ` FOR SHARE OF u`,
+}
+
+const sessionTermsSelect = `SELECT
+		(SELECT MIN(o.session_expiry) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = u.id),
+		(SELECT MIN(o.session_max_lifetime) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = u.id),
+		(SELECT verified FROM two_factor WHERE user_id = u.id)
+	FROM users u WHERE u.id = ? AND u.password_hash = ?`
+
 // EmailKey is the form in which addresses are compared (the email_lower
 // columns): each character lower-cased, except that a character outside
 // ASCII whose lower case is ASCII (U+212A KELVIN SIGN, U+0130) stays as it

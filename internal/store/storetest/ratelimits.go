@@ -72,6 +72,10 @@ func testRateLimitLock(t *testing.T, db *store.DB) {
 	write(t, db, func(tx *store.Tx) error { return tx.Lock(ctx, "b", ub) })
 	wantTime(t, "LockedUntil(a, b) (the latest)", locked("a", "b"), ub)
 	wantTime(t, "LockedUntil(b, a) (the latest)", locked("b", "a"), ub)
+	each, err := db.LockedUntilEach(ctx, "b", "c", "a")
+	if err != nil || len(each) != 3 || !each[0].Equal(ub) || !each[1].IsZero() || !each[2].Equal(ua) {
+		t.Fatalf("LockedUntilEach(b, c, a) = %v, %v; want [%v 0 %v]", each, err, ub, ua)
+	}
 	// Further failures keep the lock.
 	record(t, db, "a", t0.Add(time.Second), w)
 	wantTime(t, "LockedUntil(a) after another failure", locked("a"), ua)
@@ -149,5 +153,50 @@ func testReserveRelease(t *testing.T, db *store.DB) {
 	release(t, db, "never-seen")
 	if n := record(t, db, "never-seen", t0, w); n != 1 {
 		t.Errorf("CountEvent after releasing an unknown key = %d, want 1", n)
+	}
+}
+
+// testUnreserve: UnreserveAttempt leaves a key as it was before the
+// ReserveAttempt at the same time: a new key counts from 1 again, as does
+// one whose window had passed; in a running window the attempt is given
+// back and the window keeps its start.
+func testUnreserve(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	const w = 15 * time.Minute
+	unreserve := func(key string, now time.Time) {
+		t.Helper()
+		write(t, db, func(tx *store.Tx) error {
+			if _, _, err := tx.ReserveAttempt(ctx, key, now, w); err != nil {
+				return err
+			}
+			return tx.UnreserveAttempt(ctx, key, now)
+		})
+	}
+	// A new key.
+	unreserve("new", t0)
+	if n, _ := reserve(t, db, "new", t0.Add(w), w); n != 1 {
+		t.Errorf("new key: %d after an undone reservation, want 1", n)
+	}
+	if n, _ := reserve(t, db, "new", t0.Add(w+time.Second), w); n != 2 {
+		t.Errorf("new key: %d, want 2 (the window starts at the first counted attempt, +15m)", n)
+	}
+	// A running window keeps its start and its count.
+	reserve(t, db, "running", t0, w)
+	reserve(t, db, "running", t0.Add(time.Minute), w)
+	unreserve("running", t0.Add(2*time.Minute))
+	if n, _ := reserve(t, db, "running", t0.Add(3*time.Minute), w); n != 3 {
+		t.Errorf("running window: %d, want 3", n)
+	}
+	if n, _ := reserve(t, db, "running", t0.Add(w+time.Millisecond), w); n != 1 {
+		t.Errorf("running window: %d after it passed, want 1 (it kept its start)", n)
+	}
+	// A passed window: as if nothing had been counted since.
+	reserve(t, db, "passed", t0, w)
+	unreserve("passed", t0.Add(time.Hour))
+	if n, _ := reserve(t, db, "passed", t0.Add(time.Hour+w), w); n != 1 {
+		t.Errorf("passed window: %d, want 1", n)
+	}
+	if n, _ := reserve(t, db, "passed", t0.Add(time.Hour+w+time.Second), w); n != 2 {
+		t.Errorf("passed window: %d, want 2 (the window starts at the first counted attempt)", n)
 	}
 }

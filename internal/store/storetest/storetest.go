@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Users/SetEmailVerified", testSetEmailVerified},
 		{"Users/SetPasswordHash", testSetPasswordHash},
 		{"Users/SetPasswordHashIf", testSetPasswordHashIf},
+		{"Users/SessionTermsIf", testSessionTermsIf},
 		{"Users/PasswordHistory", testPasswordHistory},
 		// orgs.go
 		{"Orgs/CRUD", testOrgCRUD},
@@ -82,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"RateLimits/Window", testRateLimitWindow},
 		{"RateLimits/LockReset", testRateLimitLock},
 		{"RateLimits/ReserveRelease", testReserveRelease},
+		{"RateLimits/Unreserve", testUnreserve},
 		// survey.go
 		{"Survey/State", testSurveyState},
 		{"Survey/Answers", testSurveyAnswers},

@@ -273,3 +273,51 @@ func testSetPasswordHashIf(t *testing.T, db *store.DB) {
 		t.Fatalf("SetPasswordHashIf(unknown user) = %v, want ErrPasswordChanged", err)
 	}
 }
+
+// testSessionTermsIf: the terms of a user's new session (the shortest idle
+// expiry and maximum lifetime of the user's organizations, or the
+// defaults; a verified second factor) are read only while the stored hash
+// is still the one given; a stale hash or an unknown user gets
+// ErrPasswordChanged.
+func testSessionTermsIf(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	u := mkUser(t, db, "terms@example.com")
+	terms := func(hash string) (store.SessionTerms, error) {
+		var st store.SessionTerms
+		err := db.Write(ctx, func(tx *store.Tx) (err error) {
+			st, err = tx.SessionTermsIf(ctx, u.ID, hash, 1440, 30)
+			return err
+		})
+		return st, err
+	}
+	want := func(what string, w store.SessionTerms) {
+		t.Helper()
+		got, err := terms(u.PasswordHash)
+		if err != nil || got != w {
+			t.Fatalf("%s: %+v, %v; want %+v", what, got, err, w)
+		}
+	}
+	want("no organization, no second factor", store.SessionTerms{Expiry: 1440, MaxLifetime: 30})
+	a := mkOrg(t, db, "A", 600)
+	a.SessionMaxLifetime, a.ModifiedTime = 7, t0
+	write(t, db, func(tx *store.Tx) error { return tx.UpdateOrg(ctx, a) })
+	mkPriv(t, db, u.ID, a.ID, "", portal.RoleAdmin)
+	b := mkOrg(t, db, "B", 30) // the default maximum lifetime
+	mkPriv(t, db, u.ID, b.ID, mkSite(t, db, b.ID, "s").ID, portal.RoleRead)
+	mkPriv(t, db, mkUser(t, db, "other@example.com").ID, mkOrg(t, db, "C", 5).ID, "", portal.RoleAdmin) // not the user's
+	want("two organizations", store.SessionTerms{Expiry: 30, MaxLifetime: 7})
+	write(t, db, func(tx *store.Tx) error { return tx.StartTwoFactor(ctx, u.ID, "sealed", t0) })
+	want("a second factor being set up", store.SessionTerms{Expiry: 30, MaxLifetime: 7})
+	write(t, db, func(tx *store.Tx) error { return tx.ActivateTwoFactor(ctx, u.ID, "sealed", 1, t0) })
+	want("a verified second factor", store.SessionTerms{Expiry: 30, MaxLifetime: 7, TwoFactor: true})
+	if _, err := terms("another hash"); !errors.Is(err, store.ErrPasswordChanged) {
+		t.Errorf("SessionTermsIf(stale hash) = %v, want ErrPasswordChanged", err)
+	}
+	err := db.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.SessionTermsIf(ctx, newID(), u.PasswordHash, 1440, 30)
+		return err
+	})
+	if !errors.Is(err, store.ErrPasswordChanged) {
+		t.Errorf("SessionTermsIf(unknown user) = %v, want ErrPasswordChanged", err)
+	}
+}
