@@ -29,7 +29,8 @@
 // -schema), which it drops at the end (-keep keeps it). A kept schema, or
 // a SQLite file given with -db, serves later runs with -reuse: they check
 // that it holds what the same sizes seed, skip the seeding and leave it in
-// place. -seed-only stops after the seeding. With -url, -db must name the
+// place. -seed-only stops after the seeding; -only login runs only (a)
+// and the login rows. With -url, -db must name the
 // database that server uses, so that the accounts can be seeded into it,
 // and PORTAL_SECRET_KEY be its key, so that it can read the seeded second
 // factors.
@@ -91,7 +92,7 @@ const benchPassword = "Bench-Pass-7q!x"
 const minUsers = 128
 
 type options struct {
-	db, url, schema          string
+	db, url, schema, only    string
 	users, orgs, audit, totp int
 	duration                 time.Duration
 	keep, reuse, seedOnly    bool
@@ -136,11 +137,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL schema (or SQLite folder) after the run, for -reuse")
 	fs.BoolVar(&o.reuse, "reuse", false, "run on what an earlier run with the same sizes seeded and kept (-db file, or -db and -schema) instead of seeding")
 	fs.BoolVar(&o.seedOnly, "seed-only", false, "seed, then stop without running the scenarios")
+	fs.StringVar(&o.only, "only", "", "login: only (a) and the login rows (password, and with a TOTP code)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.users < 1 {
 		return errors.New("-users must be at least 1")
+	}
+	if o.only != "" && o.only != "login" {
+		return errors.New("-only must be login")
 	}
 	w, err := o.world()
 	if err != nil {
@@ -192,6 +197,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// connection of the widest scenario (or fewer accounts), each a Super
 	// User of an organization of its own.
 	emails := make([]string, min(o.users, 64, w.orgs))
+	if o.only == "login" {
+		emails = nil
+	}
 	for i := range emails {
 		emails[i] = w.email(i)
 	}
@@ -217,18 +225,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hashRow := row{name: "(a) argon2id hashes/s, all cores, best of 3", rate: hashRate(ctx, o.duration)}
 	add(hashRow)
 
-	bare, bareAddr, err := startBare(accts)
-	if err != nil {
-		return err
+	var b row
+	if o.only == "" {
+		bare, bareAddr, err := startBare(accts)
+		if err != nil {
+			return err
+		}
+		defer bare.Close()
+		b = load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
+			req, _ := http.NewRequest("GET", "http://"+bareAddr+"/api/v1/self", nil)
+			req.Header.Set("Cookie", "sessionid="+accts[conn%len(accts)].session)
+			return req
+		}))
+		b.name = "(b) bare net/http, cookie in a map, c=64"
+		add(b)
 	}
-	defer bare.Close()
-	b := load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
-		req, _ := http.NewRequest("GET", "http://"+bareAddr+"/api/v1/self", nil)
-		req.Header.Set("Cookie", "sessionid="+accts[conn%len(accts)].session)
-		return req
-	}))
-	b.name = "(b) bare net/http, cookie in a map, c=64"
-	add(b)
 
 	// Connection conn of c logs in as the (conn + turn·c)-th account
 	// without a second factor, spread over all of them: never two attempts
@@ -265,6 +276,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		r := load(ctx, c, o.duration, codes.login(base))
 		r.name, r.limit, r.limitName = fmt.Sprintf("login + TOTP code, c=%d", c), hashRow.rate, "(a)"
 		add(r)
+	}
+
+	if o.only == "login" {
+		return report(stdout, o, w, dbName, load1, rows, nil, nil)
 	}
 
 	r := load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
@@ -318,6 +333,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return report(stdout, o, w, dbName, load1, rows, scans, after)
+}
+
+// report prints the run's heading, its table and, given scan counts, the
+// tables read with sequential scans.
+func report(stdout io.Writer, o options, w world, dbName, load1 string, rows []row, scans, after map[string]store.TableScans) error {
 	where := "in-process"
 	if o.url != "" {
 		where = o.url

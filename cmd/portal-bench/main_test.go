@@ -72,6 +72,27 @@ func TestBenchTable(t *testing.T) {
 	})
 }
 
+// TestBenchOnlyLogin: -only login prints (a) and the login rows, and
+// nothing else.
+func TestBenchOnlyLogin(t *testing.T) {
+	cheapHashes(t)
+	var out bytes.Buffer
+	db := filepath.Join(t.TempDir(), "portal.db")
+	if err := run(context.Background(), []string{"-db", db, "-users", "200", "-orgs", "10", "-audit", "10", "-totp", "100", "-duration", "100ms", "-only", "login"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for l := range strings.Lines(out.String()) {
+		if name, ok := strings.CutPrefix(l, "| "); ok && !strings.HasPrefix(name, "figure") && !strings.HasPrefix(l, "|---") {
+			got = append(got, strings.TrimSpace(strings.Split(name, " |")[0]))
+		}
+	}
+	want := []string{"(a) argon2id hashes/s, all cores, best of 3", "password login, c=2", "password login, c=64", "login + TOTP code, c=2", "login + TOTP code, c=64"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows %q, want %q\n%s", got, want, out.String())
+	}
+}
+
 // TestBenchFlags: a run that cannot seed anything is refused before it
 // starts.
 func TestBenchFlags(t *testing.T) {
@@ -84,6 +105,7 @@ func TestBenchFlags(t *testing.T) {
 		{"-reuse"},
 		{"-reuse", "-db", "postgres://127.0.0.1:1/x"},
 		{"-db", "postgres://127.0.0.1:1/x", "-schema", "x; DROP SCHEMA public"},
+		{"-only", "self"},
 	} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)

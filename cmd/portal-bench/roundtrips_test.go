@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,34 +24,8 @@ import (
 // logs the counts (the figure the database work starts from) and
 // checks only that requests were counted.
 func TestRoundTrips(t *testing.T) {
-	base := os.Getenv("PORTAL_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("PORTAL_TEST_POSTGRES_URL is not set")
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.Query().Get("sslmode") != "disable" {
-		t.Skip("the counting proxy reads the plain wire protocol: PORTAL_TEST_POSTGRES_URL needs sslmode=disable")
-	}
-	proxy := startPGCounter(t, u.Host)
-	u.Host = proxy.addr
+	proxy, addr, emails := countedPortal(t, 1)
 	ctx := context.Background()
-	db, _, cleanup, err := openDB(ctx, options{db: u.String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cleanup()
-	srv, addr, err := startPortal(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	emails, err := seed(ctx, db, 1, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
 	accts, err := prepare(ctx, "http://"+addr, emails)
 	if err != nil {
 		t.Fatal(err)
@@ -97,11 +73,50 @@ func TestRoundTrips(t *testing.T) {
 	}
 }
 
+// countedPortal serves Portal on a new schema of PORTAL_TEST_POSTGRES_URL
+// (skipping the test without one) through the counting proxy, with n
+// seeded accounts, and returns the proxy, Portal's address and the
+// accounts' addresses. No mail worker or clean-up loop runs, so every
+// round trip counted is a request's.
+func countedPortal(t *testing.T, n int) (*pgCounter, string, []string) {
+	base := os.Getenv("PORTAL_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("PORTAL_TEST_POSTGRES_URL is not set")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Query().Get("sslmode") != "disable" {
+		t.Skip("the counting proxy reads the plain wire protocol: PORTAL_TEST_POSTGRES_URL needs sslmode=disable")
+	}
+	proxy := startPGCounter(t, u.Host)
+	u.Host = proxy.addr
+	ctx := context.Background()
+	db, _, cleanup, err := openDB(ctx, options{db: u.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	srv, addr, err := startPortal(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	emails, err := seed(ctx, db, n, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proxy, addr, emails
+}
+
 // pgCounter forwards connections to a PostgreSQL server and counts the
-// round trips clients start.
+// round trips clients start, and among them the transactions (a simple
+// Query message that begins one: database/sql's BeginTx sends "begin").
 type pgCounter struct {
-	addr  string
-	trips atomic.Int64
+	addr   string
+	trips  atomic.Int64
+	begins atomic.Int64
 }
 
 func startPGCounter(t *testing.T, target string) *pgCounter {
@@ -168,7 +183,16 @@ func (p *pgCounter) count(dst io.Writer, src io.Reader) {
 		if _, err := dst.Write(hdr[:]); err != nil {
 			return
 		}
-		if _, err := io.CopyN(dst, src, n-4); err != nil && !errors.Is(err, io.EOF) {
+		body := io.Reader(src)
+		if hdr[0] == 'Q' {
+			var q [5]byte
+			k, _ := io.ReadFull(src, q[:min(int64(len(q)), n-4)])
+			if strings.EqualFold(string(q[:k]), "begin") {
+				p.begins.Add(1)
+			}
+			body = io.MultiReader(bytes.NewReader(q[:k]), src)
+		}
+		if _, err := io.CopyN(dst, body, n-4); err != nil && !errors.Is(err, io.EOF) {
 			return
 		}
 	}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+)
+
+// TestLoginRoundTrips counts the PostgreSQL round trips and transactions
+// of a password login (POST /api/v1/login) through the counting proxy of
+// TestRoundTrips: a successful one, a wrong password on an account and an
+// address without an account. It fails when a login needs more than it
+// does now, so that a change that brings a round trip or a transaction
+// back shows in review (README ▸ Performance says what a login writes).
+// Today: the locks of the account and the address (1), their counts
+// before the hash (begin, one statement each, commit: 4), the account
+// (1); then with the right password the session's transaction (begin,
+// the hold of the user's row with the session's terms, the session, its
+// audit entry, the two counters, commit: 7); with a wrong one the pending
+// sign-up (1) and the failure's transaction (begin, its row if the
+// account exists, commit: 3 or 2).
+func TestLoginRoundTrips(t *testing.T) {
+	cheapHashes(t)
+	const n = 10
+	proxy, addr, emails := countedPortal(t, 2*n+1)
+	client := &http.Client{}
+	type scenario struct {
+		name          string
+		email         func(i int) string
+		password      string
+		status        int
+		trips, begins float64 // at most, per login
+	}
+	login := func(c scenario, i int) {
+		body, _ := json.Marshal(map[string]string{"email": c.email(i), "password": c.password})
+		resp, err := client.Post("http://"+addr+"/api/v1/login", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Fatalf("%s: %s, want %d", c.name, resp.Status, c.status)
+		}
+	}
+	scenarios := []scenario{
+		{"right password", func(i int) string { return emails[i] }, benchPassword, http.StatusOK, 13, 2},
+		{"wrong password", func(i int) string { return emails[n+i] }, "not the password", http.StatusBadRequest, 10, 2},
+		{"unknown address", func(i int) string { return "nobody-" + emails[i] }, benchPassword, http.StatusBadRequest, 9, 2},
+	}
+	// Once each first, so that the statements are prepared on the
+	// connection (pgx prepares a statement on its first use there).
+	for _, c := range scenarios {
+		login(c, 0)
+	}
+	for _, c := range scenarios {
+		trips, begins := proxy.trips.Load(), proxy.begins.Load()
+		for i := 1; i <= n; i++ {
+			login(c, i)
+		}
+		perTrips := float64(proxy.trips.Load()-trips) / n
+		perBegins := float64(proxy.begins.Load()-begins) / n
+		t.Logf("%s: %.1f database round trips, %.1f transactions per login", c.name, perTrips, perBegins)
+		if perTrips > c.trips {
+			t.Errorf("%s: %.1f round trips per login, want at most %.0f", c.name, perTrips, c.trips)
+		}
+		if perBegins > c.begins {
+			t.Errorf("%s: %.1f transactions per login, want at most %.0f", c.name, perBegins, c.begins)
+		}
+	}
+}
