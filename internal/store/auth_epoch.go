@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"sync"
 )
 
 // authEpochQuery reads the auth_epoch counter (migration 00019).
@@ -12,9 +13,18 @@ const authEpochQuery = `SELECT n FROM auth_epoch WHERE id = 1`
 // a change may take a right away from a session or an API token, whoever
 // made it. The service's authentication cache (internal/app/authcache.go)
 // reads it once per request and trusts what it cached only under the same
-// value. The statement is prepared once (on each connection of the read
-// pool): it runs on every authenticated request.
-func (db *DB) AuthEpoch(ctx context.Context) (n int64, err error) {
+// value.
+//
+// The value returned was read from the database after the call began, so
+// every change committed before it is counted. Concurrent calls share
+// reads (epochReads): a call waits for the next read to start, never one
+// already under way, so that many requests at once cost one read each
+// round, not one each. The statement is prepared once.
+func (db *DB) AuthEpoch(ctx context.Context) (int64, error) {
+	return db.epochReads.get(ctx, db.readAuthEpoch)
+}
+
+func (db *DB) readAuthEpoch(ctx context.Context) (n int64, err error) {
 	defer wrap(&err, "AuthEpoch")
 	st, err := db.authEpochStmt(ctx)
 	if err != nil {
@@ -42,4 +52,64 @@ func (db *DB) authEpochStmt(ctx context.Context) (*sql.Stmt, error) {
 	}
 	db.epochStmt.Store(st)
 	return st, nil
+}
+
+// sharedReads lets concurrent callers share reads of one value, without
+// ever giving a caller a read that began before the caller did. While a
+// read runs, callers that arrive gather into the next batch; when the read
+// ends, the next batch's read begins (in its own goroutine) and serves them
+// all. A caller that finds no read running begins one at once.
+type sharedReads struct {
+	mu      sync.Mutex
+	running bool
+	next    *readBatch // callers waiting for the read after the running one
+}
+
+// readBatch is one read and the callers it serves.
+type readBatch struct {
+	done    chan struct{}
+	callers int // how many wait for it (under sharedReads.mu)
+	n       int64
+	err     error
+}
+
+func (r *sharedReads) get(ctx context.Context, read func(context.Context) (int64, error)) (int64, error) {
+	r.mu.Lock()
+	b := r.next
+	if b == nil {
+		b = &readBatch{done: make(chan struct{})}
+		r.next = b
+	}
+	b.callers++
+	lead := !r.running
+	if lead {
+		r.running, r.next = true, nil
+	}
+	r.mu.Unlock()
+	if lead {
+		r.run(b, read)
+	}
+	select {
+	case <-b.done:
+		return b.n, b.err
+	case <-ctx.Done():
+		return 0, context.Cause(ctx)
+	}
+}
+
+// run reads for b, then hands the next batch, if callers gathered, to a
+// goroutine of its own, so that b's callers go on at once.
+func (r *sharedReads) run(b *readBatch, read func(context.Context) (int64, error)) {
+	// Not the caller's context: the read serves every caller of the batch,
+	// and is bounded by the store's time limit.
+	b.n, b.err = read(context.Background())
+	close(b.done)
+	r.mu.Lock()
+	next := r.next
+	r.next = nil
+	r.running = next != nil
+	r.mu.Unlock()
+	if next != nil {
+		go r.run(next, read)
+	}
 }

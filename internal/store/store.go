@@ -52,9 +52,11 @@ type DB struct {
 	// writes counts the write transactions that reached their commit
 	// (Writes).
 	writes atomic.Uint64
-	// epochStmt is AuthEpoch's prepared statement (auth_epoch.go).
-	epochMu   sync.Mutex
-	epochStmt atomic.Pointer[sql.Stmt]
+	// epochStmt is AuthEpoch's prepared statement, epochReads its shared
+	// reads (auth_epoch.go).
+	epochMu    sync.Mutex
+	epochStmt  atomic.Pointer[sql.Stmt]
+	epochReads sharedReads
 }
 
 // Writes returns how many write transactions of this process reached
