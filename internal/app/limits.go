@@ -53,7 +53,7 @@ type rateLimit struct {
 // The limits. The README's Limits section states each (readme), with its
 // numbers; TestREADMELimits checks both.
 var (
-	limitLoginAccount = &rateLimit{name: "login:acct", keyedOn: "e-mail address", window: 15 * time.Minute, max: 5,
+	limitLoginAccount = &rateLimit{name: "login:acct", keyedOn: "email address", window: 15 * time.Minute, max: 5,
 		lock: time.Minute, maxLock: time.Hour, what: "failed logins",
 		readme: "After 5 failed logins within 15 minutes an account is locked for 1 minute, doubling with each further failure up to 1 hour"}
 	limitLoginAddress = &rateLimit{name: "login:ip", keyedOn: "client address", window: 15 * time.Minute, max: 100,
@@ -62,10 +62,10 @@ var (
 	limitSignupAddress = &rateLimit{name: "signup:ip", keyedOn: "client address", window: time.Hour, max: 20,
 		lock: time.Hour, what: "sign-up requests from your address",
 		readme: "At most 20 sign-ups or verification resends per client address an hour"}
-	limitSignupMail = &rateLimit{name: "signupmail", keyedOn: "e-mail address", window: time.Hour, max: 5, silent: true,
+	limitSignupMail = &rateLimit{name: "signupmail", keyedOn: "email address", window: time.Hour, max: 5, silent: true,
 		readme: "at most 5 sign-up mails per address an hour"}
 	limitEmailChange = &rateLimit{name: "emailchange", keyedOn: "user", window: time.Hour, max: 5,
-		lock: time.Hour, what: "e-mail change requests",
+		lock: time.Hour, what: "email change requests",
 		readme: "at most 5 change mails per account an hour"}
 	limitOldPassword = &rateLimit{name: "oldpw", keyedOn: "user", window: 15 * time.Minute, max: 5,
 		lock: 15 * time.Minute, what: "wrong current passwords",
@@ -76,9 +76,9 @@ var (
 	limitRecoverAddress = &rateLimit{name: "recover:ip", keyedOn: "client address", window: time.Hour, max: 20,
 		lock: time.Hour, what: "password recovery requests from your address",
 		readme: "at most 5 recovery mails per address and 20 recovery requests per client address an hour"}
-	limitRecoverMail = &rateLimit{name: "recovermail", keyedOn: "e-mail address", window: time.Hour, max: 5, silent: true,
+	limitRecoverMail = &rateLimit{name: "recovermail", keyedOn: "email address", window: time.Hour, max: 5, silent: true,
 		readme: "at most 5 recovery mails per address and 20 recovery requests per client address an hour"}
-	limitInviteAddress = &rateLimit{name: "invitemail", keyedOn: "e-mail address", window: time.Hour, max: 5,
+	limitInviteAddress = &rateLimit{name: "invitemail", keyedOn: "email address", window: time.Hour, max: 5,
 		what:   "invitations mailed to %s",
 		readme: "At most 5 invitation mails per address and 100 per organization an hour"}
 	limitInviteOrg = &rateLimit{name: "invitemail:org", keyedOn: "organization", window: time.Hour, max: 100,

@@ -103,7 +103,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 			if pending {
 				s.loginFailed(ctx, u, "email_not_verified")
 				s.onLogin("failure")
-				return nil, &portal.Error{Code: portal.EFORBIDDEN, Message: "your e-mail address is not verified yet: follow the link we mailed you, or ask for a new one",
+				return nil, &portal.Error{Code: portal.EFORBIDDEN, Message: "your email address is not verified yet: follow the link we mailed you, or ask for a new one",
 					Fields: map[string]any{"email_not_verified": true}}
 			}
 		case portal.ErrorCode(err) == portal.ENOTFOUND:
@@ -138,7 +138,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		s.loginFailed(ctx, u, "password_reset_required")
 		s.onLogin("failure")
 		return nil, &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_reset_required": true},
-			Message: "this account was locked when a change of its e-mail address was undone: choose a new password with Forgot password? on the login page"}
+			Message: "this account was locked when a change of its email address was undone: choose a new password with Forgot password? on the login page"}
 	}
 	newHash := u.PasswordHash
 	if rehash {

@@ -1,9 +1,15 @@
 package server
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -113,6 +119,86 @@ func TestLabelStyleRules(t *testing.T) {
 	} {
 		if got := labelStyle(label) == ""; got != ok {
 			t.Errorf("labelStyle(%q) = %q; want ok=%v", label, labelStyle(label), ok)
+		}
+	}
+}
+
+// eMail finds the spelling the product does not use: "E-mail"/"e-mail"
+// (also "e-mailed"). The seed writes "Email" ("Change Email", "Email
+// Notification") and "email" inside a sentence.
+var eMail = regexp.MustCompile(`(?i)\be-mail`)
+
+// userTexts returns, by place, the texts a user reads: every template of
+// the GUI and of the mail, the GUI's scripts, and the string literals of
+// the service layer (errors, audit entries, limits' messages) and of this
+// package (pages' titles, confirmations, API details). Go comments are
+// left out.
+func userTexts(t *testing.T) map[string]string {
+	t.Helper()
+	out := webSources(t) // templates and scripts of the GUI
+	mails, err := filepath.Glob(filepath.Join("..", "mail", "templates", "*"))
+	if err != nil || len(mails) < 10 {
+		t.Fatalf("mail templates: %d, %v", len(mails), err)
+	}
+	for _, f := range mails {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = string(b)
+	}
+	for _, dir := range []string{filepath.Join("..", "app"), "."} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(files) < 10 {
+			t.Fatalf("Go files of %s: %d, %v", dir, len(files), err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			fset := token.NewFileSet()
+			file, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if s, err := strconv.Unquote(lit.Value); err == nil {
+						out[fset.Position(lit.Pos()).String()] = s
+					}
+				}
+				return true
+			})
+		}
+	}
+	return out
+}
+
+// TestEmailSpelling fails on "E-mail" or "e-mail" anywhere a user reads
+// it: labels, dialog titles, sentences, mails and the service's messages.
+func TestEmailSpelling(t *testing.T) {
+	texts := userTexts(t)
+	if len(texts) < 500 {
+		t.Fatalf("found only %d texts", len(texts))
+	}
+	for place, s := range texts {
+		for i, line := range strings.Split(s, "\n") {
+			if eMail.MatchString(line) {
+				t.Errorf("%s (line %d): %q: write \"Email\" or \"email\"", place, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
+// TestEmailSpellingRule checks the pattern on what it must find and what
+// it must leave alone.
+func TestEmailSpellingRule(t *testing.T) {
+	for s, found := range map[string]bool{
+		"E-mail address restored": true, "Check your e-mail": true, "links e-mailed to you": true, "E-MAIL": true,
+		"Change Email": false, "your email address": false, "re-mail the invitation": false, "e_mail": false,
+	} {
+		if got := eMail.MatchString(s); got != found {
+			t.Errorf("%q: found %v, want %v", s, got, found)
 		}
 	}
 }
