@@ -486,15 +486,15 @@ func TestAPIAuditLog(t *testing.T) {
 			before, after bool
 		}{
 			"Signed up and verified email address": {org, portal.NilID, false, true},
-			"Created organization Acme":             {org, portal.NilID, false, true},
-			"Logged in":                             {portal.NilID, portal.NilID, false, false},
-			"Created site HQ":                       {org, site, false, true},
-			"Updated site HQ2":                      {org, site, true, true},
-			"Updated organization Acme Corp":        {org, portal.NilID, true, true},
-			"Deleted site HQ2":                      {org, site, true, false},
-			"Created organization Doomed":           {doomed, portal.NilID, false, true},
-			"Deleted organization Doomed":           {doomed, portal.NilID, true, false},
-			"Logged out":                            {portal.NilID, portal.NilID, false, false},
+			"Created organization Acme":            {org, portal.NilID, false, true},
+			"Logged in":                            {portal.NilID, portal.NilID, false, false},
+			"Created site HQ":                      {org, site, false, true},
+			"Updated site HQ2":                     {org, site, true, true},
+			"Updated organization Acme Corp":       {org, portal.NilID, true, true},
+			"Deleted site HQ2":                     {org, site, true, false},
+			"Created organization Doomed":          {doomed, portal.NilID, false, true},
+			"Deleted organization Doomed":          {doomed, portal.NilID, true, false},
+			"Logged out":                           {portal.NilID, portal.NilID, false, false},
 		}
 		for msg, w := range want {
 			en, ok := byMessage[msg]

@@ -175,7 +175,7 @@ func TestDataExport(t *testing.T) {
 			"sessions":        len(doc.Sessions) == 2 && doc.Sessions[0]["ip"] == "127.0.0.1",
 			"API tokens":      len(doc.APITokens) == 1 && doc.APITokens[0]["name"] == "backup script",
 			"linked sign-ins": len(doc.LinkedSignIns) == 1 && doc.LinkedSignIns[0]["provider"] == "google" && doc.LinkedSignIns[0]["email"] == "ann.lee@gmail.example",
-			"pending email":  doc.PendingEmail["email"] == "ann.new@example.com",
+			"pending email":   doc.PendingEmail["email"] == "ann.new@example.com",
 			"audit entries":   slices.Contains(msgs, "Created organization Acme") && slices.Contains(msgs, "Created site HQ") && slices.Contains(msgs, "Requested email change"),
 			"login failures":  len(doc.LoginFailures) == 1 && doc.LoginFailures[0]["reason"] == "wrong password",
 		} {

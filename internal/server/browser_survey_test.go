@@ -150,7 +150,7 @@ func TestBrowserSurvey(t *testing.T) {
 		{"chart-satisfaction", "4 · Satisfied"}, {"chart-ease", "5 · Very Easy"}, {"chart-purpose", "Work With the Device Inventory"},
 	} {
 		bar := `document.querySelector('#` + c.chart + ` g[data-label="` + c.label + `"]')`
-		if !js(bar+` && `+bar+`.dataset.count === "1" && `+bar+`.querySelector(".chart-bar").getBBox().width > 100 && `+bar+`.querySelector(".chart-count").textContent.startsWith("1 (100%)")`) {
+		if !js(bar + ` && ` + bar + `.dataset.count === "1" && ` + bar + `.querySelector(".chart-bar").getBBox().width > 100 && ` + bar + `.querySelector(".chart-count").textContent.startsWith("1 (100%)")`) {
 			t.Errorf("%s: no full bar with 1 (100%%) for %s", c.chart, c.label)
 		}
 	}

@@ -3,7 +3,7 @@ package server
 import (
 	"encoding/csv"
 	"fmt"
-		"net/http"
+	"net/http"
 	"strconv"
 	"strings"
 
