@@ -112,13 +112,6 @@ func (c *authCache) put(key string, epoch int64, e *authEntry) {
 	c.entries[key] = e
 }
 
-// drop forgets key (a session that slid or ended, a token stamped).
-func (c *authCache) drop(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.entries, key)
-}
-
 // authStart is the moment a request's authentication began: the process's
 // write count, then the auth_epoch value, read in that order.
 type authStart struct {

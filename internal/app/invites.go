@@ -408,19 +408,7 @@ func (s *Service) AcceptMyInvite(ctx context.Context, a *Actor, inviteID string)
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock()
-	var o *portal.Org
-	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
-		if err := s.joinFromInvite(ctx, w, inv, inv.TokenHash, a.User, a.IP, now, "Accepted the invitation to"); err != nil {
-			return err
-		}
-		o, err = tx.GetOrg(ctx, inv.OrgID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return o, nil
+	return s.acceptAs(ctx, a, inv)
 }
 
 // DeclineMyInvite declines, by id, an invitation addressed to the
@@ -547,19 +535,7 @@ func (s *Service) AcceptInvite(ctx context.Context, a *Actor, token string) (_ *
 	if !sameEmail(a.User.Email, inv.Email) {
 		return nil, notForYou(inv, a.User)
 	}
-	now := s.clock()
-	var o *portal.Org
-	err = s.write(ctx, func(tx *store.Tx, w *writer) error {
-		if err := s.joinFromInvite(ctx, w, inv, inv.TokenHash, a.User, a.IP, now, "Accepted the invitation to"); err != nil {
-			return err
-		}
-		o, err = tx.GetOrg(ctx, inv.OrgID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return o, nil
+	return s.acceptAs(ctx, a, inv)
 }
 
 // DeclineInvite declines an invitation. An invited address that has an
@@ -685,4 +661,23 @@ func (s *Service) SignUpFromInvite(ctx context.Context, token string, in InviteS
 		s.log.Warn("closing sign-ups of an invited address", "err", err)
 	}
 	return &LoginResult{Token: sessToken, Session: sess, User: u}, o, nil
+}
+
+// acceptAs joins the actor to inv's organization, one transaction with its
+// audit entry, and returns the organization (AcceptMyInvite, and the
+// signed-in acceptance of a link).
+func (s *Service) acceptAs(ctx context.Context, a *Actor, inv *store.Invite) (*portal.Org, error) {
+	now := s.clock()
+	var o *portal.Org
+	err := s.write(ctx, func(tx *store.Tx, w *writer) (err error) {
+		if err := s.joinFromInvite(ctx, w, inv, inv.TokenHash, a.User, a.IP, now, "Accepted the invitation to"); err != nil {
+			return err
+		}
+		o, err = tx.GetOrg(ctx, inv.OrgID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
 }
