@@ -90,7 +90,7 @@ type option struct {
 func (c *Config) options() []option {
 	return []option{
 		{"addr", "PORTAL_ADDR", "127.0.0.1:8080", "listen address", &c.Addr},
-		{"base-url", "PORTAL_BASE_URL", "", "public URL used in e-mailed links and OAuth redirects (default http:// + addr)", &c.BaseURL},
+		{"base-url", "PORTAL_BASE_URL", "", "public URL used in emailed links and OAuth redirects (default http:// + addr)", &c.BaseURL},
 		{"data-dir", "PORTAL_DATA_DIR", "./data", "SQLite database and generated key material", &c.DataDir},
 		{"database-url", "PORTAL_DATABASE_URL", "", "postgres://… selects PostgreSQL; a plain file path, a SQLite file (default: SQLite file in the data dir)", &c.DatabaseURL},
 		{"smtp-url", "PORTAL_SMTP_URL", "", "smtp://[user:pass@]host:port or smtps://… (default: log mail, do not send)", &c.SMTPURL},
@@ -105,7 +105,7 @@ func (c *Config) options() []option {
 		{"auto-migrate", "PORTAL_AUTO_MIGRATE", "true", "whether serve applies pending database migrations itself (false: it refuses to start until `portal migrate` has applied them)", &c.AutoMigrateRaw},
 		{"instance-id", "PORTAL_INSTANCE_ID", "", "this instance's name in the mail outbox's leases, the same across its restarts and unique among instances running at once (default: host name and database file or data directory)", &c.InstanceID},
 		{"device-timeout", "PORTAL_DEVICE_TIMEOUT", "10m", "how long a device of the inventory may report no event before it is marked disconnected with a device_down event (a Go duration: 10m, 90s)", &c.DeviceTimeoutRaw},
-		{"notify-window", "PORTAL_NOTIFY_WINDOW", "5m", "e-mail notifications: at most one digest mail per user per window, critical events at once (a Go duration: 5m, 1s)", &c.NotifyWindowRaw},
+		{"notify-window", "PORTAL_NOTIFY_WINDOW", "5m", "email notifications: at most one digest mail per user per window, critical events at once (a Go duration: 5m, 1s)", &c.NotifyWindowRaw},
 		{"operators", "PORTAL_OPERATORS", "", "comma-separated email addresses of the deployment's operators, who read the survey's results (more with `portal operator add`)", &c.OperatorsRaw},
 		{"google-issuer", "PORTAL_GOOGLE_ISSUER", "https://accounts.google.com", "OpenID issuer for Google sign-in", &c.GoogleIssuer},
 	}

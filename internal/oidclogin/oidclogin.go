@@ -5,7 +5,7 @@
 // It knows the protocol only: it builds the authorization URL, exchanges a
 // code for an ID token and verifies that token (signature against the
 // provider's published keys, issuer, audience, expiry, nonce, and a
-// verified e-mail address), and returns who the provider says signed in.
+// verified email address), and returns who the provider says signed in.
 // What Portal does with that (linking, signing in, the rules) is the
 // service layer's (internal/app).
 //
@@ -154,7 +154,7 @@ func (p *Provider) AuthCodeURL(ctx context.Context, state, nonce, verifier strin
 }
 
 // Exchange trades a code for an ID token, verifies it for the flow's nonce
-// and returns its subject and verified e-mail address.
+// and returns its subject and verified email address.
 func (p *Provider) Exchange(ctx context.Context, code, verifier, nonce string) (*Identity, error) {
 	op, v, err := p.discover(ctx)
 	if err != nil {
@@ -192,7 +192,7 @@ func (p *Provider) Exchange(ctx context.Context, code, verifier, nonce string) (
 		return nil, &RefusedError{Reason: "the ID token names no subject", Err: errors.New("no sub")}
 	}
 	if claims.Email == "" || !(claims.EmailVerified == true || claims.EmailVerified == "true") {
-		return nil, &RefusedError{Reason: "the provider has not verified the account's e-mail address", Err: errors.New("email_verified is not true")}
+		return nil, &RefusedError{Reason: "the provider has not verified the account's email address", Err: errors.New("email_verified is not true")}
 	}
 	return &Identity{Subject: idt.Subject, Email: strings.ToLower(claims.Email)}, nil
 }

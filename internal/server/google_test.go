@@ -418,7 +418,7 @@ func TestGoogleRefusals(t *testing.T) {
 				oidctest.FlawExpired:       "expired",
 				oidctest.FlawSignature:     "signature",
 				oidctest.FlawNonce:         "nonce",
-				oidctest.FlawEmailVerified: "not verified the account's e-mail address",
+				oidctest.FlawEmailVerified: "not verified the account's email address",
 			} {
 				m.SetFlaw(flaw)
 				authURL, _ := e.linkURL(ann)
