@@ -49,11 +49,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -138,6 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.reuse, "reuse", false, "run on what an earlier run with the same sizes seeded and kept (-db file, or -db and -schema) instead of seeding")
 	fs.BoolVar(&o.seedOnly, "seed-only", false, "seed, then stop without running the scenarios")
 	fs.StringVar(&o.only, "only", "", "login: only (a) and the login rows (password, and with a TOTP code)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the scenarios (Portal in-process and the load client) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -211,6 +214,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	var rows []row
 	add := func(r row) {
@@ -244,26 +258,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Connection conn of c logs in as the (conn + turn·c)-th account
 	// without a second factor, spread over all of them: never two attempts
 	// on one account at once.
+	//
+	// With spreadAddrs each connection comes from an address of its own,
+	// as users behind a load balancer do (X-Forwarded-For, which the
+	// in-process Portal trusts from the loopback address); without, all
+	// come from one address, as users behind one NAT do, and every login
+	// writes that address's attempt counter twice.
 	var turns [64]int
-	login := func(c int) op {
+	login := func(c int, spreadAddrs bool) op {
 		return send(func(conn int, _ int64) *http.Request {
 			i := spread(conn+turns[conn]*c, w.plain())
 			turns[conn]++
-			body, _ := json.Marshal(map[string]string{"email": w.email(i), "password": benchPassword})
-			req, _ := http.NewRequest("POST", base+"/api/v1/login", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			return req
+			return loginRequest(base, w.email(i), conn, spreadAddrs)
 		})
 	}
 	var logins []row
-	for _, c := range []int{2, 64} {
+	for _, sc := range []struct {
+		c           int
+		spreadAddrs bool
+	}{{2, false}, {64, false}, {64, true}} {
 		turns = [64]int{}
-		r := load(ctx, c, o.duration, login(c))
-		r.name = fmt.Sprintf("password login, c=%d", c)
+		r := load(ctx, sc.c, o.duration, login(sc.c, sc.spreadAddrs))
+		r.name = fmt.Sprintf("password login, c=%d", sc.c)
+		if sc.spreadAddrs {
+			r.name += ", an address per client"
+		}
 		r.rss = rssMiB()
 		logins = append(logins, r)
-		hashRow.rate = max(hashRow.rate, hashRate(ctx, o.duration))
+		if sc.c == 64 && !sc.spreadAddrs {
+			hashRow.rate = max(hashRow.rate, hashRate(ctx, o.duration))
+		}
 	}
+	hashRow.rate = max(hashRow.rate, hashRate(ctx, o.duration))
 	rows[0].rate = hashRow.rate
 	for _, r := range logins {
 		r.limit, r.limitName = hashRow.rate, "(a)"
@@ -448,7 +474,10 @@ func startPortal(db *store.DB) (*http.Server, string, error) {
 	}
 	base := "http://" + ln.Addr().String()
 	svc := app.New(app.Options{DB: db, Hasher: portalHasher(), BaseURL: base, Logger: logger, SecretBox: box})
-	h, err := server.NewServer(server.Options{Service: svc, Logger: logger, Ready: db.Ready})
+	// The load client stands for the load balancer: its X-Forwarded-For
+	// is trusted, as PORTAL_TRUSTED_PROXIES would make it.
+	h, err := server.NewServer(server.Options{Service: svc, Logger: logger, Ready: db.Ready,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
 	if err != nil {
 		ln.Close()
 		return nil, "", err
@@ -644,6 +673,21 @@ func (p *totpPool) login(base string) op {
 		return err
 	}
 }
+
+// loginRequest is connection conn's POST /api/v1/login as email, from
+// an address of the connection's own (X-Forwarded-For) with spreadAddrs.
+func loginRequest(base, email string, conn int, spreadAddrs bool) *http.Request {
+	body, _ := json.Marshal(map[string]string{"email": email, "password": benchPassword})
+	req, _ := http.NewRequest("POST", base+"/api/v1/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if spreadAddrs {
+		req.Header.Set("X-Forwarded-For", clientAddr(conn))
+	}
+	return req
+}
+
+// clientAddr is the address of connection conn when each has its own.
+func clientAddr(conn int) string { return fmt.Sprintf("10.1.%d.%d", conn/200, conn%200+1) }
 
 // hashRate is argon2id hashes per second with Portal's parameters, one
 // hash at a time on each core, for d.

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"portal/internal/authn"
 	"portal/internal/store"
@@ -44,6 +45,7 @@ func TestBenchTable(t *testing.T) {
 			"(b) bare net/http, cookie in a map, c=64",
 			"password login, c=2",
 			"password login, c=64",
+			"password login, c=64, an address per client",
 			"login + TOTP code, c=2",
 			"login + TOTP code, c=64",
 			"session GET /api/v1/self, c=64",
@@ -87,7 +89,7 @@ func TestBenchOnlyLogin(t *testing.T) {
 			got = append(got, strings.TrimSpace(strings.Split(name, " |")[0]))
 		}
 	}
-	want := []string{"(a) argon2id hashes/s, all cores, best of 3", "password login, c=2", "password login, c=64", "login + TOTP code, c=2", "login + TOTP code, c=64"}
+	want := []string{"(a) argon2id hashes/s, all cores, best of 3", "password login, c=2", "password login, c=64", "password login, c=64, an address per client", "login + TOTP code, c=2", "login + TOTP code, c=64"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows %q, want %q\n%s", got, want, out.String())
 	}
@@ -221,6 +223,27 @@ func TestSeedWorld(t *testing.T) {
 		for _, e := range page.Results {
 			if e.OrgID != w.orgID(0) {
 				t.Errorf("entry of organization %s in organization 0's log", e.OrgID)
+			}
+		}
+
+		// A login of the row "an address per client" comes from its
+		// connection's address, not from the load client's.
+		for _, spreadAddrs := range []bool{false, true} {
+			resp, err := http.DefaultClient.Do(loginRequest(base, w.email(1), 7, spreadAddrs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			sessions, err := db.ListUserSessions(ctx, w.userID(1), time.Now())
+			if err != nil || len(sessions) == 0 {
+				t.Fatalf("no session after a login (%s): %v", resp.Status, err)
+			}
+			want := "127.0.0.1"
+			if spreadAddrs {
+				want = clientAddr(7)
+			}
+			if got := sessions[0].IP; got != want {
+				t.Errorf("login with spreadAddrs %v: session from %s, want %s", spreadAddrs, got, want)
 			}
 		}
 

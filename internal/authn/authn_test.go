@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -549,5 +550,13 @@ func TestParseKey(t *testing.T) {
 	}
 	if _, err := NewSecretBox(k); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDefaultHasherSlots: the default hasher runs one hash per CPU Go may
+// use, no more (each holds 19 MiB and a CPU) and no fewer.
+func TestDefaultHasherSlots(t *testing.T) {
+	if got, want := cap(DefaultHasher().sem), runtime.GOMAXPROCS(0); got != want {
+		t.Fatalf("default hasher runs %d hashes at once, want %d (GOMAXPROCS)", got, want)
 	}
 }

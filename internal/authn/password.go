@@ -77,9 +77,12 @@ func NewHasher(memoryKiB, time uint32, threads uint8, maxConcurrent int) *Hasher
 }
 
 // DefaultHasher returns a Hasher with the OWASP parameters (19 MiB, t=2,
-// p=1) allowing 2*runtime.NumCPU() concurrent hashes.
+// p=1) running one hash per CPU Go may use (GOMAXPROCS) at a time: more
+// would not finish sooner, since a hash keeps its CPU busy from start to
+// end, but each would hold its 19 MiB longer and make every login in
+// progress slower; the others wait for a slot in order of arrival.
 func DefaultHasher() *Hasher {
-	return NewHasher(DefaultMemoryKiB, DefaultTime, DefaultThreads, 2*runtime.NumCPU())
+	return NewHasher(DefaultMemoryKiB, DefaultTime, DefaultThreads, runtime.GOMAXPROCS(0))
 }
 
 // NormalizePassword applies Unicode NFKC so that the same password typed on
