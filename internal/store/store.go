@@ -57,6 +57,8 @@ type DB struct {
 	epochMu    sync.Mutex
 	epochStmt  atomic.Pointer[sql.Stmt]
 	epochReads sharedReads
+	// writeStmts are the write pool's prepared statements (SQLite).
+	writeStmts *stmtCache
 }
 
 // Writes returns how many write transactions of this process reached
@@ -158,8 +160,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, err
 	}
 	read.SetMaxOpenConns(max(4, 2*runtime.NumCPU()))
-	db := &DB{dialect: SQLite, write: write, read: read}
-	db.conn = conn{q: read, d: SQLite}
+	db := &DB{dialect: SQLite, write: write, read: read, writeStmts: newStmtCache(write)}
+	db.conn = conn{q: read, d: SQLite, stmts: newStmtCache(read)}
 	return db, nil
 }
 
@@ -301,7 +303,7 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return classify(timedOut(ctx, fmt.Errorf("begin: %w", err)))
 	}
-	tx := &Tx{conn: conn{q: sqlTx, d: db.dialect}, tx: sqlTx}
+	tx := &Tx{conn: conn{q: sqlTx, d: db.dialect, stmts: db.writeStmts, tx: sqlTx}, tx: sqlTx}
 	if dl, ok := ctx.Deadline(); ok && db.timeout > 0 {
 		// Statements run with the ctx fn passes them; each gets the
 		// transaction's deadline too.
@@ -314,6 +316,9 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 		// connection, blocking every later write of the process.
 		if !committed {
 			_ = sqlTx.Rollback()
+		}
+		if db.writeStmts != nil { // the write connection is free again
+			db.writeStmts.prepareDeferred(ctx)
 		}
 	}()
 	if err := fn(tx); err != nil {
@@ -366,6 +371,8 @@ type conn struct {
 	d        Dialect
 	timeout  time.Duration
 	deadline time.Time
+	stmts    *stmtCache // SQLite: the pool's prepared statements (stmtcache.go); nil on PostgreSQL
+	tx       *sql.Tx    // in a transaction: the one q is, to run a cached statement in it
 }
 
 // bound gives ctx the store's bound, whose expiry has errTimeout as its
@@ -392,7 +399,16 @@ func timedOut(ctx context.Context, err error) error {
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	res, err := c.q.ExecContext(ctx, rebind(c.d, query), args...)
+	st, err := c.prepared(ctx, query)
+	if err != nil {
+		return nil, timedOut(ctx, mapErr(err))
+	}
+	var res sql.Result
+	if st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = c.q.ExecContext(ctx, rebind(c.d, query), args...)
+	}
 	return res, timedOut(ctx, mapErr(err))
 }
 
@@ -432,7 +448,15 @@ func (r *rows) Scan(dest ...any) error { return timedOut(r.ctx, r.Rows.Scan(dest
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*rows, error) {
 	ctx, cancel := c.bound(ctx)
-	rs, err := c.q.QueryContext(ctx, rebind(c.d, query), args...)
+	st, err := c.prepared(ctx, query)
+	var rs *sql.Rows
+	switch {
+	case err != nil:
+	case st != nil:
+		rs, err = st.QueryContext(ctx, args...)
+	default:
+		rs, err = c.q.QueryContext(ctx, rebind(c.d, query), args...)
+	}
 	if err != nil {
 		err = timedOut(ctx, err)
 		cancel()
@@ -444,19 +468,33 @@ func (c conn) query(ctx context.Context, query string, args ...any) (*rows, erro
 // row is the one row of a query; Scan ends the statement's bound.
 type row struct {
 	*sql.Row
+	err    error // the statement could not be prepared: Scan and Err return it
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
 func (r *row) Scan(dest ...any) error {
 	defer r.cancel()
+	if r.err != nil {
+		return timedOut(r.ctx, r.err)
+	}
 	return timedOut(r.ctx, r.Row.Scan(dest...))
 }
 
-func (r *row) Err() error { return timedOut(r.ctx, r.Row.Err()) }
+func (r *row) Err() error {
+	if r.err != nil {
+		return timedOut(r.ctx, r.err)
+	}
+	return timedOut(r.ctx, r.Row.Err())
+}
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *row {
 	ctx, cancel := c.bound(ctx)
+	if st, err := c.prepared(ctx, query); err != nil {
+		return &row{err: mapErr(err), ctx: ctx, cancel: cancel}
+	} else if st != nil {
+		return &row{Row: st.QueryRowContext(ctx, args...), ctx: ctx, cancel: cancel}
+	}
 	return &row{Row: c.q.QueryRowContext(ctx, rebind(c.d, query), args...), ctx: ctx, cancel: cancel}
 }
 
