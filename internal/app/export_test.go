@@ -31,7 +31,8 @@ func (r RateLimitForTest) Silent() bool              { return r.l.silent }
 func (r RateLimitForTest) Key(subject string) string { return r.l.key(subject) }
 
 func (r RateLimitForTest) Reserve(ctx context.Context, tx *store.Tx, subject string, now time.Time) (*portal.Error, error) {
-	return r.l.reserve(ctx, tx, subject, now)
+	refused, _, err := r.l.reserve(ctx, tx, subject, now)
+	return refused, err
 }
 
 func (r RateLimitForTest) Release(ctx context.Context, tx *store.Tx, subject string) error {

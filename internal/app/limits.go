@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"portal"
+	"portal/internal/secevent"
 	"portal/internal/store"
 )
 
@@ -38,6 +39,11 @@ import (
 // checkLimits refuses early, without writing, while a key is locked. Every
 // refusal is tooMany's: 429, a whole number of seconds in Retry-After, and
 // "too many <what>; try again in <wait>".
+//
+// reserve, settle and record return the lock the event set (0: none), so
+// that a lockout of the login and second-factor limits is logged once, when
+// it is set and will stand (lockedOut: security.lockout); a request refused
+// because its key is already locked is the transport's security.rate_limited.
 type rateLimit struct {
 	name    string        // the key prefix
 	keyedOn string        // what the subject is
@@ -155,11 +161,11 @@ func (s *Service) checkLimits(ctx context.Context, now time.Time, keys ...limitK
 // reserve counts an attempt of subject before the work it limits (see
 // rateLimit). It returns the refusal (nil when the attempt goes through)
 // separately from err, so that the caller's transaction still commits the
-// lock it wrote.
-func (l *rateLimit) reserve(ctx context.Context, tx *store.Tx, subject string, now time.Time) (*portal.Error, error) {
+// lock it wrote, and how long this attempt locked the key (0: it did not).
+func (l *rateLimit) reserve(ctx context.Context, tx *store.Tx, subject string, now time.Time) (*portal.Error, time.Duration, error) {
 	r, err := l.count(ctx, tx, subject, now)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	return r.settle(ctx, tx)
 }
@@ -187,22 +193,30 @@ func (l *rateLimit) count(ctx context.Context, tx *store.Tx, subject string, now
 // settle is reserve's answer to the attempt counted: the refusal of a
 // locked key; the lock of a backoff from the max-th attempt on (the
 // attempt goes through); or, over max without a backoff, the attempt
-// given back, the key locked and the attempt refused.
-func (r reservation) settle(ctx context.Context, tx *store.Tx) (*portal.Error, error) {
+// given back, the key locked and the attempt refused. lock is how long
+// this attempt locked the key (0: it did not; nor when the key was locked
+// already).
+func (r reservation) settle(ctx context.Context, tx *store.Tx) (refused *portal.Error, lock time.Duration, err error) {
 	l, key, now := r.l, r.l.key(r.subject), r.now
 	switch {
 	case r.locked.After(now):
-		return l.tooMany(r.subject, r.locked.Sub(now)), nil
+		return l.tooMany(r.subject, r.locked.Sub(now)), 0, nil
 	case l.maxLock > 0 && r.n >= l.max:
-		return nil, l.lockKey(ctx, tx, key, now.Add(l.lockFor(r.n)))
+		lock = l.lockFor(r.n)
+		if err := l.lockKey(ctx, tx, key, now.Add(lock)); err != nil {
+			return nil, 0, err
+		}
+		return nil, lock, nil
 	case l.maxLock == 0 && r.n > l.max:
 		if err := tx.ReleaseAttempt(ctx, key); err != nil {
-			return nil, fmt.Errorf("rate limit %s: %w", l.name, err)
+			return nil, 0, fmt.Errorf("rate limit %s: %w", l.name, err)
 		}
-		until := now.Add(l.lock)
-		return l.tooMany(r.subject, l.lock), l.lockKey(ctx, tx, key, until)
+		if err := l.lockKey(ctx, tx, key, now.Add(l.lock)); err != nil {
+			return nil, 0, err
+		}
+		return l.tooMany(r.subject, l.lock), l.lock, nil
 	}
-	return nil, nil
+	return nil, 0, nil
 }
 
 // undo takes back an attempt counted and not settled, because another
@@ -257,6 +271,19 @@ func (l *rateLimit) record(ctx context.Context, tx *store.Tx, subject string, no
 		return n, lock, l.tooMany(subject, l.window)
 	}
 	return n, lock, nil
+}
+
+// lockedOut logs the lock an event of l set (secevent.Lockout), once: when
+// the lock is set and stands (a login's lock of the account stands unless
+// the password is right). It names the limit, what was locked ("account"
+// or "address") and for how long; the user by id when known, never the
+// address or a secret.
+func (s *Service) lockedOut(ctx context.Context, l *rateLimit, userID string, lock time.Duration) {
+	kind := "account" // keyed on the account's email address or the user
+	if l.keyedOn == "client address" {
+		kind = "address"
+	}
+	secevent.Log(ctx, s.log, secevent.Lockout, userID, "limit", l.name, "key_kind", kind, "locked_seconds", int(lock/time.Second))
 }
 
 func (l *rateLimit) lockKey(ctx context.Context, tx *store.Tx, key string, until time.Time) error {

@@ -69,14 +69,33 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		}
 		return nil, err
 	}
-	if err := s.reserveLogin(ctx, acct, ip, now); err != nil {
+	acctLock, err := s.reserveLogin(ctx, acct, ip, now)
+	if err != nil {
 		if portal.ErrorCode(err) == portal.ETOOMANY {
 			s.onLogin("throttled")
 		}
 		return nil, err
 	}
+	// This attempt may have locked the account (limitLoginAccount's
+	// backoff locks at its max-th failure, before the hash, so that
+	// concurrent guesses are refused). The right password lifts that lock
+	// (releaseLogin); otherwise it stands, and is logged once, after the
+	// attempt's own event.
+	var u *portal.User
+	released := false
+	if acctLock > 0 {
+		defer func() {
+			if !released {
+				id := ""
+				if u != nil {
+					id = u.ID
+				}
+				s.lockedOut(ctx, limitLoginAccount, id, acctLock)
+			}
+		}()
+	}
 	password = authn.NormalizePassword(password)
-	u, err := s.db.GetUserByEmail(ctx, email)
+	u, err = s.db.GetUserByEmail(ctx, email)
 	if err != nil && portal.ErrorCode(err) != portal.ENOTFOUND {
 		return nil, err
 	}
@@ -126,6 +145,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		if err := s.db.Write(ctx, func(tx *store.Tx) error { return releaseLogin(ctx, tx, acct, ip) }); err != nil {
 			return nil, err
 		}
+		released = true
 		s.loginFailed(ctx, u, "account_disabled")
 		s.onLogin("failure")
 		return nil, errDisabled(portal.EFORBIDDEN)
@@ -135,6 +155,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		if err := s.db.Write(ctx, func(tx *store.Tx) error { return releaseLogin(ctx, tx, acct, ip) }); err != nil {
 			return nil, err
 		}
+		released = true
 		s.loginFailed(ctx, u, "password_reset_required")
 		s.onLogin("failure")
 		return nil, &portal.Error{Code: portal.EFORBIDDEN, Fields: map[string]any{"password_reset_required": true},
@@ -215,6 +236,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		}
 		return nil, err
 	}
+	released = true
 	u.PasswordHash = newHash
 	secevent.Log(ctx, s.log, secevent.LoginSucceeded, u.ID, "second_factor_pending", pending)
 	s.onLogin("success")
@@ -238,31 +260,40 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 // opposite orders (a deadlock on PostgreSQL), and the address's row, which
 // every login from that address writes, is held only from its statement to
 // the commit.
-func (s *Service) reserveLogin(ctx context.Context, acct, ip string, now time.Time) error {
+//
+// acctLock is how long this attempt locked the account (the caller logs
+// it if it stands); a lock of the address, which refuses the attempt that
+// set it, is logged here (security.lockout, not security.rate_limited).
+func (s *Service) reserveLogin(ctx context.Context, acct, ip string, now time.Time) (acctLock time.Duration, err error) {
 	var refused *portal.Error
-	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
+	var addrLock time.Duration
+	err = s.db.Write(ctx, func(tx *store.Tx) (err error) {
+		acctLock, addrLock = 0, 0
 		account, err := limitLoginAccount.count(ctx, tx, acct, now)
 		if err != nil {
 			return err
 		}
-		if refused, err = limitLoginAddress.reserve(ctx, tx, ip, now); err != nil || refused != nil {
+		if refused, addrLock, err = limitLoginAddress.reserve(ctx, tx, ip, now); err != nil || refused != nil {
 			if err != nil {
 				return err
 			}
 			return account.undo(ctx, tx) // the address's refusal does not count on the account
 		}
-		if refused, err = account.settle(ctx, tx); err != nil || refused == nil {
+		if refused, acctLock, err = account.settle(ctx, tx); err != nil || refused == nil {
 			return err
 		}
 		return limitLoginAddress.release(ctx, tx, ip) // nothing is hashed for it
 	})
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if addrLock > 0 {
+		s.lockedOut(ctx, limitLoginAddress, "", addrLock)
 	}
 	if refused != nil {
-		return refused
+		return 0, refused
 	}
-	return nil
+	return acctLock, nil
 }
 
 // releaseLogin undoes the count of an attempt whose password was right: the

@@ -98,7 +98,7 @@ func (s *Service) reserveSignup(ctx context.Context, c Client) error {
 	}
 	var refused *portal.Error
 	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
-		refused, err = limitSignupAddress.reserve(ctx, tx, c.IP, now)
+		refused, _, err = limitSignupAddress.reserve(ctx, tx, c.IP, now) // a sign-up throttle, not a lockout
 		return err
 	})
 	if err != nil {

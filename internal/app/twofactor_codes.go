@@ -168,7 +168,7 @@ func (s *Service) wrongCode(ctx context.Context, a *Actor, u *portal.User, msg s
 	}
 	secevent.Log(ctx, s.log, secevent.SecondFactorFailed, u.ID, "reason", "wrong_code")
 	if lock > 0 {
-		secevent.Log(ctx, s.log, secevent.Lockout, u.ID, "limit", limitTwoFactor.name, "locked_seconds", int(lock/time.Second))
+		s.lockedOut(ctx, limitTwoFactor, u.ID, lock)
 		return limitTwoFactor.tooMany(u.ID, lock)
 	}
 	return &portal.Error{Code: portal.EINVALID, Message: msg, Fields: map[string]any{"two_factor_incorrect": true}}
