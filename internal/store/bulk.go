@@ -233,15 +233,21 @@ func (db *DB) CountRows(ctx context.Context, table string) (n int64, err error) 
 
 // Analyze updates the planner's statistics after a bulk load (PostgreSQL:
 // VACUUM ANALYZE, which also marks the pages all-visible for index-only
-// scans).
+// scans), then writes the load's pages out (a checkpoint), so that a
+// measurement made next does not share the disk with that write. The
+// checkpoint is best effort: PostgreSQL allows it only to a superuser or a
+// member of pg_checkpoint.
 func (db *DB) Analyze(ctx context.Context) (err error) {
 	defer wrap(&err, "Analyze")
-	q := "ANALYZE"
+	q, checkpoint := "ANALYZE", "PRAGMA wal_checkpoint(TRUNCATE)"
 	if db.dialect == Postgres {
-		q = "VACUUM (ANALYZE)"
+		q, checkpoint = "VACUUM (ANALYZE)", "CHECKPOINT"
 	}
-	_, err = db.write.ExecContext(ctx, q)
-	return err
+	if _, err = db.write.ExecContext(ctx, q); err != nil {
+		return err
+	}
+	_, _ = db.write.ExecContext(ctx, checkpoint)
+	return nil
 }
 
 // TableScans is how a table was read: sequential scans and the rows they
