@@ -30,8 +30,9 @@ import (
 //   - Signing in with Google opens a session as a password login does, and
 //     that session still owes the second factor when two-factor
 //     authentication is on.
-//   - Unlinking needs the current password, and is refused when the
-//     account has none (it must keep a way in).
+//   - Unlinking needs a session (not an API token) and the current
+//     password, and is refused when the account has none (it must keep a
+//     way in).
 //   - Each flow (state, nonce, PKCE verifier) is bound to the browser
 //     (a random cookie, stored hashed) or the session that started it, and
 //     is used once: finishing it deletes it, whatever the outcome.
@@ -41,10 +42,15 @@ import (
 // ProviderGoogle is the provider's name in paths and in identity links.
 const ProviderGoogle = "google"
 
-// opLinkGoogle is refused to API tokens (sensitive.go): a Google account
-// is a new way into the account. It is not in SessionOnlyOperations, whose
-// test runs without Google sign-in; TestGoogleRefusals tries it.
-const opLinkGoogle SessionOnly = "link a Google account"
+// opLinkGoogle and opUnlinkGoogle are refused to API tokens (sensitive.go):
+// a Google account is a way into the account, added or taken away. They
+// are not in SessionOnlyOperations, whose test runs without Google
+// sign-in; TestGoogleRefusals and the role × route table
+// (TestAuthzEveryRoute) try them with a token.
+const (
+	opLinkGoogle   SessionOnly = "link a Google account"
+	opUnlinkGoogle SessionOnly = "unlink the Google account"
+)
 
 // OAuthFlowTTL is how long a started sign-in or link may take at the
 // provider.
@@ -521,6 +527,9 @@ func (s *Service) UnlinkGoogle(ctx context.Context, a *Actor, password string) (
 	defer wrap(&err, "UnlinkGoogle")
 	if s.google == nil {
 		return errGoogleOff()
+	}
+	if err := requireSession(a, opUnlinkGoogle); err != nil {
+		return err
 	}
 	u, err := s.db.GetUser(ctx, a.User.ID)
 	if err != nil {

@@ -42,7 +42,8 @@ type Minting struct {
 
 	mu     sync.Mutex
 	flaw   string
-	nonces map[string]string // code → nonce
+	nonces map[string]string    // code → nonce
+	as     map[string][2]string // code → subject and email (AuthorizeAs)
 	key    *rsa.PrivateKey
 	other  *rsa.PrivateKey
 }
@@ -50,7 +51,7 @@ type Minting struct {
 // StartMinting runs a minting provider for the client id clientID.
 func StartMinting(t testing.TB, clientID string) *Minting {
 	t.Helper()
-	m := &Minting{ClientID: clientID, Subject: "minted-subject-1", Email: "minted@example.com", nonces: map[string]string{}}
+	m := &Minting{ClientID: clientID, Subject: "minted-subject-1", Email: "minted@example.com", nonces: map[string]string{}, as: map[string][2]string{}}
 	var err error
 	if m.key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 		t.Fatal(err)
@@ -97,6 +98,17 @@ func (m *Minting) Authorize(t testing.TB, authURL string) (code, state string) {
 	return code, q.Get("state")
 }
 
+// AuthorizeAs is Authorize for the Google account subject with address
+// email instead of Subject and Email: its code's ID token names them.
+func (m *Minting) AuthorizeAs(t testing.TB, authURL, subject, email string) (code, state string) {
+	t.Helper()
+	code, state = m.Authorize(t, authURL)
+	m.mu.Lock()
+	m.as[code] = [2]string{subject, email}
+	m.mu.Unlock()
+	return code, state
+}
+
 func (m *Minting) discovery(w http.ResponseWriter, _ *http.Request) {
 	m.mu.Lock()
 	issuer := m.Issuer
@@ -135,6 +147,11 @@ func (m *Minting) token(w http.ResponseWriter, r *http.Request) {
 	nonce, ok := m.nonces[code]
 	delete(m.nonces, code)
 	flaw := m.flaw
+	subject, email := m.Subject, m.Email
+	if as, found := m.as[code]; found {
+		subject, email = as[0], as[1]
+		delete(m.as, code)
+	}
 	m.mu.Unlock()
 	if !ok || r.PostFormValue("code_verifier") == "" {
 		w.Header().Set("Content-Type", "application/json")
@@ -143,7 +160,7 @@ func (m *Minting) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	claims := map[string]any{"iss": m.Issuer, "aud": m.ClientID, "sub": m.Subject, "email": m.Email, "email_verified": true,
+	claims := map[string]any{"iss": m.Issuer, "aud": m.ClientID, "sub": subject, "email": email, "email_verified": true,
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "nonce": nonce}
 	key := m.key
 	switch flaw {

@@ -19,6 +19,8 @@ import (
 	"portal/internal/app"
 	"portal/internal/authn"
 	"portal/internal/mistspec"
+	"portal/internal/oidclogin"
+	"portal/internal/oidctest"
 	"portal/internal/server"
 	"portal/internal/store"
 	"portal/internal/testenv"
@@ -48,6 +50,11 @@ import (
 // caller; public routes to everyone; operator routes 200 to the operator
 // and 403 to every other signed-in caller. Every table run goes through both
 // session cookies (with X-CSRFToken) and "Authorization: Token <key>".
+//
+// The routes of Sign in with Google exist only when it is on: their rows
+// (google) run on a Portal of their own with it on, against a minting
+// provider (oidctest), one case after another (their sessions must stay
+// recently signed in while other rows move the clock).
 
 var roles = []string{portal.RoleAdmin, portal.RoleWrite, portal.RoleRead, portal.RoleHelpdesk, portal.RoleInstaller}
 
@@ -112,6 +119,8 @@ type authzRow struct {
 	// unaudited: why an allowed change writes no audit entry ("" for a
 	// change that must).
 	unaudited string
+	// google: a route of Sign in with Google (see above).
+	google bool
 }
 
 func authzRows() []authzRow {
@@ -240,6 +249,18 @@ func authzRows() []authzRow {
 			return map[string]any{"satisfaction": 4, "ease": 5, "purpose": "inventory", "comment": "Quick."}
 		}},
 		{pattern: "GET /api/v1/survey/results", kind: operatorRoute},
+
+		// Sign in with Google. Linking and unlinking are the caller's own,
+		// with a session only: a token may not add or remove a way into the
+		// account (app.SessionOnlyOperations). The link is finished with a
+		// real code, of a Google account of the caller's own; the unlink
+		// finds one linked. Signing in is the same to everyone: starting
+		// it, and a code sent without the flow's browser cookie, refused.
+		{pattern: "GET /api/v1/self/oauth/google", kind: selfRoute, status: 200, tokenStatus: 403, google: true},
+		{pattern: "POST /api/v1/self/oauth/google", kind: selfRoute, status: 200, tokenStatus: 403, google: true, body: (*fixture).googleLinkCode},
+		{pattern: "DELETE /api/v1/login/oauth/google", kind: selfRoute, status: 200, tokenStatus: 403, google: true, body: (*fixture).googleLinked},
+		{pattern: "GET /api/v1/login/oauth/google", kind: publicRoute, status: 200, perIP: true, google: true},
+		{pattern: "POST /api/v1/login/oauth/google", kind: publicRoute, status: 400, google: true, body: named("code", "not-a-code-of-this-browser")},
 	}
 }
 
@@ -288,6 +309,48 @@ type fixture struct {
 	owner        *portal.User // the organization's Super User
 	observer     *portal.User // an Observer of the organization
 	inviteID     string       // an open invitation, made on demand
+	t            testing.TB
+	google       *oidctest.Minting // the Google rows' provider
+}
+
+// googleLinkCode starts linking a Google account with the caller's session
+// and returns the provider's code and state for a Google account of the
+// caller's own; without a session that can start it, a code of nothing.
+func (f *fixture) googleLinkCode() any {
+	f.t.Helper()
+	if f.sessionToken == "" {
+		return map[string]any{"code": "no-flow"}
+	}
+	r := sendRaw(f.t, f.st, http.DefaultClient, "GET", "/api/v1/self/oauth/google", nil, false,
+		map[string]string{"Cookie": "sessionid=" + f.sessionToken + "; csrftoken=" + f.csrf})
+	var m struct {
+		URL string `json:"authorization_url"`
+	}
+	if r.Status != 200 || json.Unmarshal(r.Body, &m) != nil || m.URL == "" {
+		return map[string]any{"code": "no-flow"} // a deleted account's session
+	}
+	code, state := f.google.AuthorizeAs(f.t, m.URL, fmt.Sprintf("authz-google-%d", f.n), fmt.Sprintf("google-%d@example.com", f.n))
+	return map[string]any{"code": code, "state": state}
+}
+
+// googleLinked links a Google account to the caller's account and returns
+// the body of an unlink: the current password.
+func (f *fixture) googleLinked() any {
+	f.t.Helper()
+	if f.user == nil {
+		return map[string]any{"password": fixturePassword}
+	}
+	if _, err := f.st.DB.GetUser(context.Background(), f.user.ID); err == nil { // not a deleted account
+		now := f.st.Clock.Now()
+		err := f.st.DB.Write(context.Background(), func(tx *store.Tx) error {
+			return tx.CreateIdentityLink(context.Background(), &store.IdentityLink{ID: uuid.NewString(), UserID: f.user.ID, Provider: app.ProviderGoogle,
+				Subject: fmt.Sprintf("authz-google-%d", f.n), Email: fmt.Sprintf("google-%d@example.com", f.n), Created: now})
+		})
+		if err != nil {
+			f.t.Fatalf("link Google: %v", err)
+		}
+	}
+	return map[string]any{"password": fixturePassword}
 }
 
 var fixtureSeq atomic.Int64
@@ -309,7 +372,7 @@ func newFixture(t *testing.T, st *testenv.Stack, p principal) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	now := st.Clock.Now()
-	f := &fixture{st: st, n: int(fixtureSeq.Add(1))}
+	f := &fixture{st: st, n: int(fixtureSeq.Add(1)), t: t}
 	id := uuid.NewString
 	mkUser := func(tx *store.Tx, name string) (*portal.User, error) {
 		u := &portal.User{ID: id(), Email: fmt.Sprintf("%s-%d@example.com", name, f.n), FirstName: name, LastName: "Test",
@@ -537,12 +600,21 @@ func TestAuthzEveryRoute(t *testing.T) {
 
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		st := testenv.NewStack(t, d)
+		google := oidctest.StartMinting(t, "portal-authz")
+		gst := testenv.NewStackWith(t, testenv.OpenDB(t, d), testenv.StackOptions{Google: func(redirect string) oidclogin.Config {
+			return oidclogin.Config{ClientID: google.ClientID, ClientSecret: "secret", Issuer: google.Issuer, RedirectURL: redirect}
+		}})
 		for _, row := range rows {
 			t.Run(strings.ReplaceAll(row.pattern, "/", "_"), func(t *testing.T) {
-				t.Parallel() // each case has its own fixture
+				on := st
+				if row.google {
+					on = gst // one case after another (see above)
+				} else {
+					t.Parallel() // each case has its own fixture
+				}
 				for _, token := range []bool{false, true} {
 					for _, p := range principals() {
-						checkAuthzCase(t, st, spec, row, p, token)
+						checkAuthzCase(t, on, spec, row, p, token, google)
 					}
 				}
 			})
@@ -550,7 +622,7 @@ func TestAuthzEveryRoute(t *testing.T) {
 	})
 }
 
-func checkAuthzCase(t *testing.T, st *testenv.Stack, spec *mistspec.Spec, row authzRow, p principal, token bool) {
+func checkAuthzCase(t *testing.T, st *testenv.Stack, spec *mistspec.Spec, row authzRow, p principal, token bool, google *oidctest.Minting) {
 	t.Helper()
 	auth := "session"
 	if token {
@@ -560,6 +632,7 @@ func checkAuthzCase(t *testing.T, st *testenv.Stack, spec *mistspec.Spec, row au
 		st.Clock.Advance(time.Hour)
 	}
 	f := newFixture(t, st, p)
+	f.google = google
 	method, path := f.path(t, row)
 	r := f.call(t, row, p, token)
 	checkAPIResponse(t, spec, method, path, r)

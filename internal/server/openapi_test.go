@@ -20,10 +20,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
-	rec := &patternRecorder{}
-	(&server{metrics: NewMetrics(nil)}).routes(rec.mux())
 	n := 0
-	for _, p := range rec.patterns {
+	for _, p := range RoutePatterns() { // Sign in with Google's too
 		method, path, ok := strings.Cut(p, " ")
 		if !ok || !strings.HasPrefix(path, "/api/v1/") {
 			continue
