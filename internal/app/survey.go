@@ -120,7 +120,7 @@ func (s *Service) SurveyStatus(ctx context.Context, a *Actor) (_ *SurveyStatus, 
 // may only change its password or set up two-factor authentication.
 func (s *Service) SurveyPrompt(ctx context.Context, a *Actor) (_ bool, err error) {
 	defer wrap(&err, "SurveyPrompt")
-	if a.Session == nil || a.TwoFactor.Pending || a.TwoFactor.EnrolDue || a.Restriction() != nil {
+	if !surveySession(a) {
 		return false, nil
 	}
 	now := s.clock()
@@ -137,6 +137,31 @@ func (s *Service) SurveyPrompt(ctx context.Context, a *Actor) (_ bool, err error
 		return err
 	})
 	return show, err
+}
+
+// surveySession reports whether the actor's session may be asked and may
+// open the survey in the GUI: a session (not an API token) that neither
+// owes its second factor nor may only change its password or set up
+// two-factor authentication.
+func surveySession(a *Actor) bool {
+	return a.Session != nil && !a.TwoFactor.Pending && !a.TwoFactor.EnrolDue && a.Restriction() == nil
+}
+
+// SurveyLink reports whether My Account offers the actor the survey's
+// link: to the sessions the prompt may be shown to (surveySession),
+// whatever the account's age and after "Not now" or "Don't ask again"
+// too (the link is the user's choice, the prompt is ours), unless the
+// user answered today, when another answer is refused.
+func (s *Service) SurveyLink(ctx context.Context, a *Actor) (_ bool, err error) {
+	defer wrap(&err, "SurveyLink")
+	if !surveySession(a) {
+		return false, nil
+	}
+	st, err := s.SurveyStatus(ctx, a)
+	if err != nil {
+		return false, err
+	}
+	return !st.AnsweredToday, nil
 }
 
 // SnoozeSurvey is "Not now": no prompt for SurveySnooze.

@@ -170,3 +170,65 @@ func TestBrowserSurvey(t *testing.T) {
 		t.Error("the CSV names who answered")
 	}
 }
+
+// TestBrowserSurveyLink: after "Don't ask again", My Account still leads
+// to the survey, by a discreet link at the end of its sections, at 1366×900
+// and 390×844 (in the sections' column, no wider than it, no sideways
+// scroll); the link opens the survey, whose answer is taken and whose
+// Continue leads back to My Account, now without the link for the day.
+func TestBrowserSurveyLink(t *testing.T) {
+	ctx := browsertest.New(t)
+	st := testenv.NewStackWith(t, testenv.OpenDB(t, store.SQLite), testenv.StackOptions{})
+	b := &accountBrowser{t: t, ctx: ctx, st: st}
+	const pw = "survey horse 12"
+	st.SignUp(t, "bob@example.com", pw, "")
+	js := func(expr string) bool {
+		t.Helper()
+		return browsertest.Get(t, ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+	}
+
+	// The seventh day: the prompt, answered Don't ask again.
+	st.Clock.Advance(app.SurveyAfter)
+	b.login("bob@example.com", pw, false)
+	b.text("#survey-prompt", "Do you have time for a two-minute survey?")
+	b.do(chromedp.Click(chromedp.CSS(`#survey-prompt button[value="never"]`)))
+	b.text(".flash.ok", "Thank you. We will not ask you again.")
+
+	// My Account: the link, last in the sections' column, at both sizes.
+	b.openMyAccount()
+	if js(`document.getElementById("survey-prompt")`) {
+		t.Error("the prompt shows on My Account after Don't ask again")
+	}
+	b.text("#survey-link", "Tell us how Portal works for you (two-minute survey)")
+	const placed = `(() => { const l = document.getElementById("survey-link"), col = document.querySelector(".account-sections");
+		const r = l.getBoundingClientRect(), c = col.getBoundingClientRect(), last = col.querySelector(":scope > section:last-of-type").getBoundingClientRect();
+		return col.contains(l) && r.left >= c.left - 0.5 && r.right <= c.right + 0.5 && r.top >= last.bottom; })()`
+	for _, sc := range accountScreens {
+		restore := b.size(sc)
+		b.do(chromedp.ScrollIntoView(chromedp.CSS("#survey-link")))
+		if !js(placed) {
+			t.Errorf("at %s the survey link is not under the last section, inside the sections' column", sc.name)
+		}
+		if sc.phone {
+			if w := browsertest.Get(t, ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth - document.documentElement.clientWidth`)); w > 0 {
+				t.Errorf("at %s My Account scrolls sideways by %.0f px", sc.name, w)
+			}
+		}
+		browsertest.ScreenshotWindow(t, ctx, "account-survey-link-"+sc.name)
+		restore()
+	}
+
+	// The link: the survey, answered; Continue back to My Account.
+	b.do(chromedp.Click(chromedp.CSS("#survey-link")))
+	b.text("h1", "Two-Minute Survey")
+	b.do(chromedp.Click(chromedp.CSS(`label:has(input[name="purpose"][value="account"])`)),
+		chromedp.Click(chromedp.CSS(`label:has(input[name="ease"][value="4"])`)),
+		chromedp.Click(chromedp.CSS(`label:has(input[name="satisfaction"][value="5"])`)),
+		chromedp.Click(chromedp.CSS(`#survey-form button[type="submit"]`)))
+	b.text("h1", "Thank You")
+	b.do(chromedp.Click(chromedp.CSS(`.survey-thanks a.button`)))
+	b.text("h1", "My Account")
+	if js(`document.getElementById("survey-link")`) {
+		t.Error("My Account offers the survey again on the day it was answered")
+	}
+}

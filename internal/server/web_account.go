@@ -61,6 +61,9 @@ type accountView struct {
 	// save is about, when the service says (section name → field name).
 	ErrorFields map[string]string
 	Nav         []accountNavItem // the section navigation, in page order
+	// SurveyLink: the page ends with a link to the two-minute survey
+	// (app.SurveyLink), which "Don't ask again" leaves.
+	SurveyLink bool
 }
 
 func (s *server) webAccount(w http.ResponseWriter, r *http.Request, v *view, a *app.Actor) error {
@@ -96,6 +99,9 @@ func (s *server) renderAccount(w http.ResponseWriter, r *http.Request, v *view, 
 			return err
 		}
 		av.Sections[sec.name] = d
+	}
+	if av.SurveyLink, err = s.svc.SurveyLink(r.Context(), a); err != nil {
+		return err
 	}
 	if section != "" {
 		av.Errors[section], av.Forms[section] = saveMsg, saveForm

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"portal/internal/app"
 	"portal/internal/store"
@@ -216,6 +217,67 @@ func TestSurveyPageAndResults(t *testing.T) {
 		}
 		if status, _ := e.htmlPage(ops, "/survey/results.csv?to=soon"); status != 400 {
 			t.Errorf("CSV of a bad period: %d", status)
+		}
+	})
+}
+
+// TestSurveyLinkOnMyAccount: My Account ends with a link to the survey for
+// a session that may answer it: from the first day (the prompt waits 7),
+// and after "Don't ask again", which stops only the prompt; answering from
+// it works then, and once answered today the link is gone (another answer
+// is refused). A session that may only set a password (a recovery link)
+// sees My Account without the link, and may not open the survey.
+func TestSurveyLinkOnMyAccount(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newSurveyAPIEnv(t, d)
+		const link = `id="survey-link"`
+		ann := e.relogin("ann@example.com")
+		status, html := e.htmlPage(ann, "/account")
+		if status != 200 || !strings.Contains(html, link) || !strings.Contains(html, `href="/survey?next=/account"`) ||
+			!strings.Contains(html, "Tell us how Portal works for you (two-minute survey)") {
+			t.Fatalf("My Account on the first day (%d) has no survey link", status)
+		}
+
+		// Don't ask again: the prompt stops, the link stays.
+		e.st.Clock.Advance(app.SurveyAfter)
+		ann = e.relogin("ann@example.com")
+		if r := e.postForm(ann, "/survey/prompt", url.Values{"action": {"never"}, "next": {"/account"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("Don't ask again: %d %s", r.Status, r.Body)
+		}
+		ann = e.relogin("ann@example.com")
+		_, html = e.htmlPage(ann, "/account")
+		if strings.Contains(html, `id="survey-prompt"`) || !strings.Contains(html, link) {
+			t.Fatalf("after Don't ask again: prompt %v, link %v; want the link only", strings.Contains(html, `id="survey-prompt"`), strings.Contains(html, link))
+		}
+
+		// Answered from the link's page: thanks, back to My Account, which
+		// no longer offers it today; tomorrow again.
+		if status, html := e.htmlPage(ann, "/survey?next=/account"); status != 200 || !strings.Contains(html, `value="/account"`) {
+			t.Fatalf("the survey from the link: %d", status)
+		}
+		r := e.postForm(ann, "/survey", url.Values{"satisfaction": {"4"}, "ease": {"5"}, "purpose": {"account"}, "next": {"/account"}})
+		if loc := r.Header.Get("Location"); r.Status != http.StatusSeeOther || loc != "/survey/thanks?next="+url.QueryEscape("/account") {
+			t.Fatalf("an answer after Don't ask again: %d, Location %q: %s", r.Status, loc, r.Body)
+		}
+		if _, html = e.htmlPage(ann, "/account"); strings.Contains(html, link) {
+			t.Error("My Account offers the survey again on the day it was answered")
+		}
+		e.st.Clock.Advance(24 * time.Hour)
+		ann = e.relogin("ann@example.com")
+		if _, html = e.htmlPage(ann, "/account"); !strings.Contains(html, link) {
+			t.Error("My Account does not offer the survey the day after an answer")
+		}
+
+		// A recovery session: My Account without the link; no survey.
+		e.want(e.do(e.st.Client(), "POST", "/api/v1/recover", map[string]any{"email": "ann@example.com"}), 200, "recover")
+		recovery := e.st.Client()
+		e.want(e.do(recovery, "POST", "/api/v1/recover/verify/"+e.recoverToken("ann@example.com", 1), nil), 200, "recovery session")
+		status, html = e.htmlPage(recovery, "/account")
+		if status != 200 || strings.Contains(html, link) {
+			t.Errorf("My Account of a recovery session (%d): the survey link shows: %v", status, strings.Contains(html, link))
+		}
+		if _, html := e.htmlPage(recovery, "/survey"); strings.Contains(html, `id="survey-form"`) {
+			t.Error("a recovery session opens the survey")
 		}
 	})
 }
