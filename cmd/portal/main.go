@@ -340,9 +340,9 @@ func secretKey(cfg *config.Config) ([]byte, error) {
 }
 
 func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.SecretBox, logger *slog.Logger, stdout io.Writer) error {
-	sender, err := mail.NewSender(cfg.SMTPURL, cfg.MailFrom, logger)
+	sender, err := mail.NewSender(cfg.SMTPURL, cfg.MailFrom, logger, mail.WithExtraRootCAs(cfg.SMTPCAs...))
 	if err != nil {
-		return fmt.Errorf("mail settings (PORTAL_SMTP_URL, PORTAL_MAIL_FROM): %w", err)
+		return fmt.Errorf("mail settings (PORTAL_SMTP_URL, PORTAL_SMTP_CA_FILE, PORTAL_MAIL_FROM): %w", err)
 	}
 	metrics := server.NewMetrics(nil)
 	// The outbox's leases carry this instance's name, so that after a crash

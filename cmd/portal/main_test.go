@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"portal/internal/authn"
+	"portal/internal/smtptest"
 	"portal/internal/store"
 	"portal/internal/testenv"
 )
@@ -172,6 +173,7 @@ func TestConfigErrors(t *testing.T) {
 		{"PostgreSQL without secret key (migrate)", []string{"migrate"}, map[string]string{"PORTAL_DATABASE_URL": "postgresql://portal@127.0.0.1:1/portal"}, "PORTAL_SECRET_KEY is required with PostgreSQL"},
 		{"Google id without secret", nil, map[string]string{"PORTAL_GOOGLE_CLIENT_ID": "id"}, "PORTAL_GOOGLE_CLIENT_SECRET"},
 		{"empty data dir", []string{"--data-dir", ""}, nil, "PORTAL_DATA_DIR"},
+		{"SMTP CA file missing", nil, map[string]string{"PORTAL_SMTP_URL": "smtps://mail.example.com", "PORTAL_SMTP_CA_FILE": "/nonexistent/ca.pem"}, "PORTAL_SMTP_CA_FILE: open /nonexistent/ca.pem: no such file or directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,18 +199,25 @@ func TestConfigErrors(t *testing.T) {
 // TestServeErrors covers mistakes found after the configuration is read:
 // nothing is served.
 func TestServeErrors(t *testing.T) {
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, smtptest.NewCA(t, "Private CA").PEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		vars map[string]string
 		want string
 	}{
-		{"SMTP scheme", map[string]string{"PORTAL_SMTP_URL": "http://mail.example.com"}, `PORTAL_SMTP_URL, PORTAL_MAIL_FROM): mail: invalid SMTP URL: unsupported scheme "http"`},
+		{"SMTP scheme", map[string]string{"PORTAL_SMTP_URL": "http://mail.example.com"}, `PORTAL_SMTP_URL, PORTAL_SMTP_CA_FILE, PORTAL_MAIL_FROM): mail: invalid SMTP URL: unsupported scheme "http"`},
 		{"SMTP port", map[string]string{"PORTAL_SMTP_URL": "smtp://mail.example.com:99999"}, "PORTAL_SMTP_URL"},
 		{"SMTP parameter", map[string]string{"PORTAL_SMTP_URL": "smtp://mail.example.com?tls=no"}, "PORTAL_SMTP_URL"},
 		// The key is checked before anything listens, and never echoed.
 		{"secret key", map[string]string{"PORTAL_SECRET_KEY": "secret-key-that-must-not-leak"}, "neither valid hex nor base64"},
 		{"mail from", map[string]string{"PORTAL_MAIL_FROM": "not an address"}, `invalid from address "not an address"`},
 		{"address in use", nil, "address already in use"},
+		// The CA file reaches the sender, which refuses it where no TLS is used.
+		{"SMTP CA file without TLS", map[string]string{"PORTAL_SMTP_URL": "smtp://127.0.0.1:2525", "PORTAL_SMTP_CA_FILE": caFile},
+			"PORTAL_SMTP_CA_FILE is set, but the SMTP URL smtp://127.0.0.1:2525 (no TLS) uses no TLS"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

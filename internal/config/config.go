@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +27,8 @@ type Config struct {
 	DataDir            string
 	DatabaseURL        string
 	SMTPURL            string
+	SMTPCAFile         string              // PORTAL_SMTP_CA_FILE
+	SMTPCAs            []*x509.Certificate // its certificates, read by Validate: trusted for the SMTP server besides the system's roots
 	MailFrom           string
 	SecretKey          string
 	GoogleClientID     string
@@ -94,6 +98,7 @@ func (c *Config) options() []option {
 		{"data-dir", "PORTAL_DATA_DIR", "./data", "SQLite database and generated key material", &c.DataDir},
 		{"database-url", "PORTAL_DATABASE_URL", "", "postgres://… selects PostgreSQL; a plain file path, a SQLite file (default: SQLite file in the data dir)", &c.DatabaseURL},
 		{"smtp-url", "PORTAL_SMTP_URL", "", "smtp://[user:pass@]host:port or smtps://… (default: log mail, do not send)", &c.SMTPURL},
+		{"smtp-ca-file", "PORTAL_SMTP_CA_FILE", "", "PEM file of CA certificates trusted for the SMTP server's certificate in addition to the system's (a private CA)", &c.SMTPCAFile},
 		{"mail-from", "PORTAL_MAIL_FROM", "Portal <no-reply@localhost>", "sender address", &c.MailFrom},
 		{"secret-key", "PORTAL_SECRET_KEY", "", "32 random bytes, base64 or hex, for secrets at rest (generated in the data dir with SQLite; required with PostgreSQL)", &c.SecretKey},
 		{"google-client-id", "PORTAL_GOOGLE_CLIENT_ID", "", "Google sign-in client id (unset: feature hidden)", &c.GoogleClientID},
@@ -181,6 +186,12 @@ func (c *Config) Validate() error {
 	if c.NotifyWindow, err = time.ParseDuration(c.NotifyWindowRaw); err != nil || c.NotifyWindow < time.Second || c.NotifyWindow > 24*time.Hour {
 		return fmt.Errorf("PORTAL_NOTIFY_WINDOW %q must be a duration from 1s to 24h, such as 5m", c.NotifyWindowRaw)
 	}
+	if c.SMTPCAFile != "" && strings.TrimSpace(c.SMTPURL) == "" {
+		return errors.New("PORTAL_SMTP_CA_FILE is set but PORTAL_SMTP_URL is not: the CA file is for the SMTP server's certificate, and without an SMTP URL mail is only logged")
+	}
+	if c.SMTPCAs, err = readCAFile("PORTAL_SMTP_CA_FILE", c.SMTPCAFile); err != nil {
+		return err
+	}
 	if c.AutoMigrate, err = strconv.ParseBool(c.AutoMigrateRaw); err != nil {
 		return fmt.Errorf("PORTAL_AUTO_MIGRATE %q must be true or false", c.AutoMigrateRaw)
 	}
@@ -212,6 +223,39 @@ func parsePrefixes(name, raw string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// readCAFile reads the PEM certificates of a CA file: at least one, each
+// one a certificate that parses, and nothing else (a private key given by
+// mistake is refused rather than ignored). name is the variable, for
+// errors; an empty path gives none.
+func readCAFile(name, path string) ([]*x509.Certificate, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	var certs []*x509.Certificate
+	for rest := b; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("%s: %s holds a PEM block of type %q: give only CA certificates (BEGIN CERTIFICATE)", name, path, block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: certificate %d in %s: %v", name, len(certs)+1, path, err)
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate in %s", name, path)
+	}
+	return certs, nil
 }
 
 // parseAddresses parses a comma-separated list of email addresses (bare,

@@ -1,12 +1,19 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"portal/internal/smtptest"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -197,5 +204,71 @@ func TestInstanceID(t *testing.T) {
 	}
 	if want := host + ":" + dir; c.Instance() != want {
 		t.Errorf("PostgreSQL: Instance() = %q, want %q", c.Instance(), want)
+	}
+}
+
+// TestSMTPCAFile: PORTAL_SMTP_CA_FILE (or -smtp-ca-file) is read at start:
+// every certificate of the file, which must hold at least one and nothing
+// but certificates, and is refused without PORTAL_SMTP_URL.
+func TestSMTPCAFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ca1, ca2 := smtptest.NewCA(t, "Private CA 1"), smtptest.NewCA(t, "Private CA 2")
+	one := write("one.pem", ca1.PEM())
+	// A bundle as operators keep them: text around the blocks.
+	two := write("two.pem", []byte("# private CAs\n"+string(ca1.PEM())+"\nsecond:\n"+string(ca2.PEM())))
+	smtp := "smtps://mail.internal.example"
+
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil || c.SMTPCAFile != "" || c.SMTPCAs != nil {
+		t.Fatalf("default: %q %v, %v", c.SMTPCAFile, c.SMTPCAs, err)
+	}
+	c, err = Load(nil, env(map[string]string{"PORTAL_SMTP_URL": smtp, "PORTAL_SMTP_CA_FILE": one}), io.Discard)
+	if err != nil || len(c.SMTPCAs) != 1 || !c.SMTPCAs[0].Equal(ca1.Certificate()) {
+		t.Fatalf("one CA: %v, %v", c.SMTPCAs, err)
+	}
+	c, err = Load([]string{"-smtp-ca-file", two}, env(map[string]string{"PORTAL_SMTP_URL": smtp, "PORTAL_SMTP_CA_FILE": one}), io.Discard)
+	if err != nil || c.SMTPCAFile != two || len(c.SMTPCAs) != 2 || !c.SMTPCAs[0].Equal(ca1.Certificate()) || !c.SMTPCAs[1].Equal(ca2.Certificate()) {
+		t.Fatalf("the flag, a bundle of two: %v, %v", c.SMTPCAs, err)
+	}
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	text := write("text.pem", []byte("not a certificate\n"))
+	empty := write("empty.pem", nil)
+	der := write("ca.der", ca1.Certificate().Raw) // DER, not PEM
+	withKey := write("with-key.pem", append(ca1.PEM(), keyPEM...))
+	broken := write("broken.pem", append(ca1.PEM(), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("garbage")})...))
+	missing := filepath.Join(dir, "missing.pem")
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"without an SMTP URL", map[string]string{"PORTAL_SMTP_CA_FILE": one}, "PORTAL_SMTP_CA_FILE is set but PORTAL_SMTP_URL is not"},
+		{"missing file", map[string]string{"PORTAL_SMTP_URL": smtp, "PORTAL_SMTP_CA_FILE": missing}, "PORTAL_SMTP_CA_FILE: open " + missing + ": no such file or directory"},
+		{"a directory", map[string]string{"PORTAL_SMTP_URL": smtp, "PORTAL_SMTP_CA_FILE": dir}, "PORTAL_SMTP_CA_FILE: read " + dir + ": is a directory"},
+		{"text", map[string]string{"PORTAL_SMTP_URL": smtp, "PORTAL_SMTP_CA_FILE": text}, "PORTAL_SMTP_CA_FILE: no PEM certificate in " + text},
+		{"empty file", map[string]string{"PORTAL_SMTP_URL": smtp, "PORTAL_SMTP_CA_FILE": empty}, "PORTAL_SMTP_CA_FILE: no PEM certificate in " + empty},
+		{"DER", map[string]string{"PORTAL_SMTP_URL": smtp, "PORTAL_SMTP_CA_FILE": der}, "PORTAL_SMTP_CA_FILE: no PEM certificate in " + der},
+		{"a private key", map[string]string{"PORTAL_SMTP_URL": smtp, "PORTAL_SMTP_CA_FILE": withKey}, `PORTAL_SMTP_CA_FILE: ` + withKey + ` holds a PEM block of type "EC PRIVATE KEY": give only CA certificates`},
+		{"a broken certificate", map[string]string{"PORTAL_SMTP_URL": smtp, "PORTAL_SMTP_CA_FILE": broken}, "PORTAL_SMTP_CA_FILE: certificate 2 in " + broken + ": x509: malformed certificate"},
+	} {
+		if _, err := Load(nil, env(tc.vars), io.Discard); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: got error %v, want one beginning %q", tc.name, err, tc.want)
+		}
 	}
 }

@@ -33,7 +33,12 @@
 //	smtp://[user:pass@]host[:587]       STARTTLS required
 //	smtp://host:port?starttls=off       no TLS (only for trusted networks)
 //	smtp://127.0.0.1:port, localhost    no TLS (loopback relay)
+//	smtp://127.0.0.1:port?starttls=on   STARTTLS required, on loopback too
 //	smtps://[user:pass@]host[:465]      implicit TLS
+//
+// With TLS, the server's certificate is always verified for the URL's
+// host (TLS 1.2 at least), against the system's roots and the CAs given
+// with WithExtraRootCAs (PORTAL_SMTP_CA_FILE, a private CA).
 //
 // # Templates
 //

@@ -3,6 +3,8 @@ package mail
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -89,25 +91,63 @@ type Deliverer interface {
 // SendTimeout bounds connecting to the SMTP server and each SMTP command.
 const SendTimeout = 10 * time.Second
 
+// SenderOption changes the Sender that NewSender returns.
+type SenderOption func(*senderOptions)
+
+type senderOptions struct {
+	extraCAs []*x509.Certificate
+}
+
+// WithExtraRootCAs makes the SMTP sender trust certs (the CAs of
+// PORTAL_SMTP_CA_FILE, a private CA) for the server's certificate, in
+// addition to the system's roots. The certificate is verified either way;
+// NewSender refuses the option without an SMTP URL that uses TLS, where
+// it would do nothing.
+func WithExtraRootCAs(certs ...*x509.Certificate) SenderOption {
+	return func(o *senderOptions) {
+		o.extraCAs = append(o.extraCAs, certs...)
+	}
+}
+
 // NewSender returns the Sender for smtpURL (PORTAL_SMTP_URL) with the given
 // From address (PORTAL_MAIL_FROM). An empty smtpURL gives a sender that only
 // logs the messages, links included, at Info level. See the package
 // documentation for the URL forms. logger may be nil.
-func NewSender(smtpURL, from string, logger *slog.Logger) (Sender, error) {
+func NewSender(smtpURL, from string, logger *slog.Logger, options ...SenderOption) (Sender, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	var o senderOptions
+	for _, opt := range options {
+		opt(&o)
 	}
 	fromAddr, err := parseFrom(from)
 	if err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(smtpURL) == "" {
+		if len(o.extraCAs) > 0 {
+			return nil, errors.New("mail: PORTAL_SMTP_CA_FILE is set, but PORTAL_SMTP_URL is not")
+		}
 		logger.Info("mail: no SMTP URL configured; messages are logged, not sent", "from", fromAddr.String())
 		return &logSender{logger: logger, from: fromAddr}, nil
 	}
 	cfg, err := parseSMTPURL(smtpURL)
 	if err != nil {
 		return nil, err
+	}
+	if len(o.extraCAs) > 0 {
+		if cfg.security == securityNone {
+			return nil, fmt.Errorf("mail: PORTAL_SMTP_CA_FILE is set, but the SMTP URL %s uses no TLS, so its CAs would never be used: use smtps://, or smtp:// with STARTTLS (without starttls=off; to a loopback host, with ?starttls=on)", cfg)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			return nil, fmt.Errorf("mail: the system's root certificates: %w", err)
+		}
+		for _, c := range o.extraCAs {
+			pool.AddCert(c)
+		}
+		cfg.roots = pool
 	}
 	s, err := newSMTPSender(cfg, fromAddr, logger)
 	if err != nil {
@@ -116,7 +156,7 @@ func NewSender(smtpURL, from string, logger *slog.Logger) (Sender, error) {
 	if cfg.user != "" && cfg.security == securityNone && !cfg.loopback {
 		logger.Warn("mail: SMTP credentials are sent without TLS (starttls=off)", "host", cfg.host)
 	}
-	logger.Info("mail: sending through SMTP", "server", cfg.String(), "from", fromAddr.String())
+	logger.Info("mail: sending through SMTP", "server", cfg.String(), "from", fromAddr.String(), "extra_cas", len(o.extraCAs))
 	return s, nil
 }
 
@@ -151,13 +191,16 @@ func (s security) String() string {
 	}
 }
 
-// smtpConfig is a parsed PORTAL_SMTP_URL.
+// smtpConfig is a parsed PORTAL_SMTP_URL, and the roots its TLS trusts.
 type smtpConfig struct {
 	host       string
 	port       int
 	security   security
 	loopback   bool
 	user, pass string
+	// roots verify the server's certificate: nil, the system's; with
+	// WithExtraRootCAs, the system's and those.
+	roots *x509.CertPool
 }
 
 // String describes the configuration without the password.
@@ -229,6 +272,7 @@ func parseSMTPURL(raw string) (smtpConfig, error) {
 	if err != nil {
 		return c, fmt.Errorf("mail: invalid SMTP URL query: %w", err)
 	}
+	startTLSOn := false // asked for explicitly
 	for k, v := range q {
 		if k != "starttls" {
 			return c, fmt.Errorf("mail: invalid SMTP URL: unknown parameter %q (only starttls=off is supported)", k)
@@ -243,12 +287,13 @@ func parseSMTPURL(raw string) (smtpConfig, error) {
 		case "off", "false", "0", "no":
 			c.security = securityNone
 		case "on", "true", "1", "yes", "":
+			startTLSOn = true
 		default:
 			return c, fmt.Errorf("mail: invalid SMTP URL: starttls=%q (want off or on)", v[0])
 		}
 	}
 	c.loopback = isLoopback(c.host)
-	if c.loopback && c.security == securityStartTLS {
+	if c.loopback && c.security == securityStartTLS && !startTLSOn {
 		c.security = securityNone
 	}
 	return c, nil
@@ -304,6 +349,7 @@ const (
 type smtpSender struct {
 	cfg        smtpConfig
 	client     *gomail.Client // the settings; dials each connection
+	tlsConfig  *tls.Config    // the client's, for STARTTLS and smtps://
 	from       *netmail.Address
 	fromDomain string
 	logger     *slog.Logger
@@ -338,6 +384,10 @@ func newSMTPSender(cfg smtpConfig, from *netmail.Address, logger *slog.Logger) (
 		gomail.WithoutNoop(),
 		gomail.WithoutRset(),
 	}
+	// The server's certificate is always verified, for the URL's host,
+	// against the system's roots (and a CA file's, cfg.roots).
+	tlsConfig := &tls.Config{ServerName: cfg.host, MinVersion: tls.VersionTLS12, RootCAs: cfg.roots}
+	opts = append(opts, gomail.WithTLSConfig(tlsConfig))
 	switch cfg.security {
 	case securityStartTLS:
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
@@ -368,7 +418,7 @@ func newSMTPSender(cfg smtpConfig, from *netmail.Address, logger *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("mail: SMTP client: %w", err)
 	}
-	s := &smtpSender{cfg: cfg, client: client, from: from, fromDomain: "localhost", logger: logger,
+	s := &smtpSender{cfg: cfg, client: client, tlsConfig: tlsConfig, from: from, fromDomain: "localhost", logger: logger,
 		slots: make(chan struct{}, PoolSize), returned: make(chan struct{}, 1), idleTimeout: IdleTimeout}
 	if i := strings.LastIndexByte(from.Address, '@'); i >= 0 && i+1 < len(from.Address) {
 		s.fromDomain = from.Address[i+1:]

@@ -33,6 +33,8 @@ func TestParseSMTPURL(t *testing.T) {
 		{"smtp://u%40x:p%3Aw@mail.example.com:587", "mail.example.com", 587, securityStartTLS, "u@x", "p:w"},
 		{"smtp://relay.internal:25?starttls=off", "relay.internal", 25, securityNone, "", ""},
 		{"smtp://relay.internal?starttls=on", "relay.internal", 587, securityStartTLS, "", ""},
+		{"smtp://127.0.0.1:2525?starttls=on", "127.0.0.1", 2525, securityStartTLS, "", ""}, // asked for: kept on loopback
+		{"smtp://localhost?starttls=yes", "localhost", 587, securityStartTLS, "", ""},
 		{"smtp://user:pass@relay.internal/?starttls=off", "relay.internal", 587, securityNone, "user", "pass"},
 		{"smtps://mail.example.com", "mail.example.com", 465, securityImplicit, "", ""},
 		{"smtps://user:secret@mail.example.com:1465", "mail.example.com", 1465, securityImplicit, "user", "secret"},

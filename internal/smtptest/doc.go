@@ -12,6 +12,12 @@
 //	m := srv.WaitFor(t, smtptest.To("ann@example.com"), 10*time.Second)
 //	link := smtptest.FindLink(m.Text, baseURL+"/verify")
 //
+// TLS, for tests of certificate checks: NewCA makes a CA for the test (its
+// key in memory only) and CA.Issue a server certificate for given hosts;
+// WithSTARTTLS(cert) makes the server offer STARTTLS (URL then ends in
+// ?starttls=on), WithImplicitTLS(cert) speak TLS from the first byte (URL
+// then is smtps://). Message.TLS tells whether a message arrived over TLS.
+//
 // Faults for tests of retries: SetDown (a crashed server: connections cut
 // and refused), SetMailReply (every MAIL FROM answered 421/451/…),
 // RejectRcpt (one recipient answered 4xx or 5xx). Connections counts the

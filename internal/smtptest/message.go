@@ -18,6 +18,7 @@ type Message struct {
 	From     string      // the From header, decoded (e.g. "Portal <no-reply@localhost>")
 	MailFrom string      // the envelope sender (MAIL FROM)
 	To       []string    // the envelope recipients (RCPT TO)
+	TLS      bool        // whether it arrived over TLS (STARTTLS or implicit)
 	Subject  string      // the Subject header, RFC 2047 decoded
 	Text     string      // the first text/plain part (or body), transfer-decoded
 	HTML     string      // the first text/html part, transfer-decoded

@@ -1,6 +1,7 @@
 package smtptest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,15 +24,39 @@ type Option func(*config)
 type config struct {
 	user, pass string
 	auth       bool
+	tls        *tls.Config // with STARTTLS or implicit TLS
+	implicit   bool        // TLS from the first byte (smtps://)
 }
 
 // WithAuth makes the server require SMTP AUTH PLAIN with the given
 // credentials before it accepts MAIL, RCPT or DATA. Authentication is allowed
-// without TLS (the server never offers TLS). URL then carries the credentials.
+// without TLS. URL then carries the credentials.
 func WithAuth(user, pass string) Option {
 	return func(c *config) {
 		c.user, c.pass, c.auth = user, pass, true
 	}
+}
+
+// WithSTARTTLS makes the server offer STARTTLS with cert (one that a CA
+// of NewCA issued, say). URL then ends in ?starttls=on, which makes
+// Portal's sender require STARTTLS even though the host is loopback.
+// Mail is still accepted without TLS from a client that does not ask.
+func WithSTARTTLS(cert tls.Certificate) Option {
+	return func(c *config) {
+		c.tls, c.implicit = serverTLS(cert), false
+	}
+}
+
+// WithImplicitTLS makes the server speak TLS from the first byte with
+// cert, as on port 465; URL then is smtps://.
+func WithImplicitTLS(cert tls.Certificate) Option {
+	return func(c *config) {
+		c.tls, c.implicit = serverTLS(cert), true
+	}
+}
+
+func serverTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 }
 
 // Server is a running in-process SMTP server. It is safe for concurrent use.
@@ -72,10 +97,16 @@ func Start(t testing.TB, opts ...Option) *Server {
 	s.live = map[net.Conn]struct{}{}
 	s.rcptReply = map[string]int{}
 	ln = &gateListener{Listener: ln, s: s}
+	if s.cfg.implicit {
+		ln = tls.NewListener(ln, s.cfg.tls)
+	}
 
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{s: s}, nil
+		return &session{s: s, conn: c}, nil
 	}))
+	if !s.cfg.implicit {
+		srv.TLSConfig = s.cfg.tls // nil: no STARTTLS
+	}
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
 	srv.ReadTimeout = 30 * time.Second
@@ -223,11 +254,18 @@ func (s *Server) Addr() string { return s.addr.String() }
 func (s *Server) Port() int { return s.addr.Port }
 
 // URL returns smtp://127.0.0.1:PORT, with user:pass@ when the server was
-// started WithAuth.
+// started WithAuth; with ?starttls=on when it was started WithSTARTTLS, and
+// smtps:// WithImplicitTLS.
 func (s *Server) URL() string {
 	u := url.URL{Scheme: "smtp", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(s.addr.Port))}
 	if s.cfg.auth {
 		u.User = url.UserPassword(s.cfg.user, s.cfg.pass)
+	}
+	switch {
+	case s.cfg.implicit:
+		u.Scheme = "smtps"
+	case s.cfg.tls != nil:
+		u.RawQuery = "starttls=on"
 	}
 	return u.String()
 }
@@ -335,6 +373,7 @@ func To(addr string) func(Message) bool {
 // session implements smtp.Session and smtp.AuthSession.
 type session struct {
 	s        *Server
+	conn     *smtp.Conn
 	authed   bool
 	mailFrom string
 	rcpts    []string
@@ -422,6 +461,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	m.MailFrom = ss.mailFrom
 	m.To = append([]string(nil), ss.rcpts...)
+	_, m.TLS = ss.conn.TLSConnectionState()
 	ss.s.add(m)
 	return nil
 }

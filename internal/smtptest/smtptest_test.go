@@ -1,6 +1,9 @@
 package smtptest
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/smtp"
 	"runtime"
@@ -268,5 +271,103 @@ func TestServerRefusingModes(t *testing.T) {
 	}
 	if got := s.Connections() - before; got != 2 {
 		t.Errorf("%d connections counted, want 2", got)
+	}
+}
+
+// TestServerTLS: with STARTTLS or implicit TLS, a client that trusts the
+// test CA delivers over TLS (Message.TLS); one that does not trust it is
+// refused in the handshake, and nothing is received.
+func TestServerTLS(t *testing.T) {
+	ca := NewCA(t, "Portal Test CA")
+	cert := ca.Issue(t, "127.0.0.1", "mail.portal.test")
+	if cert.Leaf.IPAddresses[0].String() != "127.0.0.1" || cert.Leaf.DNSNames[0] != "mail.portal.test" {
+		t.Fatalf("issued for %v %v", cert.Leaf.IPAddresses, cert.Leaf.DNSNames)
+	}
+	trusting := x509.NewCertPool()
+	if !trusting.AppendCertsFromPEM(ca.PEM()) {
+		t.Fatal("CA.PEM holds no certificate")
+	}
+	other := x509.NewCertPool()
+	other.AddCert(NewCA(t, "Other CA").Certificate())
+
+	// dial opens an SMTP session over TLS with roots as the trusted CAs.
+	dial := func(s *Server, implicit bool, roots *x509.CertPool) (*smtp.Client, error) {
+		cfg := &tls.Config{ServerName: "127.0.0.1", RootCAs: roots, MinVersion: tls.VersionTLS12}
+		if implicit {
+			conn, err := tls.Dial("tcp", s.Addr(), cfg)
+			if err != nil {
+				return nil, err
+			}
+			return smtp.NewClient(conn, "127.0.0.1")
+		}
+		c, err := smtp.Dial(s.Addr())
+		if err != nil {
+			return nil, err
+		}
+		if ok, _ := c.Extension("STARTTLS"); !ok {
+			c.Close()
+			return nil, fmt.Errorf("no STARTTLS offered")
+		}
+		if err := c.StartTLS(cfg); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	for _, tc := range []struct {
+		name     string
+		opt      Option
+		implicit bool
+		url      string
+	}{
+		{"STARTTLS", WithSTARTTLS(cert), false, "smtp://127.0.0.1:%d?starttls=on"},
+		{"implicit", WithImplicitTLS(cert), true, "smtps://127.0.0.1:%d"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Start(t, tc.opt)
+			if want := fmt.Sprintf(tc.url, s.Port()); s.URL() != want {
+				t.Errorf("URL = %q, want %q", s.URL(), want)
+			}
+			if _, err := dial(s, tc.implicit, other); err == nil {
+				t.Error("the handshake succeeded with another CA")
+			} else if !errors.As(err, new(x509.UnknownAuthorityError)) {
+				t.Errorf("another CA: %v, want an unknown authority", err)
+			}
+			c, err := dial(s, tc.implicit, trusting)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Mail("a@localhost"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Rcpt("tls@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			w, err := c.Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprint(w, "Subject: over TLS\r\n\r\nbody\r\n")
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			c.Quit()
+			m := s.WaitFor(t, To("tls@example.com"), waitTimeout)
+			if !m.TLS {
+				t.Error("Message.TLS = false for a message sent over TLS")
+			}
+			if n := len(s.Messages()); n != 1 {
+				t.Errorf("%d messages, want 1", n)
+			}
+		})
+	}
+
+	// Without TLS options a message arrives in the clear, and says so.
+	s := Start(t)
+	if err := send(s.Addr(), nil, "a@localhost", []string{"plain@example.com"}, "Subject: m\n\nbody\n"); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.WaitFor(t, To("plain@example.com"), waitTimeout); m.TLS {
+		t.Error("Message.TLS = true for a message sent in the clear")
 	}
 }
