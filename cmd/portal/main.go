@@ -8,6 +8,7 @@
 //	portal operator add EMAIL [flags]       make an account an operator of the deployment
 //	portal operator remove EMAIL [flags]    undo portal operator add
 //	portal operator list [flags]            list the operators (also those of PORTAL_OPERATORS)
+//	portal secret-key rotate [flags]        re-seal every stored secret under PORTAL_SECRET_KEY
 //	portal version                          print the version
 package main
 
@@ -91,8 +92,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 			email, args = args[0], args[1:]
 		}
+	case "secret-key":
+		if len(args) < 1 || strings.HasPrefix(args[0], "-") {
+			return errors.New("usage: portal secret-key rotate [flags]")
+		}
+		if action, args = args[0], args[1:]; action != "rotate" {
+			return fmt.Errorf("unknown secret-key command %q (use rotate)", action)
+		}
 	default:
-		return fmt.Errorf("unknown command %q (use serve, migrate, purge, user, operator or version)", cmd)
+		return fmt.Errorf("unknown command %q (use serve, migrate, purge, user, operator, secret-key or version)", cmd)
 	}
 	cfg, err := config.Load(args, getenv, stderr)
 	if err != nil {
@@ -143,14 +151,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "purged", r)
 		return nil
 	}
-	key, err := secretKey(cfg)
+	if cmd == "secret-key" { // rotate
+		box, err := secretBox(cfg, false)
+		if err != nil {
+			return err
+		}
+		return rotateSecretKey(ctx, app.New(app.Options{DB: db, BaseURL: cfg.BaseURL, Logger: logger, SecretBox: box}), len(cfg.SecretKeysPrevious), stdout)
+	}
+	box, err := secretBox(cfg, true) // seals secrets at rest (TOTP secrets, PKCE verifiers)
 	if err != nil {
 		return err
 	}
-	box, err := authn.NewSecretBox(key) // seals TOTP secrets at rest
-	if err != nil {
-		return err
-	}
+	logger.Info("secrets at rest", "key_id", box.KeyID(), "previous_keys", len(cfg.SecretKeysPrevious))
 	if !cfg.SecureCookies() && !loopbackURL(cfg.BaseURL) {
 		logger.Warn("PORTAL_BASE_URL is not https://: session cookies are not Secure and no HSTS is sent; in production, serve Portal over https behind a load balancer that ends TLS and set an https:// PORTAL_BASE_URL",
 			"base_url", cfg.BaseURL)
@@ -308,9 +320,54 @@ func plural(n int64, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
+// secretBox returns the box that seals secrets at rest under the current
+// key (secretKey) and opens them under it or PORTAL_SECRET_KEY_PREVIOUS's.
+func secretBox(cfg *config.Config, generate bool) (*authn.SecretBox, error) {
+	key, err := secretKey(cfg, generate)
+	if err != nil {
+		return nil, err
+	}
+	box, err := authn.NewSecretBox(key, cfg.SecretKeysPrevious...)
+	if err != nil { // config.Validate compared them with PORTAL_SECRET_KEY; this is the generated key
+		return nil, fmt.Errorf("PORTAL_SECRET_KEY_PREVIOUS: %s (%s)", strings.TrimPrefix(err.Error(), "authn: "), filepath.Join(cfg.DataDir, "secret.key"))
+	}
+	return box, nil
+}
+
+// rotateSecretKey is `portal secret-key rotate`: it re-seals every stored
+// secret under the current key and says whether the previous keys
+// (previous of them configured) can go.
+func rotateSecretKey(ctx context.Context, svc *app.Service, previous int, stdout io.Writer) error {
+	r, err := svc.ResealSecrets(ctx)
+	if err != nil {
+		return fmt.Errorf("secret-key rotate: %w", err)
+	}
+	if r.Resealed() == 0 {
+		fmt.Fprintf(stdout, "nothing to re-seal: every stored secret is sealed under the current secret key (key id %s)\n", r.KeyID)
+	} else {
+		fmt.Fprintf(stdout, "re-sealed %s under the current secret key (key id %s): %s, %s\n", plural(r.Resealed(), "value"), r.KeyID,
+			plural(r.TwoFactorSecrets, "two-factor secret"), plural(r.SignInFlows, "Google sign-in")+" under way")
+	}
+	if r.UnreadableFlows > 0 {
+		fmt.Fprintf(stdout, "%s under way could not be opened with any configured key: they fail, and expire within %s\n",
+			plural(int64(r.UnreadableFlows), "Google sign-in"), plural(int64(app.OAuthFlowTTL/time.Minute), "minute"))
+	}
+	if n := len(r.UnreadableTwoFactor); n > 0 {
+		return fmt.Errorf("%s could not be opened with PORTAL_SECRET_KEY or PORTAL_SECRET_KEY_PREVIOUS (of %s): keep PORTAL_SECRET_KEY_PREVIOUS, add to it the key that sealed them and run `portal secret-key rotate` again; without that key, these users must sign in with a recovery code and set up two-factor authentication again",
+			plural(int64(n), "two-factor secret"), strings.Join(r.UnreadableTwoFactor, ", "))
+	}
+	if previous > 0 {
+		fmt.Fprintln(stdout, "every stored secret is now sealed under PORTAL_SECRET_KEY: remove PORTAL_SECRET_KEY_PREVIOUS from the configuration of every instance, and restart them")
+	} else {
+		fmt.Fprintln(stdout, "every stored secret is now sealed under PORTAL_SECRET_KEY")
+	}
+	return nil
+}
+
 // secretKey returns PORTAL_SECRET_KEY, or with SQLite a key generated once
-// into the data directory.
-func secretKey(cfg *config.Config) ([]byte, error) {
+// into the data directory (when generate is true; otherwise a missing one
+// is an error).
+func secretKey(cfg *config.Config, generate bool) ([]byte, error) {
 	if cfg.SecretKey != "" {
 		key, err := authn.ParseKey(cfg.SecretKey)
 		if err != nil {
@@ -325,6 +382,9 @@ func secretKey(cfg *config.Config) ([]byte, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return key, nil
+	}
+	if !generate {
+		return nil, fmt.Errorf("no secret key: PORTAL_SECRET_KEY is unset and %s does not exist (is this the server's PORTAL_DATA_DIR?)", path)
 	}
 	key := make([]byte, authn.KeySize)
 	if _, err := rand.Read(key); err != nil {

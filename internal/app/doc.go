@@ -43,6 +43,9 @@
 //	                     the results operators read
 //	operator.go          what an operator does from the command line: accounts
 //	                     disabled, enabled, signed out; operators of the deployment
+//	secret_key.go        rotating the key of the secrets at rest: re-sealing every
+//	                     stored one (`portal secret-key rotate`), and the refusal of a
+//	                     TOTP secret no configured key opens
 //	authz.go             what each role may do (one table)
 //	limits.go            every rate limit (one table)
 //	links.go             checks shared by mailed links

@@ -83,7 +83,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, u *portal.User, tf *sto
 		}
 		return &twoFactorProof{recovery: hash}, nil
 	}
-	step, ok, err := s.matchTOTP(u, tf, code)
+	step, ok, err := s.matchTOTP(ctx, u, tf, code)
 	if err != nil {
 		return nil, err
 	}
@@ -101,12 +101,12 @@ func (s *Service) checkSecondFactor(ctx context.Context, u *portal.User, tf *sto
 
 // matchTOTP opens the user's sealed secret and matches code against it at
 // the clock's time (authn.MatchTOTP): the step it matched, and ok.
-func (s *Service) matchTOTP(u *portal.User, tf *store.TwoFactor, code string) (step int64, ok bool, err error) {
-	raw, err := s.box.Open(tf.Secret)
+func (s *Service) matchTOTP(ctx context.Context, u *portal.User, tf *store.TwoFactor, code string) (step int64, ok bool, err error) {
+	secret, err := s.openTOTPSecret(ctx, u, tf) // secret_key.go
 	if err != nil {
-		return 0, false, fmt.Errorf("two-factor secret of user %s: %w", u.ID, err)
+		return 0, false, err
 	}
-	if step, ok, err = authn.MatchTOTP(string(raw), code, s.clock()); err != nil {
+	if step, ok, err = authn.MatchTOTP(secret, code, s.clock()); err != nil {
 		return 0, false, fmt.Errorf("two-factor code of user %s: %w", u.ID, err)
 	}
 	return step, ok, nil

@@ -192,11 +192,9 @@ func (s *Service) TwoFactorSecret(ctx context.Context, a *Actor) (secret, uri st
 	if tf.Verified {
 		return "", "", portal.Errorf(portal.EINVALID, "two-factor authentication is already verified: its secret is shown only while it is being set up (turn it off and on again for a new one)")
 	}
-	raw, err := s.box.Open(tf.Secret)
-	if err != nil {
-		return "", "", fmt.Errorf("two-factor secret of user %s: %w", a.User.ID, err)
+	if secret, err = s.openTOTPSecret(ctx, a.User, tf); err != nil {
+		return "", "", err
 	}
-	secret = string(raw)
 	uri, err = authn.TOTPURI(secret, a.User.Email)
 	return secret, uri, err
 }
@@ -244,7 +242,7 @@ func (s *Service) VerifyTwoFactor(ctx context.Context, a *Actor, code, password 
 	if err := s.twoFactorLocked(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	step, ok, err := s.matchTOTP(u, tf, code)
+	step, ok, err := s.matchTOTP(ctx, u, tf, code)
 	if err != nil {
 		return nil, err
 	}

@@ -416,9 +416,13 @@ func TestSecretBoxRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := base64.RawURLEncoding.DecodeString(s)
+		payload, ok := strings.CutPrefix(s, box.CurrentPrefix())
+		if !ok || box.CurrentPrefix() != "v2."+KeyID(testKey(1))+"." {
+			t.Fatalf("sealed value %q does not begin with v2.<key id>.", s)
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(payload)
 		if err != nil {
-			t.Fatalf("sealed value %q is not raw base64url: %v", s, err)
+			t.Fatalf("sealed value %q is not v2.<key id>.<raw base64url>: %v", s, err)
 		}
 		if len(raw) != 12+len(pt)+16 { // nonce || ciphertext || tag
 			t.Fatalf("sealed length %d; want %d", len(raw), 12+len(pt)+16)
@@ -444,21 +448,28 @@ func TestSecretBoxTamper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := base64.RawURLEncoding.DecodeString(s)
+	prefix := box.CurrentPrefix()
+	raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(s, prefix))
 	for i := range raw { // flip one bit in nonce, ciphertext and tag in turn
 		mod := bytes.Clone(raw)
 		mod[i] ^= 0x01
-		if _, err := box.Open(base64.RawURLEncoding.EncodeToString(mod)); !errors.Is(err, ErrDecrypt) {
+		if _, err := box.Open(prefix + base64.RawURLEncoding.EncodeToString(mod)); !errors.Is(err, ErrDecrypt) {
 			t.Fatalf("byte %d flipped: err = %v; want ErrDecrypt", i, err)
 		}
 	}
 	for name, bad := range map[string]string{
-		"empty":       "",
-		"truncated":   base64.RawURLEncoding.EncodeToString(raw[:len(raw)-1]),
-		"too short":   base64.RawURLEncoding.EncodeToString(raw[:20]),
-		"not base64":  "***",
-		"std base64+": base64.StdEncoding.EncodeToString(raw),
-		"appended":    base64.RawURLEncoding.EncodeToString(append(bytes.Clone(raw), 0)),
+		"empty":                   "",
+		"truncated":               prefix + base64.RawURLEncoding.EncodeToString(raw[:len(raw)-1]),
+		"too short":               prefix + base64.RawURLEncoding.EncodeToString(raw[:20]),
+		"not base64":              prefix + "***",
+		"std base64+":             prefix + base64.StdEncoding.EncodeToString(raw),
+		"appended":                prefix + base64.RawURLEncoding.EncodeToString(append(bytes.Clone(raw), 0)),
+		"without its prefix":      base64.RawURLEncoding.EncodeToString(raw),
+		"another version":         "v3" + strings.TrimPrefix(s, "v2"),
+		"key id cut":              "v2." + strings.TrimPrefix(s, prefix),
+		"old format, not base64":  "***",
+		"old format, too short":   base64.RawURLEncoding.EncodeToString(raw[:20]),
+		"old format, std base64+": base64.StdEncoding.EncodeToString(raw),
 	} {
 		if _, err := box.Open(bad); !errors.Is(err, ErrDecrypt) {
 			t.Errorf("%s: err = %v; want ErrDecrypt", name, err)

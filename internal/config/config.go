@@ -3,6 +3,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -18,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"portal/internal/authn"
 )
 
 // Config is the whole configuration of one portal process.
@@ -71,6 +74,12 @@ type Config struct {
 	// read the survey's results.
 	OperatorsRaw string
 	Operators    []string
+	// SecretKeyPreviousRaw is PORTAL_SECRET_KEY_PREVIOUS as given;
+	// SecretKeysPrevious is it parsed by Validate (authn.ParseKey): earlier
+	// secret keys, under which stored secrets still open while `portal
+	// secret-key rotate` has not re-sealed them under SecretKey.
+	SecretKeyPreviousRaw string
+	SecretKeysPrevious   [][]byte
 }
 
 // Postgres reports whether the database URL selects PostgreSQL.
@@ -101,6 +110,7 @@ func (c *Config) options() []option {
 		{"smtp-ca-file", "PORTAL_SMTP_CA_FILE", "", "PEM file of CA certificates trusted for the SMTP server's certificate in addition to the system's (a private CA)", &c.SMTPCAFile},
 		{"mail-from", "PORTAL_MAIL_FROM", "Portal <no-reply@localhost>", "sender address", &c.MailFrom},
 		{"secret-key", "PORTAL_SECRET_KEY", "", "32 random bytes, base64 or hex, for secrets at rest (generated in the data dir with SQLite; required with PostgreSQL)", &c.SecretKey},
+		{"secret-key-previous", "PORTAL_SECRET_KEY_PREVIOUS", "", "comma-separated earlier secret keys, while rotating the key: secrets sealed under them still open, new ones are sealed under -secret-key (`portal secret-key rotate` re-seals them; then remove them)", &c.SecretKeyPreviousRaw},
 		{"google-client-id", "PORTAL_GOOGLE_CLIENT_ID", "", "Google sign-in client id (unset: feature hidden)", &c.GoogleClientID},
 		{"google-client-secret", "PORTAL_GOOGLE_CLIENT_SECRET", "", "Google sign-in client secret", &c.GoogleClientSecret},
 		{"trusted-proxies", "PORTAL_TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is trusted", &c.TrustedProxiesRaw},
@@ -163,6 +173,9 @@ func (c *Config) Validate() error {
 	if c.Postgres() && c.SecretKey == "" {
 		return errors.New("PORTAL_SECRET_KEY is required with PostgreSQL so that all instances share it")
 	}
+	if c.SecretKeysPrevious, err = parsePreviousKeys(c.SecretKey, c.SecretKeyPreviousRaw); err != nil {
+		return err
+	}
 	if c.TrustedProxies, err = parsePrefixes("PORTAL_TRUSTED_PROXIES", c.TrustedProxiesRaw); err != nil {
 		return err
 	}
@@ -202,6 +215,37 @@ func (c *Config) Validate() error {
 		return errors.New("PORTAL_GOOGLE_CLIENT_ID and PORTAL_GOOGLE_CLIENT_SECRET must be set together")
 	}
 	return nil
+}
+
+// parsePreviousKeys parses PORTAL_SECRET_KEY_PREVIOUS: comma-separated
+// keys in PORTAL_SECRET_KEY's formats, none the current key (compared as
+// bytes, whatever the formats; a current key generated into the data
+// directory is compared when it is read, by authn.NewSecretBox) nor
+// another previous key. Errors say which key by its place, never the key.
+func parsePreviousKeys(current, raw string) ([][]byte, error) {
+	const name = "PORTAL_SECRET_KEY_PREVIOUS"
+	cur, curErr := authn.ParseKey(current) // a malformed current key is PORTAL_SECRET_KEY's error, when it is read
+	var out [][]byte
+	var places []int // of out's keys in the list, from 1
+	for i, f := range strings.Split(raw, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		k, err := authn.ParseKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: key %d: %v", name, i+1, strings.TrimPrefix(err.Error(), "authn: "))
+		}
+		if current != "" && curErr == nil && bytes.Equal(k, cur) {
+			return nil, fmt.Errorf("%s: key %d is PORTAL_SECRET_KEY itself: a previous key is one the current key replaced (remove it, or set PORTAL_SECRET_KEY to the new key)", name, i+1)
+		}
+		for j, o := range out {
+			if bytes.Equal(k, o) {
+				return nil, fmt.Errorf("%s: key %d repeats key %d", name, i+1, places[j])
+			}
+		}
+		out, places = append(out, k), append(places, i+1)
+	}
+	return out, nil
 }
 
 // parsePrefixes parses a comma-separated list of IP addresses and CIDR

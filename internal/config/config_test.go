@@ -272,3 +272,38 @@ func TestSMTPCAFile(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretKeyPrevious: PORTAL_SECRET_KEY_PREVIOUS takes comma-separated
+// keys in PORTAL_SECRET_KEY's formats; one that is malformed, is the
+// current key (in any format) or repeats another is a start-up error that
+// names the variable and the key's place, never the key.
+func TestSecretKeyPrevious(t *testing.T) {
+	hexA, hexB := strings.Repeat("0a", 32), strings.Repeat("0b", 32)
+	b64A := "CgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgo=" // the bytes of hexA
+	c, err := Load(nil, env(map[string]string{"PORTAL_SECRET_KEY": hexB, "PORTAL_SECRET_KEY_PREVIOUS": " " + b64A + " , " + strings.Repeat("0c", 32) + ","}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SecretKeysPrevious) != 2 || c.SecretKeysPrevious[0][0] != 0x0a || c.SecretKeysPrevious[1][0] != 0x0c {
+		t.Fatalf("previous keys: %x", c.SecretKeysPrevious)
+	}
+	if c, err := Load([]string{"-secret-key-previous", hexA}, env(nil), io.Discard); err != nil || len(c.SecretKeysPrevious) != 1 {
+		t.Fatalf("flag: %v %v", c, err)
+	}
+	for name, tc := range map[string]struct{ current, previous, want string }{
+		"malformed":          {hexB, "not-a-key", "PORTAL_SECRET_KEY_PREVIOUS: key 1: key (9 characters) is neither valid hex nor base64"},
+		"short":              {hexB, hexA + "," + hexA[:40], "PORTAL_SECRET_KEY_PREVIOUS: key 2: key looks like hex but has 40 digits, need 64"},
+		"the current key":    {hexA, b64A, "PORTAL_SECRET_KEY_PREVIOUS: key 1 is PORTAL_SECRET_KEY itself"},
+		"the current in hex": {b64A, hexB + "," + hexA, "PORTAL_SECRET_KEY_PREVIOUS: key 2 is PORTAL_SECRET_KEY itself"},
+		"repeated":           {hexB, hexA + ",," + b64A, "PORTAL_SECRET_KEY_PREVIOUS: key 3 repeats key 1"},
+	} {
+		_, err := Load(nil, env(map[string]string{"PORTAL_SECRET_KEY": tc.current, "PORTAL_SECRET_KEY_PREVIOUS": tc.previous}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want %q", name, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), hexA) || strings.Contains(err.Error(), b64A) || strings.Contains(err.Error(), "not-a-key") {
+			t.Errorf("%s: the error shows the key: %v", name, err)
+		}
+	}
+}

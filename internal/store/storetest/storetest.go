@@ -88,6 +88,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Survey/State", testSurveyState},
 		{"Survey/Answers", testSurveyAnswers},
 		{"Survey/Operators", testOperators},
+		// secrets.go
+		{"Sealed/NotUnderReseal", testSealed},
 		// transactions (storetest.go)
 		{"Tx/RollbackOnError", testRollback},
 		{"Tx/RollbackOnPanic", testRollbackOnPanic},
