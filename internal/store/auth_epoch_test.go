@@ -153,3 +153,77 @@ func TestAuthEpochTriggers(t *testing.T) {
 		moves("a user deleted", exec("DELETE FROM users"))
 	})
 }
+
+// TestAuthEpochAtCommit: on PostgreSQL the counter moves when a transaction
+// commits (migration 00022), so two transactions that each change a user do
+// not wait for each other on the counter's row: one that changed a user and
+// is still open does not hold up another's commit. The change and its count
+// still land together: the counter has not moved while the first is open,
+// and has moved once for each after both commit.
+func TestAuthEpochAtCommit(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.OpenDB(t, store.Postgres)
+	now := time.UnixMilli(time.Now().UnixMilli()).UTC()
+	var users []*portal.User
+	for _, email := range []string{"ann@example.com", "bob@example.com"} {
+		users = append(users, &portal.User{ID: uuid.NewString(), Email: email, FirstName: "A", LastName: "B", PasswordHash: "h",
+			EmailVerified: true, PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now})
+	}
+	if err := db.Write(ctx, func(tx *store.Tx) error {
+		for _, u := range users {
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := db.AuthEpoch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rename := func(tx *store.Tx, u *portal.User, name string) error {
+		u.FirstName = name
+		return tx.UpdateUser(ctx, u)
+	}
+
+	changed, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.Write(ctx, func(tx *store.Tx) error {
+			if err := rename(tx, users[0], "Anna"); err != nil {
+				return err
+			}
+			close(changed)
+			<-release // open until the second transaction has committed
+			return nil
+		})
+	}()
+	select {
+	case <-changed:
+	case err := <-first:
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- db.Write(ctx, func(tx *store.Tx) error { return rename(tx, users[1], "Bobby") }) }()
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second): // a wait for the first transaction's commit, which never comes
+		close(release)
+		t.Fatal("a change of one user waited for an open transaction that changed another")
+	}
+	if n, err := db.AuthEpoch(ctx); err != nil || n != before+1 {
+		t.Errorf("with the first transaction open and the second committed, auth_epoch = %d, %v; want %d", n, err, before+1)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.AuthEpoch(ctx); err != nil || n != before+2 {
+		t.Errorf("after both commits, auth_epoch = %d, %v; want %d", n, err, before+2)
+	}
+}
