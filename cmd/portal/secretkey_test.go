@@ -144,9 +144,10 @@ func sealOldWay(t *testing.T, key, plaintext []byte) string {
 	return base64.RawURLEncoding.EncodeToString(aead.Seal(nil, nil, plaintext, nil))
 }
 
-// addTOTPUser stores a user with a verified second factor whose secret is
-// sealed (by seal) directly in the database, and returns its codes.
-func addTOTPUser(t *testing.T, o *operatorSetup, email string, seal func(secret string) string) *totpClock {
+// addTOTPUser stores a user with a second factor (verified, or set up
+// and not verified yet) whose secret is sealed (by seal) directly in the
+// database, and returns its codes.
+func addTOTPUser(t *testing.T, o *operatorSetup, email string, verified bool, seal func(secret string) string) *totpClock {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
@@ -161,7 +162,7 @@ func addTOTPUser(t *testing.T, o *operatorSetup, email string, seal func(secret 
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}
-		if err := tx.StartTwoFactor(ctx, u.ID, sealed, now); err != nil {
+		if err := tx.StartTwoFactor(ctx, u.ID, sealed, now); err != nil || !verified {
 			return err
 		}
 		return tx.ActivateTwoFactor(ctx, u.ID, sealed, 1, now)
@@ -214,7 +215,7 @@ func TestSecretKeyRotation(t *testing.T) {
 			if err != nil || !strings.HasPrefix(tf.Secret, "v2."+authn.KeyID(keyA)+".") {
 				t.Fatalf("ann's secret after enrolling under A: %+v, %v", tf, err)
 			}
-			bob := addTOTPUser(t, o, "bob@example.com", func(s string) string { return sealOldWay(t, keyA, []byte(s)) })
+			bob := addTOTPUser(t, o, "bob@example.com", true, func(s string) string { return sealOldWay(t, keyA, []byte(s)) })
 
 			// Key B, A previous: both log in with a code.
 			base, stop = serveUntilStopped(t, rotating)
@@ -256,7 +257,27 @@ func TestSecretKeyRotation(t *testing.T) {
 			stop()
 
 			// Key A alone: B's values cannot be opened; a clear refusal.
+			// erin had started setting up her second factor under B.
+			addTOTPUser(t, o, "erin@example.com", false, func(s string) string {
+				box, err := authn.NewSecretBox(keyB)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sealed, _ := box.Seal([]byte(s))
+				return sealed
+			})
 			base, stop = serveUntilStopped(t, onlyA)
+			erin := mustLogin(t, base, "erin@example.com", o.pw)
+			code, out = call(t, "GET", base+"/api/v1/self/two_factor/token", nil, erin)
+			if detail, _ := out["detail"].(string); code != http.StatusConflict || !strings.Contains(detail, "start setting up two-factor authentication again") {
+				t.Errorf("key A alone, an enrolment started under B: %d %v; want 409 saying to start again", code, out)
+			}
+			if code, out := call(t, "PUT", base+"/api/v1/self", map[string]any{"enable_two_factor": true, "current_password": o.pw}, erin); code != http.StatusOK {
+				t.Errorf("starting again: %d %v", code, out)
+			}
+			if code, out := call(t, "GET", base+"/api/v1/self/two_factor/token", nil, erin); code != http.StatusOK || out["two_factor_secret"] == "" {
+				t.Errorf("the new enrolment's secret: %d %v", code, out)
+			}
 			status, out, pending := loginTOTP(t, base, o.email, o.pw, "123456")
 			detail, _ := out["detail"].(string)
 			if status != http.StatusConflict || out["two_factor_unreadable"] != true || !strings.Contains(detail, "secret key changed") ||
@@ -270,8 +291,9 @@ func TestSecretKeyRotation(t *testing.T) {
 			stop()
 
 			// A secret sealed under a key no instance has: rotate re-seals
-			// the rest and fails, naming its user.
-			addTOTPUser(t, o, "carol@example.com", func(s string) string {
+			// the rest (dave's, sealed the old way under A, and erin's new
+			// one, sealed under A alone) and fails, naming its user.
+			addTOTPUser(t, o, "carol@example.com", true, func(s string) string {
 				box, err := authn.NewSecretBox(mustKey(t, rotKeyC))
 				if err != nil {
 					t.Fatal(err)
@@ -279,10 +301,10 @@ func TestSecretKeyRotation(t *testing.T) {
 				sealed, _ := box.Seal([]byte(s))
 				return sealed
 			})
-			addTOTPUser(t, o, "dave@example.com", func(s string) string { return sealOldWay(t, keyA, []byte(s)) })
+			addTOTPUser(t, o, "dave@example.com", true, func(s string) string { return sealOldWay(t, keyA, []byte(s)) })
 			err, stdout, _ = runCmd(t, []string{"secret-key", "rotate"}, rotating)
 			if err == nil || !strings.Contains(err.Error(), "1 two-factor secret could not be opened with PORTAL_SECRET_KEY or PORTAL_SECRET_KEY_PREVIOUS (of carol@example.com)") ||
-				!strings.Contains(stdout, "re-sealed 1 value") || strings.Contains(stdout, "remove PORTAL_SECRET_KEY_PREVIOUS") {
+				!strings.Contains(stdout, "re-sealed 2 values") || strings.Contains(stdout, "remove PORTAL_SECRET_KEY_PREVIOUS") {
 				t.Errorf("rotate with a secret under an unknown key: %v, printed %q", err, stdout)
 			}
 		})

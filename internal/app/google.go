@@ -333,6 +333,13 @@ func (s *Service) takeFlow(ctx context.Context, purpose string, cb GoogleCallbac
 		return nil, "", portal.Errorf(portal.EINVALID, "code is required: the code that Google sent back")
 	}
 	verifier, err := s.box.Open(f.Verifier)
+	if errors.Is(err, authn.ErrDecrypt) {
+		// Sealed under a key this instance does not have (secret_key.go):
+		// the flow cannot be finished; the user starts again.
+		s.log.Error("a Google sign-in's PKCE verifier opens under no configured key: was PORTAL_SECRET_KEY changed without the old key in PORTAL_SECRET_KEY_PREVIOUS?",
+			"flow", f.ID, "err", err.Error())
+		return nil, "", errFlowGone()
+	}
 	if err != nil {
 		return nil, "", err
 	}

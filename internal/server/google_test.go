@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"portal/internal/authn"
 	"portal/internal/mistspec"
 	"portal/internal/oidclogin"
 	"portal/internal/oidctest"
@@ -358,6 +360,31 @@ func TestGoogleRefusals(t *testing.T) {
 			}
 			// Ann's flow was left alone by the others: it still links.
 			e.want(e.do(ann, "POST", "/api/v1/self/oauth/google", map[string]any{"code": code, "state": state}), 200, "Ann's own flow")
+		})
+
+		t.Run("verifier under an unknown key", func(t *testing.T) {
+			// A flow whose PKCE verifier was sealed under a key this
+			// instance does not have (the secret key changed without the
+			// old one in PORTAL_SECRET_KEY_PREVIOUS): start again, not 500.
+			e := newGoogleEnv(t, spec, d)
+			ann := e.signUp("ann@example.com", googlePassword, "Acme")
+			authURL, _ := e.linkURL(ann)
+			code, state := e.p.SignIn(t, authURL, gAnn.Email, gAnn.Password)
+			key, _ := authn.NewToken()
+			other, err := authn.NewSecretBox([]byte(key[:authn.KeySize]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sealed, _ := other.Seal([]byte("a verifier"))
+			if err := e.st.DB.Exec(context.Background(), "UPDATE oauth_flows SET verifier = '"+sealed+"'"); err != nil {
+				t.Fatal(err)
+			}
+			r := e.do(ann, "POST", "/api/v1/self/oauth/google", map[string]any{"code": code, "state": state})
+			e.want(r, 400, "a flow whose verifier cannot be opened")
+			wantDetail(t, r, "please start again")
+			if e.oauthGoogle(ann) {
+				t.Fatal("a flow whose verifier cannot be opened linked the account")
+			}
 		})
 
 		t.Run("replayed code", func(t *testing.T) {
