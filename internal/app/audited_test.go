@@ -152,7 +152,7 @@ func auditRows() (names []string, rows map[string]auditRow) {
 		"UnlinkGoogle":       {why: "audited once ('Unlinked Google sign-in'): needs a link made with the provider, run by TestGoogleLinkSignInUnlinkAPI"},
 	}
 	// The survey (survey.go) and the operators who read its results.
-	rows["SurveyStatus"], rows["SurveyResults"], rows["SurveyAnswersEach"], rows["IsOperator"], rows["ListOperators"] = read, read, read, read, read
+	rows["SurveyStatus"], rows["SurveyLink"], rows["SurveyResults"], rows["SurveyAnswersEach"], rows["IsOperator"], rows["ListOperators"] = read, read, read, read, read, read
 	rows["SurveyPrompt"] = auditRow{why: "bookkeeping: which session showed the survey's prompt"}
 	rows["SnoozeSurvey"] = auditRow{why: "a choice about the survey's prompt, not a change of the account or an organization"}
 	rows["StopSurvey"] = auditRow{why: "a choice about the survey's prompt, not a change of the account or an organization"}
