@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"portal"
 	"portal/internal/app"
 	"portal/internal/authn"
@@ -433,6 +435,41 @@ func auditRows() (names []string, rows map[string]auditRow) {
 	}})
 	add("RemoveOperator", auditRow{run: func(w *auditWorld) error {
 		_, _, err := w.st.Service.RemoveOperator(w.ctx, "new@example.com")
+		return err
+	}})
+	// `portal secret-key rotate`: a TOTP secret sealed under an old key K,
+	// re-sealed by a Portal whose key is K2 with K as previous key (the
+	// other accounts' secrets, under the stack's key, it cannot open: it
+	// leaves them as they are, unaudited).
+	oldKey, newKey := make([]byte, authn.KeySize), make([]byte, authn.KeySize)
+	oldKey[0], newKey[0] = 1, 2
+	add("ResealSecrets", auditRow{setup: func(w *auditWorld) {
+		old, err := authn.NewSecretBox(oldKey)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		sealed, _ := old.Seal([]byte("JBSWY3DPEHPK3PXP"))
+		now := w.st.Clock.Now()
+		u := &portal.User{ID: uuid.NewString(), Email: "reseal@example.com", FirstName: "R", LastName: "S", EmailVerified: true,
+			PasswordModifiedTime: now, CreatedTime: now, ModifiedTime: now}
+		err = w.st.DB.Write(w.ctx, func(tx *store.Tx) error {
+			if err := tx.CreateUser(w.ctx, u); err != nil {
+				return err
+			}
+			return tx.StartTwoFactor(w.ctx, u.ID, sealed, now)
+		})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+	}, run: func(w *auditWorld) error {
+		box, err := authn.NewSecretBox(newKey, oldKey)
+		if err != nil {
+			return err
+		}
+		r, err := app.New(app.Options{DB: w.st.DB, Now: w.st.Clock.Now, SecretBox: box}).ResealSecrets(w.ctx)
+		if err == nil && r.TwoFactorSecrets != 1 {
+			w.t.Errorf("ResealSecrets re-sealed %d two-factor secrets, want 1", r.TwoFactorSecrets)
+		}
 		return err
 	}})
 	add("DeleteAccount", auditRow{setup: func(w *auditWorld) { w.tmp = w.login("new@example.com") }, run: func(w *auditWorld) error {
