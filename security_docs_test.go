@@ -33,7 +33,7 @@ func TestREADMEStatesLimits(t *testing.T) {
 	}
 	for _, phrase := range []string{
 		fmt.Sprintf("Names (first, last, organization, site) are 1–%d characters", MaxNameLen),
-		fmt.Sprintf("e-mail addresses at most %d", MaxEmailLen),
+		fmt.Sprintf("email addresses at most %d", MaxEmailLen),
 		fmt.Sprintf("passwords %d–%d characters", MinPasswordLen, MaxPasswordLen),
 		fmt.Sprintf("minimum length (%d–%d)", MinPasswordLen, MaxPasswordLen),
 		fmt.Sprintf("no reuse of the last N passwords (at most %d)", MaxPolicyHistoryCount),
