@@ -21,10 +21,13 @@ import (
 //
 //   - The database keeps a counter, auth_epoch (migration 00019). Triggers
 //     move it on every change of that kind: a session or token deleted or
-//     changed (except the slide of its expiry or last use), a user changed
-//     or deleted, a second factor, a membership or role, an organization's
-//     policies, a site deleted, a Google link. They fire for every writer:
-//     this instance, the other instances, the `portal` commands.
+//     changed (except the slide of its expiry or last use, and a session
+//     owing its second factor passing it, new token included: such a
+//     session is never cached, migration 00023), a user changed or
+//     deleted, a second factor (except the last TOTP step accepted), a
+//     membership or role, an organization's policies, a site deleted, a
+//     Google link. They fire for every writer: this instance, the other
+//     instances, the `portal` commands.
 //   - Each request reads the counter first (one indexed read of one row).
 //     An entry read under another value is not used; the cache is emptied
 //     when the counter moves. So a revocation takes effect on the next

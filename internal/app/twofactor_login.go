@@ -57,18 +57,19 @@ func (s *Service) PassLoginTwoFactor(ctx context.Context, a *Actor, code string)
 		if err := s.commitProof(ctx, w, a, a.User, proof); err != nil {
 			return err
 		}
-		if a.Session != nil {
-			if err := tx.PassSessionTwoFactor(ctx, a.Session.ID); err != nil {
-				return err
-			}
-		}
-		if newHash != "" {
-			// Only from the token this request came with: of two concurrent
+		switch {
+		case newHash != "":
+			// Passed and a new token in one statement (PassPendingSession),
+			// only from the token this request came with: of two concurrent
 			// second steps of one login, one gets the new token.
-			if err := tx.RotateSessionToken(ctx, a.Session.ID, a.Session.TokenHash, newHash); err != nil {
+			if err := tx.PassPendingSession(ctx, a.Session.ID, a.Session.TokenHash, newHash); err != nil {
 				if portal.ErrorCode(err) == portal.ENOTFOUND {
 					return portal.Errorf(portal.EUNAUTHORIZED, "this login was completed or ended meanwhile, perhaps in another window; please log in again")
 				}
+				return err
+			}
+		case a.Session != nil:
+			if err := tx.PassSessionTwoFactor(ctx, a.Session.ID); err != nil {
 				return err
 			}
 		}

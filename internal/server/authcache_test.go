@@ -154,3 +154,47 @@ func sameCookies(t *testing.T, from, to *testenv.Stack, c *http.Client) *http.Cl
 	out.Jar = jar
 	return out
 }
+
+// TestAuthCacheSecondFactorLogin: a login's second factor does not empty
+// the authentication caches (auth_epoch does not move: migration 00023),
+// and the session's new token holds everywhere at once: on the second
+// instance, the token the login was opened under is refused at its next
+// request and the new one works.
+func TestAuthCacheSecondFactorLogin(t *testing.T) {
+	spec := mistspec.Load(t)
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		dbs := testenv.OpenDBs(t, d, 2)
+		e := &apiEnv{t: t, st: testenv.NewStackOn(t, dbs[0]), spec: spec}
+		ann, _, _, _, _ := e.acme()
+		bob := e.signUp("bob@example.com", twoFactorTestPassword, "Bobco")
+		secret, _ := e.activate(bob)
+		pending := e.pendingLogin("bob@example.com")
+
+		two := testenv.NewStackOn(t, dbs[1])
+		annTwo, pendingTwo := sameCookies(t, e.st, two, ann), sameCookies(t, e.st, two, pending)
+		for range 2 { // the second answer from the cache
+			if r := two.Do(t, annTwo, "GET", "/api/v1/self", nil); r.Status != 200 {
+				t.Fatalf("ann on the second instance = %d %s", r.Status, r.Body)
+			}
+		}
+		before, err := dbs[1].AuthEpoch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.alignClock(1) // a code of a step the activation did not use
+		e.want(e.passCode(pending, e.code(secret, 0)), 200, "bob's second factor")
+		if after, err := dbs[1].AuthEpoch(ctx); err != nil || after != before {
+			t.Errorf("a login's second factor moved auth_epoch from %d to %d (%v): every instance's cache emptied", before, after, err)
+		}
+		if r := two.Do(t, pendingTwo, "GET", "/api/v1/self", nil); r.Status != http.StatusUnauthorized {
+			t.Errorf("the token the login was opened under, on the second instance = %d %s, want 401", r.Status, r.Body)
+		}
+		if r := two.Do(t, sameCookies(t, e.st, two, pending), "GET", "/api/v1/self", nil); r.Status != 200 || r.JSON(t)["email"] != "bob@example.com" {
+			t.Errorf("the new token on the second instance = %d %s, want 200 as bob", r.Status, r.Body)
+		}
+		if r := two.Do(t, annTwo, "GET", "/api/v1/self", nil); r.Status != 200 {
+			t.Errorf("ann on the second instance afterwards = %d %s", r.Status, r.Body)
+		}
+	})
+}

@@ -45,12 +45,18 @@ func (tx *Tx) TouchSession(ctx context.Context, id string, seen, expires time.Ti
 	return err
 }
 
-// RotateSessionToken gives the session id a new token hash, if its token
-// hash is still oldHash; otherwise (the session is gone, or another request
-// rotated it first) it is not found and nothing changes.
-func (tx *Tx) RotateSessionToken(ctx context.Context, id, oldHash, newHash string) (err error) {
-	defer wrap(&err, "RotateSessionToken(%s)", id)
-	return tx.execOne(ctx, notFound("session"), `UPDATE sessions SET token_hash = ? WHERE id = ? AND token_hash = ?`, newHash, id, oldHash)
+// PassPendingSession records that the session id, which owed its second
+// factor, gave it, and gives it a new token hash, in one statement, if its
+// token hash is still oldHash; otherwise (the session is gone, or another
+// request passed it first) it is not found and nothing changes. Being one
+// statement matters to auth_epoch (migration 00023): a session owing its
+// second factor is never in an authentication cache, so its passing, new
+// token included, does not move the counter, while a new token of any
+// other session does.
+func (tx *Tx) PassPendingSession(ctx context.Context, id, oldHash, newHash string) (err error) {
+	defer wrap(&err, "PassPendingSession(%s)", id)
+	return tx.execOne(ctx, notFound("session"), `UPDATE sessions SET two_factor_passed = ?, token_hash = ? WHERE id = ? AND token_hash = ?`,
+		true, newHash, id, oldHash)
 }
 
 // DeleteUserSessionByToken ends the session whose token hashes to hash if

@@ -182,17 +182,18 @@ func testUserSessions(t *testing.T, db *store.DB) {
 	}
 }
 
-// testRotateSessionToken: a new token hash replaces the old one, which is
-// then unknown; everything else of the session stays. Rotating from a hash
-// that is no longer the session's (twice, or a gone session) is not found
-// and changes nothing; other sessions are untouched.
-func testRotateSessionToken(t *testing.T, db *store.DB) {
+// testPassPendingSession: the session has passed its second factor and a
+// new token hash replaces the old one, which is then unknown; everything
+// else of the session stays. Passing from a hash that is no longer the
+// session's (twice, or a gone session) is not found and changes nothing;
+// other sessions are untouched.
+func testPassPendingSession(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	u := mkUser(t, db, "rotate@example.com")
 	s := mkSession(t, db, u.ID, t0.Add(time.Hour))
 	other := mkSession(t, db, u.ID, t0.Add(time.Hour))
 	newHash := "rotated-" + newID()
-	write(t, db, func(tx *store.Tx) error { return tx.RotateSessionToken(ctx, s.ID, s.TokenHash, newHash) })
+	write(t, db, func(tx *store.Tx) error { return tx.PassPendingSession(ctx, s.ID, s.TokenHash, newHash) })
 	_, err := db.GetSessionByTokenHash(ctx, s.TokenHash)
 	wantCode(t, "the old token hash", err, portal.ENOTFOUND)
 	got, err := db.GetSessionByTokenHash(ctx, newHash)
@@ -200,24 +201,24 @@ func testRotateSessionToken(t *testing.T, db *store.DB) {
 		t.Fatal(err)
 	}
 	want := *s
-	want.TokenHash = newHash
+	want.TokenHash, want.TwoFactorPassed = newHash, true
 	if *got != want {
-		t.Errorf("rotated session = %+v\nwant %+v", got, want)
+		t.Errorf("passed session = %+v\nwant %+v", got, want)
 	}
-	err = db.Write(ctx, func(tx *store.Tx) error { return tx.RotateSessionToken(ctx, s.ID, s.TokenHash, "again-"+newID()) })
-	wantCode(t, "RotateSessionToken from a stale hash", err, portal.ENOTFOUND)
+	err = db.Write(ctx, func(tx *store.Tx) error { return tx.PassPendingSession(ctx, s.ID, s.TokenHash, "again-"+newID()) })
+	wantCode(t, "PassPendingSession from a stale hash", err, portal.ENOTFOUND)
 	if _, err := db.GetSessionByTokenHash(ctx, newHash); err != nil {
-		t.Errorf("a stale rotation changed the token: %v", err)
+		t.Errorf("a stale pass changed the token: %v", err)
 	}
-	err = db.Write(ctx, func(tx *store.Tx) error { return tx.RotateSessionToken(ctx, newID(), other.TokenHash, "x-"+newID()) })
-	wantCode(t, "RotateSessionToken of an unknown id", err, portal.ENOTFOUND)
+	err = db.Write(ctx, func(tx *store.Tx) error { return tx.PassPendingSession(ctx, newID(), other.TokenHash, "x-"+newID()) })
+	wantCode(t, "PassPendingSession of an unknown id", err, portal.ENOTFOUND)
 	if got, err := db.GetSessionByTokenHash(ctx, other.TokenHash); err != nil || *got != *other {
 		t.Errorf("another session changed: %+v, %v", got, err)
 	}
 	// A hash taken by another session is refused.
-	err = db.Write(ctx, func(tx *store.Tx) error { return tx.RotateSessionToken(ctx, other.ID, other.TokenHash, newHash) })
+	err = db.Write(ctx, func(tx *store.Tx) error { return tx.PassPendingSession(ctx, other.ID, other.TokenHash, newHash) })
 	if err == nil {
-		t.Error("RotateSessionToken to another session's hash succeeded")
+		t.Error("PassPendingSession to another session's hash succeeded")
 	}
 }
 

@@ -53,7 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Sessions/CRUD", testSessions},
 		{"Sessions/DeleteExpired", testDeleteExpiredSessions},
 		{"Sessions/PerUser", testUserSessions},
-		{"Sessions/RotateToken", testRotateSessionToken},
+		{"Sessions/PassPending", testPassPendingSession},
 		{"Sessions/DeleteUserSessionByToken", testDeleteUserSessionByToken},
 		{"Sessions/Promote", testPromoteSession},
 		// twofactor.go (and the organizations' requirement, orgs.go)
