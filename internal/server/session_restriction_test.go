@@ -20,15 +20,27 @@ import (
 // not declared open to (open(…), restrict.go), with that restriction's
 // refusal, and lets through those it is declared open to. The routes'
 // handlers are stand-ins (server.RestrictionProbe): what is checked is
-// the gate in front of them, for real sessions of each kind.
+// the gate in front of them, for real sessions of each kind. Sign in with
+// Google is on, so that its routes (linking, unlinking) are among them: a
+// session owing its second factor must not link a Google account that
+// would then sign in without it.
 func TestRestrictedSessionsEveryRoute(t *testing.T) {
-	e := newAPIEnv(t, mistspec.Load(t), store.SQLite)
+	e := newGoogleEnv(t, mistspec.Load(t), store.SQLite).apiEnv
 	h, routes, err := server.RestrictionProbe(e.st.Service)
 	if err != nil {
 		t.Fatal(err)
 	}
 	probe := httptest.NewServer(h)
 	defer probe.Close()
+	for _, want := range []string{"GET /api/v1/self/oauth/google", "POST /api/v1/self/oauth/google", "DELETE /api/v1/login/oauth/google", "POST /account/social/link"} {
+		found := false
+		for _, r := range routes {
+			found = found || r.Pattern == want
+		}
+		if !found {
+			t.Errorf("%s is not among the routes probed: Sign in with Google is off?", want)
+		}
+	}
 	const pw = "correct horse 1"
 
 	// An expired password: Carol's organization expires passwords after
