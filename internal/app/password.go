@@ -197,12 +197,16 @@ func (s *Service) checkOldPassword(ctx context.Context, u *portal.User, old stri
 			return nil
 		}
 	}
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		_, _, err := limitOldPassword.record(ctx, tx, u.ID, now)
+	var lock time.Duration
+	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
+		_, lock, err = limitOldPassword.record(ctx, tx, u.ID, now)
 		return err
 	})
 	if err != nil {
 		return err
+	}
+	if lock > 0 { // this guess locked password changes: a lockout (security.lockout)
+		s.lockedOut(ctx, limitOldPassword, u.ID, lock)
 	}
 	return &portal.Error{Code: portal.EINVALID, Fields: map[string]any{"old_password_incorrect": true, "field": "old_password"}, Message: "the current password is not correct"}
 }

@@ -29,7 +29,7 @@ func TestLockoutEvents(t *testing.T) {
 		st := testenv.NewStackWith(t, testenv.OpenDB(t, d), testenv.StackOptions{Log: &logs})
 		e := &apiEnv{t: t, st: st, spec: spec}
 		const email, password, wrong = "ann.lockout@example.com", "first kettle lamp 7", "wrong kettle Q7!"
-		e.signUp(email, password, "Acme")
+		annSession := e.signUp(email, password, "Acme")
 		annID := e.userID(email)
 
 		n := 0
@@ -178,7 +178,38 @@ func TestLockoutEvents(t *testing.T) {
 		}
 		want("a login from the locked address", id, nil, limited)
 
-		// Once each: four lockouts in all, and no password or email
+		// Wrong current passwords on a password change lock changes for
+		// the account at the fifth (limitOldPassword): one lockout, then
+		// 429 without another.
+		oldpw := func() int {
+			t.Helper()
+			k := 0
+			for _, recs := range events() {
+				for _, rec := range recs {
+					if rec["event"] == locked && rec["limit"] == "oldpw" {
+						k++
+						uid, _ := rec["user_id"].(string)
+						if rec["key_kind"] != "account" || rec["locked_seconds"] != float64(900) || uid != annID {
+							t.Errorf("the lockout of password changes: %v, want key_kind account, locked_seconds 900, user_id %s", rec, annID)
+						}
+					}
+				}
+			}
+			return k
+		}
+		change := map[string]any{"password": "second kettle lamp 8", "old_password": wrong}
+		for i := range 5 {
+			e.want(e.do(annSession, "PUT", "/api/v1/self", change), 400, "a wrong current password")
+			if got, want := oldpw(), map[bool]int{true: 1, false: 0}[i == 4]; got != want {
+				t.Errorf("after %d wrong current passwords: %d lockouts of password changes, want %d", i+1, got, want)
+			}
+		}
+		e.want(e.do(annSession, "PUT", "/api/v1/self", change), 429, "a password change while locked")
+		if got := oldpw(); got != 1 {
+			t.Errorf("after a refused change: %d lockouts of password changes, want 1", got)
+		}
+
+		// Once each: five lockouts in all, and no password or email
 		// address in any security event.
 		total := 0
 		for _, recs := range events() {
@@ -193,8 +224,8 @@ func TestLockoutEvents(t *testing.T) {
 				}
 			}
 		}
-		if total != 4 {
-			t.Errorf("%d lockout events, want 4", total)
+		if total != 5 {
+			t.Errorf("%d lockout events, want 5", total)
 		}
 		if out := logs.String(); strings.Contains(out, password) || strings.Contains(out, wrong) {
 			t.Error("the log holds a password")
