@@ -283,8 +283,7 @@ func (db *DB) provider() (*goose.Provider, error) {
 // Tx is a write transaction. Every change and its audit entry and mail are
 // written through one Tx.
 type Tx struct {
-	conn
-	tx    *sql.Tx
+	conn  // its tx is the transaction
 	after []func()
 }
 
@@ -303,7 +302,7 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return classify(timedOut(ctx, fmt.Errorf("begin: %w", err)))
 	}
-	tx := &Tx{conn: conn{q: sqlTx, d: db.dialect, stmts: db.writeStmts, tx: sqlTx}, tx: sqlTx}
+	tx := &Tx{conn: conn{q: sqlTx, d: db.dialect, stmts: db.writeStmts, tx: sqlTx}}
 	if dl, ok := ctx.Deadline(); ok && db.timeout > 0 {
 		// Statements run with the ctx fn passes them; each gets the
 		// transaction's deadline too.
