@@ -213,6 +213,30 @@ func TestConcurrentRegisterSameEmail(t *testing.T) {
 	})
 }
 
+// BenchmarkLoginOne is one client logging in again and again with a
+// minimal hash: ns/op is what a login costs beyond its argon2id hash (the
+// database's round trips and commits), the time a CPU sits idle at c=2.
+//
+//	go test -run='^$' -bench=LoginOne -benchtime=2000x ./internal/app/
+func BenchmarkLoginOne(b *testing.B) {
+	for _, d := range testenv.Dialects(b) {
+		b.Run(string(d), func(b *testing.B) {
+			ctx := context.Background()
+			db := testenv.OpenDB(b, d)
+			h := authn.NewHasher(8, 1, 1, 1)
+			svc := app.New(app.Options{DB: db, Hasher: h, BaseURL: "http://portal.test"})
+			emails := createUsers(b, db, h, concurrentUsers)
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := svc.Login(ctx, emails[i%len(emails)], testPassword, app.Client{IP: "192.0.2.1"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkLoginParallel measures logins per second with 64 concurrent
 // clients, with the production argon2id parameters ("argon2id") and with
 // minimal ones ("cheaphash", which shows what the database alone allows).

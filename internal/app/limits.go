@@ -183,11 +183,32 @@ type reservation struct {
 // count counts an attempt of subject unless its key is locked; settle
 // then applies the limit to it.
 func (l *rateLimit) count(ctx context.Context, tx *store.Tx, subject string, now time.Time) (reservation, error) {
-	n, locked, err := tx.ReserveAttempt(ctx, l.key(subject), now, l.window)
+	r, err := countAll(ctx, tx, now, limitKey{l, subject})
 	if err != nil {
-		return reservation{}, fmt.Errorf("rate limit %s: %w", l.name, err)
+		return reservation{}, err
 	}
-	return reservation{l: l, subject: subject, now: now, n: n, locked: locked}, nil
+	return r[0], nil
+}
+
+// countAll is count for each of keys, in one statement: their limits must
+// share one window. The keys' rows are written in the order given.
+func countAll(ctx context.Context, tx *store.Tx, now time.Time, keys ...limitKey) ([]reservation, error) {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		if k.limit.window != keys[0].limit.window {
+			return nil, fmt.Errorf("rate limits %s and %s are counted together but have different windows", keys[0].limit.name, k.limit.name)
+		}
+		names[i] = k.limit.key(k.subject)
+	}
+	attempts, err := tx.ReserveAttempts(ctx, now, keys[0].limit.window, names...)
+	if err != nil {
+		return nil, fmt.Errorf("rate limit %s: %w", keys[0].limit.name, err)
+	}
+	r := make([]reservation, len(keys))
+	for i, k := range keys {
+		r[i] = reservation{l: k.limit, subject: k.subject, now: now, n: attempts[i].N, locked: attempts[i].Locked}
+	}
+	return r, nil
 }
 
 // settle is reserve's answer to the attempt counted: the refusal of a

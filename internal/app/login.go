@@ -69,6 +69,17 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		}
 		return nil, err
 	}
+	// The account is read while the attempt is counted: neither waits for
+	// the other, and the hash still starts only once the attempt counts.
+	type userRead struct {
+		u   *portal.User
+		err error
+	}
+	read := make(chan userRead, 1)
+	go func() {
+		u, err := s.db.GetUserByEmail(ctx, email)
+		read <- userRead{u, err}
+	}()
 	acctLock, err := s.reserveLogin(ctx, acct, ip, now)
 	if err != nil {
 		if portal.ErrorCode(err) == portal.ETOOMANY {
@@ -95,8 +106,8 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		}()
 	}
 	password = authn.NormalizePassword(password)
-	u, err = s.db.GetUserByEmail(ctx, email)
-	if err != nil && portal.ErrorCode(err) != portal.ENOTFOUND {
+	got := <-read
+	if u, err = got.u, got.err; err != nil && portal.ErrorCode(err) != portal.ENOTFOUND {
 		return nil, err
 	}
 	ok, rehash := false, false
@@ -254,12 +265,12 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 // many users behind one NAT address do not lock it. Once a lock ends, one
 // more attempt goes through and locks for twice as long.
 //
-// Each count is one statement. Every transaction that writes both counters
-// writes the account's first and the address's last (here and in
-// releaseLogin): two logins then never wait for each other's row in
-// opposite orders (a deadlock on PostgreSQL), and the address's row, which
-// every login from that address writes, is held only from its statement to
-// the commit.
+// Both are counted in one statement (countAll), the account's row first.
+// Every transaction that writes both counters writes the account's first
+// and the address's last (here and in releaseLogin): two logins then never
+// wait for each other's row in opposite orders (a deadlock on PostgreSQL),
+// and the address's row, which every login from that address writes, is
+// held only from its statement to the commit.
 //
 // acctLock is how long this attempt locked the account (the caller logs
 // it if it stands); a lock of the address, which refuses the attempt that
@@ -269,11 +280,12 @@ func (s *Service) reserveLogin(ctx context.Context, acct, ip string, now time.Ti
 	var addrLock time.Duration
 	err = s.db.Write(ctx, func(tx *store.Tx) (err error) {
 		acctLock, addrLock = 0, 0
-		account, err := limitLoginAccount.count(ctx, tx, acct, now)
+		counted, err := countAll(ctx, tx, now, limitKey{limitLoginAccount, acct}, limitKey{limitLoginAddress, ip})
 		if err != nil {
 			return err
 		}
-		if refused, addrLock, err = limitLoginAddress.reserve(ctx, tx, ip, now); err != nil || refused != nil {
+		account := counted[0]
+		if refused, addrLock, err = counted[1].settle(ctx, tx); err != nil || refused != nil {
 			if err != nil {
 				return err
 			}

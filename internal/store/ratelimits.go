@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -101,20 +102,75 @@ func (tx *Tx) ResetLimit(ctx context.Context, key string) (err error) {
 // work it protects, so that concurrent requests cannot all pass a check
 // made before any of them is counted. Like CountEvent, it is one
 // statement.
-func (tx *Tx) ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration) (_ int, _ time.Time, err error) {
-	defer wrap(&err, "ReserveAttempt(%s)", key)
+func (tx *Tx) ReserveAttempt(ctx context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
+	a, err := tx.ReserveAttempts(ctx, now, window, key)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return a[0].N, a[0].Locked, nil
+}
+
+// Attempt is what ReserveAttempts counted for one key: the attempts in
+// the key's window, this one included unless the key was locked, and the
+// time the key is locked until.
+type Attempt struct {
+	N      int
+	Locked time.Time
+}
+
+// ReserveAttempts is ReserveAttempt for each of keys (distinct, sharing
+// one window), in one statement and so one round trip: an attempt counted
+// on an account and on a client address at once. The rows are written,
+// and so held, in the order of keys (a multi-row INSERT takes them in the
+// order of its VALUES), which lets callers keep one order of rows across
+// their transactions. The result is in the order of keys.
+func (tx *Tx) ReserveAttempts(ctx context.Context, now time.Time, window time.Duration, keys ...string) (_ []Attempt, err error) {
+	defer wrap(&err, "ReserveAttempts(%s)", strings.Join(keys, ", "))
+	if len(keys) == 0 {
+		return nil, nil
+	}
 	n, cutoff := ms(now), ms(now.Add(-window))
-	var count int
-	var locked int64
-	err = tx.queryRow(ctx, `INSERT INTO rate_limits (key, events, window_start, locked_until) VALUES (?, 1, ?, 0)
+	args := make([]any, 0, 2*len(keys)+5)
+	for _, k := range keys {
+		args = append(args, k, n)
+	}
+	args = append(args, n, cutoff, n, cutoff, n)
+	rows, err := tx.query(ctx, `INSERT INTO rate_limits (key, events, window_start, locked_until) VALUES (?, 1, ?, 0)`+
+		strings.Repeat(", (?, 1, ?, 0)", len(keys)-1)+`
 		ON CONFLICT (key) DO UPDATE SET
 			events = CASE WHEN rate_limits.locked_until > ? THEN rate_limits.events
 				WHEN rate_limits.window_start < ? THEN 1 ELSE rate_limits.events + 1 END,
 			window_start = CASE WHEN rate_limits.locked_until > ? THEN rate_limits.window_start
 				WHEN rate_limits.window_start < ? THEN ? ELSE rate_limits.window_start END
-		RETURNING events, locked_until`,
-		key, n, n, cutoff, n, cutoff, n).Scan(&count, &locked)
-	return count, fromMS(locked), err
+		RETURNING key, events, locked_until`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]Attempt, len(keys))
+	seen := 0
+	for rows.Next() {
+		var k string
+		var a Attempt
+		var locked int64
+		if err := rows.Scan(&k, &a.N, &locked); err != nil {
+			return nil, err
+		}
+		a.Locked = fromMS(locked)
+		for i := range keys { // RETURNING's order is not promised
+			if keys[i] == k {
+				out[i] = a
+				seen++
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if seen != len(keys) {
+		return nil, fmt.Errorf("%d rows counted for %d keys", seen, len(keys))
+	}
+	return out, nil
 }
 
 // UnreserveAttempt takes back the attempt that ReserveAttempt counted for

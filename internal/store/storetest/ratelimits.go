@@ -200,3 +200,90 @@ func testUnreserve(t *testing.T, db *store.DB) {
 		t.Errorf("passed window: %d, want 2 (the window starts at the first counted attempt)", n)
 	}
 }
+
+// testReserveAttempts: ReserveAttempts counts each key as ReserveAttempt
+// would, a locked key left alone while the others count, and answers in
+// the order of its keys. On PostgreSQL it takes the rows in that order: a
+// call whose second key is held by another transaction already holds its
+// first, so a third transaction writing the first key waits too (were the
+// rows taken in another order, two logins could deadlock).
+func testReserveAttempts(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	const w = 15 * time.Minute
+	reserveAll := func(now time.Time, keys ...string) []store.Attempt {
+		t.Helper()
+		var a []store.Attempt
+		write(t, db, func(tx *store.Tx) (err error) {
+			a, err = tx.ReserveAttempts(ctx, now, w, keys...)
+			return err
+		})
+		return a
+	}
+	reserve(t, db, "acct", t0, w)
+	reserve(t, db, "acct", t0.Add(time.Second), w)
+	got := reserveAll(t0.Add(2*time.Second), "acct", "addr", "other")
+	if len(got) != 3 || got[0].N != 3 || got[1].N != 1 || got[2].N != 1 {
+		t.Fatalf("ReserveAttempts(acct, addr, other) = %+v; want counts 3, 1, 1", got)
+	}
+	// The answer follows the keys, not the rows' order.
+	got = reserveAll(t0.Add(3*time.Second), "other", "acct")
+	if got[0].N != 2 || got[1].N != 4 {
+		t.Fatalf("ReserveAttempts(other, acct) = %+v; want counts 2, 4", got)
+	}
+	// A locked key is neither counted nor moved; the others count.
+	until := t0.Add(time.Hour)
+	write(t, db, func(tx *store.Tx) error { return tx.Lock(ctx, "addr", until) })
+	got = reserveAll(t0.Add(4*time.Second), "acct", "addr")
+	if got[0].N != 5 || !got[0].Locked.IsZero() || got[1].N != 1 {
+		t.Fatalf("ReserveAttempts(acct, locked addr) = %+v; want 5 unlocked, then 1 (not counted)", got)
+	}
+	wantTime(t, "lock of addr", got[1].Locked, until)
+
+	if db.Dialect() != store.Postgres {
+		return // one writer: no transaction waits on another's rows
+	}
+	holdB := make(chan struct{})
+	releaseB := make(chan struct{})
+	heldDone := make(chan error, 1)
+	go func() {
+		heldDone <- db.Write(ctx, func(tx *store.Tx) error {
+			if _, _, err := tx.ReserveAttempt(ctx, "order-b", t0, w); err != nil {
+				return err
+			}
+			close(holdB)
+			<-releaseB
+			return nil
+		})
+	}()
+	<-holdB
+	bothDone := make(chan error, 1)
+	go func() { // waits on order-b, holding order-a
+		bothDone <- db.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.ReserveAttempts(ctx, t0, w, "order-a", "order-b")
+			return err
+		})
+	}()
+	// Until order-a is held, a write of it alone goes through; once held,
+	// it waits (its statement timeout is short: it fails instead).
+	deadline := time.Now().Add(5 * time.Second)
+	waited := false
+	for !waited && time.Now().Before(deadline) {
+		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		err := db.Write(short, func(tx *store.Tx) error {
+			_, _, err := tx.ReserveAttempt(short, "order-a", t0, w)
+			return err
+		})
+		cancel()
+		waited = err != nil
+	}
+	close(releaseB)
+	if !waited {
+		t.Error("a write of order-a never waited while ReserveAttempts(order-a, order-b) waited on order-b: the first key's row was not held first")
+	}
+	if err := <-heldDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-bothDone; err != nil {
+		t.Fatal(err)
+	}
+}

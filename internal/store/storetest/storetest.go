@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"RateLimits/LockReset", testRateLimitLock},
 		{"RateLimits/ReserveRelease", testReserveRelease},
 		{"RateLimits/Unreserve", testUnreserve},
+		{"RateLimits/ReserveAttempts", testReserveAttempts},
 		// survey.go
 		{"Survey/State", testSurveyState},
 		{"Survey/Answers", testSurveyAnswers},
