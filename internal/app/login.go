@@ -265,6 +265,12 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 // many users behind one NAT address do not lock it. Once a lock ends, one
 // more attempt goes through and locks for twice as long.
 //
+// The transaction does not wait for the disk (store.DB.WriteUnsynced): a
+// crash of the machine or of PostgreSQL could lose the last counts, which
+// only gives an attacker who can cause such crashes a few attempts, while
+// every login would otherwise wait for two syncs instead of one (the
+// session's transaction, which syncs, syncs these counts with it).
+//
 // Both are counted in one statement (countAll), the account's row first.
 // Every transaction that writes both counters writes the account's first
 // and the address's last (here and in releaseLogin): two logins then never
@@ -278,7 +284,7 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 func (s *Service) reserveLogin(ctx context.Context, acct, ip string, now time.Time) (acctLock time.Duration, err error) {
 	var refused *portal.Error
 	var addrLock time.Duration
-	err = s.db.Write(ctx, func(tx *store.Tx) (err error) {
+	err = s.db.WriteUnsynced(ctx, func(tx *store.Tx) (err error) {
 		acctLock, addrLock = 0, 0
 		counted, err := countAll(ctx, tx, now, limitKey{limitLoginAccount, acct}, limitKey{limitLoginAddress, ip})
 		if err != nil {

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -295,11 +296,46 @@ func (tx *Tx) AfterCommit(fn func()) { tx.after = append(tx.after, fn) }
 // Write runs fn in a write transaction and commits it when fn returns nil.
 // Keep fn short: no password hashing and no network calls inside.
 // On PostgreSQL the whole transaction is bounded by the store's timeout.
+// Its commit is durable: Write returns once the database has synced it
+// (SQLite's synchronous=FULL, PostgreSQL's synchronous_commit).
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.writeTx(ctx, true, fn)
+}
+
+// WriteUnsynced is Write for a transaction whose loss in a crash of the
+// operating system or of PostgreSQL would be harmless, such as counting a
+// login attempt: its commit does not wait for the database to sync it to
+// disk. It is as atomic, as isolated and as visible as Write's, and a kill
+// of Portal alone loses nothing; only the last such commits before a crash
+// of the machine or of PostgreSQL may be lost. The next synced commit
+// syncs it too (SQLite's one write-ahead log, PostgreSQL's WAL). On SQLite
+// the write connection runs it with synchronous=NORMAL, set before the
+// transaction and restored after it (SQLite allows no change inside one);
+// a connection that cannot be restored is closed, never reused. On
+// PostgreSQL it is SET LOCAL synchronous_commit = off.
+func (db *DB) WriteUnsynced(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.writeTx(ctx, false, fn)
+}
+
+func (db *DB) writeTx(ctx context.Context, synced bool, fn func(tx *Tx) error) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	sqlTx, err := db.write.BeginTx(ctx, nil)
+	var unsynced *sql.Conn // SQLite's write connection, taken for WriteUnsynced
+	var begin interface {
+		BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+	} = db.write
+	if !synced && db.dialect == SQLite {
+		var err error
+		if unsynced, err = db.unsyncedConn(ctx); err != nil {
+			return classify(timedOut(ctx, fmt.Errorf("begin: %w", err)))
+		}
+		begin = unsynced
+	}
+	sqlTx, err := begin.BeginTx(ctx, nil)
 	if err != nil {
+		if unsynced != nil {
+			db.resync(unsynced)
+		}
 		return classify(timedOut(ctx, fmt.Errorf("begin: %w", err)))
 	}
 	tx := &Tx{conn: conn{q: sqlTx, d: db.dialect, stmts: db.writeStmts, tx: sqlTx}}
@@ -308,24 +344,41 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 		// transaction's deadline too.
 		tx.deadline = dl
 	}
-	committed := false
-	defer func() {
+	committed, ended := false, false
+	// end rolls back unless committed, and frees the write connection; it
+	// runs once: deferred, or before AfterCommit's functions, which may
+	// write again.
+	end := func() {
+		if ended {
+			return
+		}
+		ended = true
 		// Roll back when fn returns an error and also when it panics: an
 		// open transaction would otherwise keep SQLite's only write
 		// connection, blocking every later write of the process.
 		if !committed {
 			_ = sqlTx.Rollback()
 		}
-		if db.writeStmts != nil { // the write connection is free again
+		switch {
+		case unsynced != nil:
+			db.resync(unsynced)
+		case db.writeStmts != nil: // the write connection is free again
 			db.writeStmts.prepareDeferred(ctx)
 		}
-	}()
+	}
+	defer end()
+	if !synced && db.dialect == Postgres {
+		if _, err := tx.exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return classify(err)
+		}
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	committed = true
 	err = sqlTx.Commit()
 	db.writes.Add(1)
+	end()
 	if err != nil {
 		return classify(timedOut(ctx, fmt.Errorf("commit: %w", err)))
 	}
@@ -333,6 +386,34 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 		fn()
 	}
 	return nil
+}
+
+// unsyncedConn takes SQLite's write connection and turns its sync at
+// commit off (WriteUnsynced).
+func (db *DB) unsyncedConn(ctx context.Context) (*sql.Conn, error) {
+	c, err := db.write.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		db.resync(c)
+		return nil, err
+	}
+	return c, nil
+}
+
+// resync restores the write connection's setting (sqliteSynchronous) and
+// gives it back to the pool; if that fails, the connection is closed, so
+// that no later write runs unsynced on it. Then statements first met in
+// the transaction are prepared (stmtcache.go), as Write does.
+func (db *DB) resync(c *sql.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.ExecContext(ctx, "PRAGMA synchronous = "+sqliteSynchronous); err != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn }) // closes it
+	}
+	_ = c.Close()
+	db.writeStmts.prepareDeferred(ctx)
 }
 
 // savepoint runs fn so that its failure undoes only fn's statements and
