@@ -28,10 +28,24 @@ import (
 //     membership or role, an organization's policies, a site deleted, a
 //     Google link. They fire for every writer: this instance, the other
 //     instances, the `portal` commands.
+//   - The same triggers log, in the same transaction, whom each move
+//     concerns (auth_changes, migration 00024): the user of the session,
+//     token, second factor, membership or Google link, or the user
+//     changed; everyone (NULL) for an organization's policies or settings,
+//     an organization or a site deleted. Every value of the counter has
+//     its rows, committed with it.
 //   - Each request reads the counter first (one indexed read of one row).
-//     An entry read under another value is not used; the cache is emptied
-//     when the counter moves. So a revocation takes effect on the next
-//     request on every instance, as before.
+//     When it has moved past the cache's value, the cache catches up
+//     before it is used (catchUp): one request reads the log rows since
+//     the cache's value, for all the requests waiting, and drops the
+//     entries of the users they name; everything on a row for everyone,
+//     on more rows than authChangesRead, or when the log no longer reaches
+//     back to the cache's value (the clean-up keeps the last
+//     store.AuthChangesKept values). An entry read under an older value
+//     than the cache's is neither used nor stored. So a revocation takes
+//     effect on the next request on every instance, as before, and a
+//     logout, a profile edit or a role change costs the other users'
+//     entries nothing.
 //   - Time is checked on every request, from what is cached: the session's
 //     expiry, the password's age against the policy, the grace period of a
 //     two-factor requirement. A session due for its once-a-minute slide,
@@ -48,8 +62,14 @@ import (
 // reads it gets what it wrote.
 type authCache struct {
 	mu      sync.Mutex
-	epoch   int64 // the auth_epoch value the entries were read under
+	epoch   int64 // the auth_epoch value the cache has caught up with
 	entries map[string]*authEntry
+	byUser  map[string][]string // keys of entries, by user ID (may name replaced entries)
+	want    int64               // the highest value a request waits for the cache to reach
+	// catching is held by the request that reads auth_changes for the
+	// cache (catchUp), so that the requests waiting meanwhile share its
+	// read.
+	catching sync.Mutex
 }
 
 // authCacheMax bounds the entries; a full cache is emptied. An entry of a
@@ -84,19 +104,24 @@ type authFacts struct {
 func sessionKey(hash string) string { return "s:" + hash }
 func tokenKey(hash string) string   { return "t:" + hash }
 
-// get returns the entry of key read under epoch, if there is one. A later
-// epoch empties the cache; the counter never goes back.
-func (c *authCache) get(key string, epoch int64) *authEntry {
+// authChangesRead bounds the rows of auth_changes one catch-up reads; a
+// cache further behind is emptied instead.
+const authChangesRead = 1000
+
+// get returns the entry of key if the cache is at epoch. behind reports
+// that the cache has not caught up with epoch yet (catchUp); a request
+// that read an older value than the cache's gets nothing (it may have read
+// before a change the cache has seen).
+func (c *authCache) get(key string, epoch int64) (e *authEntry, behind bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case epoch < c.epoch: // read before a change the cache has seen
-		return nil
+	case epoch < c.epoch:
+		return nil, false
 	case epoch > c.epoch:
-		c.entries, c.epoch = nil, epoch
-		return nil
+		return nil, true
 	}
-	return c.entries[key]
+	return c.entries[key], false
 }
 
 // put stores e under key if it was read under the cache's current epoch.
@@ -104,15 +129,82 @@ func (c *authCache) put(key string, epoch int64, e *authEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if epoch != c.epoch {
-		if epoch < c.epoch {
-			return // read before a change the cache has seen
-		}
-		c.entries, c.epoch = nil, epoch
+		return // read before a change the cache has seen, or not caught up with
 	}
 	if c.entries == nil || len(c.entries) >= authCacheMax {
-		c.entries = make(map[string]*authEntry)
+		c.entries, c.byUser = make(map[string]*authEntry), make(map[string][]string)
+	}
+	if old := c.entries[key]; old == nil || old.user.ID != e.user.ID {
+		c.byUser[e.user.ID] = append(c.byUser[e.user.ID], key)
 	}
 	c.entries[key] = e
+}
+
+// cached returns the entry of key if the cache holds one valid at epoch,
+// the auth_epoch value the request read: first the cache catches up with
+// epoch if it is behind.
+func (s *Service) cached(ctx context.Context, key string, epoch int64) *authEntry {
+	e, behind := s.auth.get(key, epoch)
+	if behind {
+		s.catchUp(ctx, epoch)
+		e, _ = s.auth.get(key, epoch)
+	}
+	return e
+}
+
+// catchUp brings the cache to auth_epoch value n at least: it reads the
+// rows of auth_changes since the cache's value (store.AuthChanges) and
+// drops the entries of the users they name. It empties the cache instead
+// when a row names everyone, when the rows no longer reach back to the
+// cache's value (pruned: store.AuthChangesKept), when there are more than
+// authChangesRead of them, or when they cannot be read. One request reads
+// at a time, up to the highest value any request waits for; the others
+// wait and find the cache caught up.
+//
+// Every value up to n was committed, its rows with it, before n was read
+// (on PostgreSQL the counter's row lock orders them), so the rows read
+// after are all there. An entry stored while the rows are read was read
+// under the cache's old value: it is dropped with the others of its user.
+func (s *Service) catchUp(ctx context.Context, n int64) {
+	c := &s.auth
+	c.mu.Lock()
+	c.want = max(c.want, n)
+	c.mu.Unlock()
+	c.catching.Lock()
+	defer c.catching.Unlock()
+	c.mu.Lock()
+	from, to, empty := c.epoch, c.want, len(c.entries) == 0
+	c.mu.Unlock()
+	if to <= from {
+		return // another request caught up meanwhile
+	}
+	var changes []store.AuthChange
+	all := empty // nothing to drop: no need to read
+	if !all {
+		var err error
+		// Not the caller's context alone: the read serves the waiting
+		// requests too (the store bounds it).
+		changes, err = s.db.AuthChanges(context.WithoutCancel(ctx), from, to, authChangesRead)
+		all = err != nil || len(changes) == 0 || changes[0].Epoch != from+1 || len(changes) >= authChangesRead
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ch := range changes {
+		if all || ch.UserID == "" {
+			all = true
+			break
+		}
+		for _, key := range c.byUser[ch.UserID] {
+			if e := c.entries[key]; e != nil && e.user.ID == ch.UserID {
+				delete(c.entries, key)
+			}
+		}
+		delete(c.byUser, ch.UserID)
+	}
+	if all {
+		c.entries, c.byUser = nil, nil
+	}
+	c.epoch = to
 }
 
 // authStart is the moment a request's authentication began: the process's

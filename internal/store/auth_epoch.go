@@ -12,8 +12,8 @@ const authEpochQuery = `SELECT n FROM auth_epoch WHERE id = 1`
 // AuthEpoch returns the auth_epoch counter: it moves, by trigger, whenever
 // a change may take a right away from a session or an API token, whoever
 // made it. The service's authentication cache (internal/app/authcache.go)
-// reads it once per request and trusts what it cached only under the same
-// value.
+// reads it once per request; when it has moved, the cache drops what it
+// holds of the users the moves concern (AuthChanges) before it is used.
 //
 // The value returned was read from the database after the call began, so
 // every change committed before it is counted. Concurrent calls share
@@ -112,4 +112,44 @@ func (r *sharedReads) run(b *readBatch, read func(context.Context) (int64, error
 	if next != nil {
 		go r.run(next, read)
 	}
+}
+
+// AuthChange is a row of auth_changes (migration 00024): the value
+// auth_epoch took with a change, and the user whose sessions and tokens
+// the change concerns, or "" for everyone (an organization's policies or
+// settings, an organization or a site deleted).
+type AuthChange struct {
+	Epoch  int64
+	UserID string
+}
+
+// AuthChangesKept is how many of the last values of auth_epoch keep their
+// rows of auth_changes: Purge deletes the rows of older values. A cache
+// that last caught up before them finds no row for the value after its
+// own, and empties itself (internal/app/authcache.go).
+const AuthChangesKept = 10_000
+
+// AuthChanges returns the rows of auth_changes of the values after after
+// up to upTo, in the order of the values, at most limit of them. Every
+// value has at least one row until Purge deletes it, so the rows reach
+// back to after exactly when the first is of value after+1 (or there is
+// none to read: after == upTo).
+func (c conn) AuthChanges(ctx context.Context, after, upTo int64, limit int) (_ []AuthChange, err error) {
+	defer wrap(&err, "AuthChanges(%d, %d)", after, upTo)
+	rows, err := c.query(ctx, `SELECT epoch, user_id FROM auth_changes WHERE epoch > ? AND epoch <= ? ORDER BY epoch LIMIT ?`, after, upTo, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuthChange
+	for rows.Next() {
+		var ch AuthChange
+		var user sql.NullString
+		if err := rows.Scan(&ch.Epoch, &user); err != nil {
+			return nil, err
+		}
+		ch.UserID = user.String
+		out = append(out, ch)
+	}
+	return out, rows.Err()
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 // writes of every request: a session's slide, a token's last-use stamp, a
 // new session or token. Every column of sessions and api_tokens is named
 // here, so that a column added later must be placed on one side or the
-// other, or this test fails.
+// other, or this test fails. Each move is logged in auth_changes (migration
+// 00024) with the users it concerns, or everyone (NULL) for an
+// organization's or a site's change, which the caches drop.
 func TestAuthEpochTriggers(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		db := testenv.OpenDB(t, d)
@@ -43,30 +46,64 @@ func TestAuthEpochTriggers(t *testing.T) {
 			}
 			return n
 		}
-		// change runs one write transaction (fn, or the statement q when
-		// fn is nil) and reports whether the epoch moved.
-		change := func(what string, fn func(tx *store.Tx) error) bool {
+		// change runs one write transaction and returns the epoch before
+		// and after it.
+		change := func(what string, fn func(tx *store.Tx) error) (int64, int64) {
 			t.Helper()
 			before := epoch()
 			if err := db.Write(ctx, fn); err != nil {
 				t.Fatalf("%s: %v", what, err)
 			}
-			return epoch() != before
+			return before, epoch()
 		}
 		exec := func(q string) func(tx *store.Tx) error {
 			return func(tx *store.Tx) error { return store.TxExec(ctx, tx, q) }
 		}
-		moves := func(what string, fn func(tx *store.Tx) error) {
+		// moves checks that the change moves the epoch, and that the log
+		// names exactly the users who (everyone when who holds "": the
+		// caches are emptied).
+		moves := func(what string, fn func(tx *store.Tx) error, who ...string) {
 			t.Helper()
-			if !change(what, fn) {
+			before, after := change(what, fn)
+			if after == before {
 				t.Errorf("%s: auth_epoch did not move", what)
+				return
+			}
+			rows, err := db.AuthChanges(ctx, before, after, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for _, r := range rows {
+				got[r.UserID] = true
+			}
+			want := map[string]bool{}
+			for _, u := range who {
+				want[u] = true
+			}
+			switch {
+			case len(rows) == 0 || rows[0].Epoch != before+1:
+				t.Errorf("%s: the log from %d to %d does not begin at %d: %+v", what, before, after, before+1, rows)
+			case want[""] && !got[""]:
+				t.Errorf("%s: the log names %v, not everyone", what, got)
+			case !want[""] && !maps.Equal(got, want):
+				t.Errorf("%s: the log names %v, want %v", what, got, want)
 			}
 		}
 		stays := func(what string, fn func(tx *store.Tx) error) {
 			t.Helper()
-			if change(what, fn) {
+			if before, after := change(what, fn); after != before {
 				t.Errorf("%s: auth_epoch moved; it costs every instance its cache", what)
 			}
+		}
+		// owners returns the users of a table's rows.
+		owners := func(table string) []string {
+			t.Helper()
+			out, err := store.Strings(ctx, db, "SELECT user_id FROM "+table)
+			if err != nil || len(out) == 0 {
+				t.Fatalf("users of %s: %v %v", table, out, err)
+			}
+			return out
 		}
 
 		// What every request or login writes.
@@ -126,7 +163,11 @@ func TestAuthEpochTriggers(t *testing.T) {
 					continue
 				}
 				if set != "" {
-					moves(table+"."+c+" changed", exec("UPDATE "+table+" SET "+set))
+					who := owners(table)
+					if c == "user_id" {
+						who = append(who, bob.ID)
+					}
+					moves(table+"."+c+" changed", exec("UPDATE "+table+" SET "+set), who...)
 				}
 			}
 		}
@@ -140,17 +181,17 @@ func TestAuthEpochTriggers(t *testing.T) {
 		stays("a second factor passed, with a new token", func(tx *store.Tx) error {
 			return tx.PassPendingSession(ctx, pending.ID, pending.TokenHash, uuid.NewString())
 		})
-		moves("a passed session made to owe its second factor again", exec("UPDATE sessions SET two_factor_passed = false WHERE id = '"+pending.ID+"'"))
+		moves("a passed session made to owe its second factor again", exec("UPDATE sessions SET two_factor_passed = false WHERE id = '"+pending.ID+"'"), ann.ID)
 		stays("a second factor passed, the token kept", func(tx *store.Tx) error { return tx.PassSessionTwoFactor(ctx, pending.ID) })
 
 		// The rest of what authenticates a request.
-		moves("a user changed", exec("UPDATE users SET first_name = 'Z'"))
+		moves("a user changed", exec("UPDATE users SET first_name = 'Z'"), ann.ID, bob.ID)
 		moves("a privilege granted", func(tx *store.Tx) error {
 			return tx.CreatePrivilege(ctx, &portal.Privilege{UserID: bob.ID, OrgID: org.ID, Scope: portal.ScopeOrg, Role: "admin"}, now.UnixMilli())
-		})
-		moves("a role changed", exec("UPDATE privileges SET role = 'read'"))
-		moves("a second factor started", func(tx *store.Tx) error { return tx.StartTwoFactor(ctx, bob.ID, "sealed", now) })
-		moves("a second factor verified", func(tx *store.Tx) error { return tx.ActivateTwoFactor(ctx, bob.ID, "sealed", 1, now) })
+		}, bob.ID)
+		moves("a role changed", exec("UPDATE privileges SET role = 'read'"), bob.ID)
+		moves("a second factor started", func(tx *store.Tx) error { return tx.StartTwoFactor(ctx, bob.ID, "sealed", now) }, bob.ID)
+		moves("a second factor verified", func(tx *store.Tx) error { return tx.ActivateTwoFactor(ctx, bob.ID, "sealed", 1, now) }, bob.ID)
 		// Each column of a second factor, changed alone: all move but the
 		// last TOTP step accepted (the replay guard, read fresh by each
 		// code check and never cached).
@@ -172,24 +213,24 @@ func TestAuthEpochTriggers(t *testing.T) {
 			case !ok:
 				t.Errorf("two_factor.%s: a column this test does not know; say whether changing it may take a right away and add it here", c)
 			case set != "":
-				moves("two_factor."+c+" changed", exec("UPDATE two_factor SET "+set))
+				moves("two_factor."+c+" changed", exec("UPDATE two_factor SET "+set), bob.ID)
 			}
 		}
-		moves("two_factor.user_id changed", exec("UPDATE two_factor SET user_id = '"+ann.ID+"'"))
-		moves("two_factor.user_id changed back", exec("UPDATE two_factor SET user_id = '"+bob.ID+"'"))
+		moves("two_factor.user_id changed", exec("UPDATE two_factor SET user_id = '"+ann.ID+"'"), ann.ID, bob.ID)
+		moves("two_factor.user_id changed back", exec("UPDATE two_factor SET user_id = '"+bob.ID+"'"), ann.ID, bob.ID)
 		stays("a TOTP code accepted (last_step)", exec("UPDATE two_factor SET last_step = last_step + 1"))
-		moves("a second factor removed", func(tx *store.Tx) error { _, err := tx.DeleteTwoFactor(ctx, bob.ID); return err })
-		moves("an organization's policy changed", exec("UPDATE orgs SET password_policy = 'x'"))
+		moves("a second factor removed", func(tx *store.Tx) error { _, err := tx.DeleteTwoFactor(ctx, bob.ID); return err }, bob.ID)
+		moves("an organization's policy changed", exec("UPDATE orgs SET password_policy = 'x'"), "")
 		moves("a Google link made", func(tx *store.Tx) error {
 			return tx.CreateIdentityLink(ctx, &store.IdentityLink{ID: uuid.NewString(), UserID: bob.ID, Provider: "google", Subject: "s", Email: "b@example.com", Created: now})
-		})
-		moves("a Google link removed", func(tx *store.Tx) error { return tx.DeleteUserIdentityLink(ctx, bob.ID, "google") })
-		moves("a site deleted", func(tx *store.Tx) error { return tx.DeleteSite(ctx, site.ID) })
-		moves("a membership revoked", exec("DELETE FROM privileges"))
-		moves("an organization deleted", func(tx *store.Tx) error { return tx.DeleteOrg(ctx, org.ID) })
-		moves("an API token deleted", exec("DELETE FROM api_tokens"))
-		moves("a session ended", exec("DELETE FROM sessions"))
-		moves("a user deleted", exec("DELETE FROM users"))
+		}, bob.ID)
+		moves("a Google link removed", func(tx *store.Tx) error { return tx.DeleteUserIdentityLink(ctx, bob.ID, "google") }, bob.ID)
+		moves("a site deleted", func(tx *store.Tx) error { return tx.DeleteSite(ctx, site.ID) }, "")
+		moves("a membership revoked", exec("DELETE FROM privileges"), bob.ID)
+		moves("an organization deleted", func(tx *store.Tx) error { return tx.DeleteOrg(ctx, org.ID) }, "")
+		moves("an API token deleted", exec("DELETE FROM api_tokens"), owners("api_tokens")...)
+		moves("a session ended", exec("DELETE FROM sessions"), owners("sessions")...)
+		moves("a user deleted", exec("DELETE FROM users"), ann.ID, bob.ID)
 	})
 }
 

@@ -12,7 +12,8 @@ const UnsubscribeLinkLifetime = 90 * 24 * time.Hour
 // Purge deletes what is no longer needed: expired sessions, old rate-limit
 // counters, spent or expired link tokens, and sent or failed mail, answered or
 // cancelled invitations and notifications given to a digest older than keep;
-// unsubscribe links after UnsubscribeLinkLifetime.
+// unsubscribe links after UnsubscribeLinkLifetime; the rows of auth_changes
+// of all but the last AuthChangesKept values of auth_epoch.
 // It is idempotent, so several instances may run it at once.
 func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (_ int64, err error) {
 	defer wrap(&err, "Purge")
@@ -30,6 +31,7 @@ func (tx *Tx) Purge(ctx context.Context, now time.Time, keep time.Duration) (_ i
 		{`DELETE FROM invites WHERE status <> 'pending' AND closed_at < ?`, []any{old}},     // answered or cancelled invitations
 		{`DELETE FROM notifications WHERE sent_at IS NOT NULL AND sent_at < ?`, []any{old}}, // notifications given to a digest
 		{`DELETE FROM unsubscribe_tokens WHERE created_at < ?`, []any{ms(now.Add(-UnsubscribeLinkLifetime))}},
+		{`DELETE FROM auth_changes WHERE epoch <= (SELECT n FROM auth_epoch WHERE id = 1) - ?`, []any{AuthChangesKept}},
 	} {
 		res, err := tx.exec(ctx, q.sql, q.args...)
 		if err != nil {

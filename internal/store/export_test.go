@@ -35,3 +35,21 @@ func TxExec(ctx context.Context, tx *Tx, q string) error {
 	_, err := tx.exec(ctx, q)
 	return err
 }
+
+// Strings returns the first column of a query's rows (for tests).
+func Strings(ctx context.Context, db *DB, q string) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

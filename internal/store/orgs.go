@@ -212,8 +212,22 @@ func (c conn) UserTwoFactorRequirements(ctx context.Context, userID string) (_ [
 
 // LockOrg locks an organization's row until the transaction ends, so that
 // changes to its members that depend on a count (its last Super User) are
-// made one at a time on PostgreSQL too. (SQLite has one writer anyway.)
+// made one at a time on PostgreSQL too. (SQLite has one writer anyway: the
+// statement only checks that the organization exists.) It takes the lock
+// an update of the row would take, without writing the row: a write would
+// move auth_epoch as a change of the organization's settings (migration
+// 00019), which every instance's authentication cache takes to concern
+// everyone (00024), so that each role change would empty the caches.
 func (tx *Tx) LockOrg(ctx context.Context, orgID string) (err error) {
 	defer wrap(&err, "LockOrg(%s)", orgID)
-	return tx.execOne(ctx, notFound("organization"), `UPDATE orgs SET modified_at = modified_at WHERE id = ?`, orgID)
+	q := `SELECT 1 FROM orgs WHERE id = ?`
+	if tx.d == Postgres {
+		q += ` FOR NO KEY UPDATE`
+	}
+	var one int
+	err = tx.queryRow(ctx, q, orgID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("organization")
+	}
+	return err
 }

@@ -1,0 +1,20 @@
+package app
+
+import "portal/internal/authn"
+
+// AuthCacheEntry returns the authentication cache's entry (authcache.go)
+// for a session token, or for an API key when apiKey is set, or nil: a
+// request served from the cache leaves the same entry in place, one read
+// from the database stores a new one (for tests).
+func AuthCacheEntry(s *Service, secret string, apiKey bool) any {
+	key := sessionKey(authn.HashToken(secret))
+	if apiKey {
+		key = tokenKey(authn.HashToken(secret))
+	}
+	s.auth.mu.Lock()
+	defer s.auth.mu.Unlock()
+	if e := s.auth.entries[key]; e != nil {
+		return e
+	}
+	return nil
+}
