@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -310,5 +311,86 @@ func TestAuthCachePrunedLog(t *testing.T) {
 		e.refused(1, "ann's signed-out session", old)
 		e.fresh(1, "carol", e.carolTok)
 		e.cached(1, "bob", e.bobTok)
+	})
+}
+
+// TestAuthCacheCatchUpUnderLoad: while requests of bob and carol run
+// without pause on the second instance and bob's account is changed
+// without pause (by SQL, as an operator would), so that the cache catches
+// up all the time, under concurrent requests (one reads the log, the
+// others wait for it), ann's sessions are opened, used there and ended on
+// the first instance, one after another: each ended session is refused at
+// the second instance's very next request, and bob's and carol's requests
+// never fail. Run it with -race too.
+func TestAuthCacheCatchUpUnderLoad(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newCacheEnv(t, d)
+		e.warm(e.bobTok, e.carolTok)
+		stop := make(chan struct{})
+		errs := make(chan error, 5)
+		var served [4]int
+		var wg sync.WaitGroup
+		for g := range 4 {
+			tok := []string{e.bobTok, e.carolTok}[g%2]
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := e.svcs[1].Authenticate(e.ctx, tok, "198.51.100.7"); err != nil {
+						errs <- err
+						return
+					}
+					served[g]++
+				}
+			})
+		}
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := e.db.Exec(e.ctx, `UPDATE users SET phone = phone WHERE email = 'bob@example.com'`); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+		warmed := 0
+		for range 20 {
+			tok := e.login("ann@example.com")
+			// Used until served from the cache (the counter moves all the
+			// while: an entry read under a value the cache has passed is
+			// not stored).
+			for range 100 {
+				if _, cached := e.auth(1, tok, false); cached {
+					warmed++
+					break
+				}
+			}
+			ann, _ := e.auth(0, tok, false)
+			if err := e.svcs[0].Logout(e.ctx, ann); err != nil {
+				t.Fatal(err)
+			}
+			e.refused(1, "ann's ended session", tok)
+		}
+		close(stop)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("a request of bob's or carol's on the second instance, or a change of bob's, failed: %v", err)
+		}
+		if warmed < 10 {
+			t.Errorf("ann's session was served from the cache before its end in %d rounds of 20", warmed)
+		}
+		for g, n := range served {
+			if n == 0 {
+				t.Errorf("requester %d made no request", g)
+			}
+		}
 	})
 }
