@@ -26,10 +26,9 @@ func (tx *Tx) InsertAudit(ctx context.Context, e *portal.AuditEntry) (err error)
 		}
 		after = string(b)
 	}
-	_, err = tx.exec(ctx, `INSERT INTO audit_logs (id, ts, admin_id, admin_name, org_id, site_id, message, before_json, after_json, src_ip, api_token_name)
+	return tx.execLater(ctx, `INSERT INTO audit_logs (id, ts, admin_id, admin_name, org_id, site_id, message, before_json, after_json, src_ip, api_token_name)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 		e.ID, ms(e.Timestamp), e.AdminID, e.AdminName, e.OrgID, e.SiteID, e.Message, before, after, e.SrcIP, e.APITokenName)
-	return err
 }
 
 // AuditQuery selects audit entries of one admin or one organization in [Start, End).

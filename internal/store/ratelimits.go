@@ -91,8 +91,7 @@ func (tx *Tx) Lock(ctx context.Context, key string, until time.Time) (err error)
 // ResetLimit forgets the events of key.
 func (tx *Tx) ResetLimit(ctx context.Context, key string) (err error) {
 	defer wrap(&err, "ResetLimit(%s)", key)
-	_, err = tx.exec(ctx, `DELETE FROM rate_limits WHERE key = ?`, key)
-	return err
+	return tx.execLater(ctx, `DELETE FROM rate_limits WHERE key = ?`, key)
 }
 
 // ReserveAttempt counts one attempt for key, like CountEvent, unless key
@@ -195,6 +194,5 @@ func (tx *Tx) UnreserveAttempt(ctx context.Context, key string, now time.Time) (
 // zero); an unknown key is left alone.
 func (tx *Tx) ReleaseAttempt(ctx context.Context, key string) (err error) {
 	defer wrap(&err, "ReleaseAttempt(%s)", key)
-	_, err = tx.exec(ctx, `UPDATE rate_limits SET events = events - 1 WHERE key = ? AND events > 0`, key)
-	return err
+	return tx.execLater(ctx, `UPDATE rate_limits SET events = events - 1 WHERE key = ? AND events > 0`, key)
 }

@@ -13,9 +13,8 @@ const sessionCols = `id, token_hash, user_id, csrf_token, created_at, last_seen_
 
 func (tx *Tx) CreateSession(ctx context.Context, s *portal.Session) (err error) {
 	defer wrap(&err, "CreateSession")
-	_, err = tx.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+	return tx.execLater(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
 		s.ID, s.TokenHash, s.UserID, s.CSRFToken, ms(s.CreatedTime), ms(s.LastSeenTime), ms(s.ExpiresTime), ms(s.AuthTime), s.TwoFactorPassed, s.IP, s.UserAgent, s.PasswordOnly)
-	return err
 }
 
 func scanSession(row interface{ Scan(...any) error }) (*portal.Session, error) {

@@ -318,6 +318,9 @@ func (db *DB) WriteUnsynced(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) writeTx(ctx context.Context, synced bool, fn func(tx *Tx) error) error {
+	if db.dialect == Postgres {
+		return db.writePostgres(ctx, synced, fn)
+	}
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
 	var unsynced *sql.Conn // SQLite's write connection, taken for WriteUnsynced
@@ -367,11 +370,6 @@ func (db *DB) writeTx(ctx context.Context, synced bool, fn func(tx *Tx) error) e
 		}
 	}
 	defer end()
-	if !synced && db.dialect == Postgres {
-		if _, err := tx.exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-			return classify(err)
-		}
-	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -386,6 +384,117 @@ func (db *DB) writeTx(ctx context.Context, synced bool, fn func(tx *Tx) error) e
 		fn()
 	}
 	return nil
+}
+
+// writePostgres is writeTx on PostgreSQL. The transaction is begun and
+// ended by statements on one connection of the pool rather than by
+// database/sql, so that the statements whose answer nobody waits for
+// (execLater: audit entries, new sessions, counters given back) go with
+// its COMMIT, in one round trip. Unsynced, SET LOCAL synchronous_commit =
+// off goes with them. A transaction that does not commit is rolled back;
+// a connection where that fails is closed, never given back to the pool
+// inside a transaction.
+func (db *DB) writePostgres(ctx context.Context, synced bool, fn func(tx *Tx) error) (err error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	c, err := db.write.Conn(ctx)
+	if err != nil {
+		return classify(timedOut(ctx, fmt.Errorf("begin: %w", err)))
+	}
+	tx := &Tx{conn: conn{q: c, d: Postgres, later: &pgBatch{c: c}}}
+	if dl, ok := ctx.Deadline(); ok && db.timeout > 0 {
+		tx.deadline = dl
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			rollback(c)
+		}
+		_ = c.Close()
+	}()
+	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
+		return classify(timedOut(ctx, fmt.Errorf("begin: %w", err)))
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if !synced {
+		tx.later.queue("SET LOCAL synchronous_commit = off", nil)
+	}
+	err = tx.later.send(ctx, "COMMIT")
+	db.writes.Add(1)
+	if err != nil {
+		return classify(timedOut(ctx, fmt.Errorf("commit: %w", mapErr(err))))
+	}
+	committed = true
+	for _, fn := range tx.after {
+		fn()
+	}
+	return nil
+}
+
+// rollback ends c's transaction, if one is open, and closes c when that
+// fails (its state is then unknown).
+func rollback(c *sql.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.ExecContext(ctx, "ROLLBACK"); err != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn }) // closes it
+	}
+}
+
+// pgBatch holds the statements of a PostgreSQL transaction that wait to
+// be sent (execLater).
+type pgBatch struct {
+	c      *sql.Conn
+	queued []queuedStmt
+}
+
+type queuedStmt struct {
+	query string
+	args  []any
+}
+
+// sentHook, when set (tests only), sees each batch before it is sent.
+var sentHook atomic.Pointer[func(queued []queuedStmt, tail string)]
+
+func (b *pgBatch) queue(query string, args []any) {
+	b.queued = append(b.queued, queuedStmt{query, args})
+}
+
+// send sends the queued statements and then tail (if any) in one round
+// trip, and returns the first error. A COMMIT answered with ROLLBACK (the
+// transaction had failed) is an error too.
+func (b *pgBatch) send(ctx context.Context, tail string) error {
+	if len(b.queued) == 0 && tail == "" {
+		return nil
+	}
+	qs := b.queued
+	b.queued = nil
+	if hook := sentHook.Load(); hook != nil {
+		(*hook)(qs, tail)
+	}
+	return b.c.Raw(func(dc any) error {
+		batch := &pgx.Batch{}
+		for _, q := range qs {
+			batch.Queue(q.query, q.args...)
+		}
+		if tail != "" {
+			batch.Queue(tail)
+		}
+		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, batch)
+		for i := range batch.Len() {
+			tag, err := br.Exec()
+			if err == nil && i == len(qs) && tag.String() == "ROLLBACK" {
+				err = errors.New("the transaction was rolled back")
+			}
+			if err != nil {
+				_ = br.Close()
+				return err
+			}
+		}
+		return br.Close()
+	})
 }
 
 // unsyncedConn takes SQLite's write connection and turns its sync at
@@ -427,13 +536,17 @@ func (tx *Tx) savepoint(ctx context.Context, fn func() error) error {
 	if _, err := tx.exec(ctx, "SAVEPOINT portal_stmt"); err != nil {
 		return err
 	}
-	if err := fn(); err != nil {
+	err := fn()
+	if err == nil { // what fn left to send fails here, inside the savepoint
+		err = tx.flush(ctx)
+	}
+	if err != nil {
 		if _, rbErr := tx.exec(ctx, "ROLLBACK TO SAVEPOINT portal_stmt"); rbErr != nil {
 			return errors.Join(err, rbErr)
 		}
 		return err
 	}
-	_, err := tx.exec(ctx, "RELEASE SAVEPOINT portal_stmt")
+	_, err = tx.exec(ctx, "RELEASE SAVEPOINT portal_stmt")
 	return err
 }
 
@@ -452,7 +565,8 @@ type conn struct {
 	timeout  time.Duration
 	deadline time.Time
 	stmts    *stmtCache // SQLite: the pool's prepared statements (stmtcache.go); nil on PostgreSQL
-	tx       *sql.Tx    // in a transaction: the one q is, to run a cached statement in it
+	tx       *sql.Tx    // SQLite, in a transaction: the one q is, to run a cached statement in it
+	later    *pgBatch   // PostgreSQL, in a transaction: statements waiting to be sent (execLater)
 }
 
 // bound gives ctx the store's bound, whose expiry has errTimeout as its
@@ -476,7 +590,35 @@ func timedOut(ctx context.Context, err error) error {
 	return fmt.Errorf("%w: %w", errTimeout, err)
 }
 
+// execLater runs a statement whose only answer is its error. In a
+// PostgreSQL transaction it waits to be sent with the next statement, or
+// with the commit, in one round trip; its error is then that statement's
+// or the commit's. Elsewhere it runs at once. For statements whose error
+// only ends the transaction (an insert of a fresh row, an update of
+// counters); never for one whose caller handles an error and goes on.
+func (c conn) execLater(ctx context.Context, query string, args ...any) error {
+	if c.later == nil {
+		_, err := c.exec(ctx, query, args...)
+		return err
+	}
+	c.later.queue(rebind(Postgres, query), args)
+	return nil
+}
+
+// flush sends the statements execLater left waiting.
+func (c conn) flush(ctx context.Context) error {
+	if c.later == nil {
+		return nil
+	}
+	ctx, cancel := c.bound(ctx)
+	defer cancel()
+	return timedOut(ctx, mapErr(c.later.send(ctx, "")))
+}
+
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	st, err := c.prepared(ctx, query)
@@ -527,6 +669,9 @@ func (r *rows) Err() error { return timedOut(r.ctx, r.Rows.Err()) }
 func (r *rows) Scan(dest ...any) error { return timedOut(r.ctx, r.Rows.Scan(dest...)) }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*rows, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	ctx, cancel := c.bound(ctx)
 	st, err := c.prepared(ctx, query)
 	var rs *sql.Rows
@@ -569,6 +714,9 @@ func (r *row) Err() error {
 }
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *row {
+	if err := c.flush(ctx); err != nil {
+		return &row{err: err, ctx: ctx, cancel: func() {}}
+	}
 	ctx, cancel := c.bound(ctx)
 	if st, err := c.prepared(ctx, query); err != nil {
 		return &row{err: mapErr(err), ctx: ctx, cancel: cancel}

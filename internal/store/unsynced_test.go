@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,33 +12,57 @@ import (
 	"portal/internal/testenv"
 )
 
-// TestWriteUnsynced: WriteUnsynced commits without waiting for the sync
-// (SQLite: synchronous=NORMAL in its transaction, PostgreSQL:
-// synchronous_commit off), and only there: Write before and after it, and
-// after one that failed or panicked, still syncs (FULL, on). Its rows are
+// TestWriteUnsynced: WriteUnsynced commits without waiting for the sync,
+// and only it: on SQLite with synchronous=NORMAL in its transaction, and
+// FULL again for Write before and after it, and after one that failed or
+// panicked; on PostgreSQL with SET LOCAL synchronous_commit = off sent
+// with its COMMIT, which Write's COMMIT goes without. Its rows are
 // committed like Write's, and a write from AfterCommit does not wait for
 // the connection it took.
 func TestWriteUnsynced(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		db := testenv.OpenDB(t, d)
 		ctx := context.Background()
-		query, unsynced, synced := "PRAGMA synchronous", "1", "2"
-		if d == store.Postgres {
-			query, unsynced, synced = "SHOW synchronous_commit", "off", "on"
-		}
 		setting := func(tx *store.Tx) string {
 			t.Helper()
-			v, err := store.TxString(ctx, tx, query)
+			if d == store.Postgres {
+				return "" // it goes with the commit (commitBatch)
+			}
+			v, err := store.TxString(ctx, tx, "PRAGMA synchronous")
 			if err != nil {
 				t.Fatal(err)
 			}
 			return v
 		}
+		// commitBatch runs one write of key's attempt and returns the
+		// batch its COMMIT went in (PostgreSQL).
+		commitBatch := func(write func(context.Context, func(*store.Tx) error) error, key string) []string {
+			t.Helper()
+			stop := store.RecordBatches()
+			err := write(ctx, func(tx *store.Tx) error { return tx.ReleaseAttempt(ctx, key) })
+			batches := stop()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range batches {
+				if slices.ContainsFunc(b, func(s string) bool { return strings.Contains(s, key) }) {
+					return b
+				}
+			}
+			t.Fatalf("no batch sent %s's statement", key)
+			return nil
+		}
 		wantSynced := func(when string) {
 			t.Helper()
+			if d == store.Postgres {
+				if b := commitBatch(db.Write, "synced-"+when); len(b) != 2 || b[1] != "COMMIT" {
+					t.Errorf("Write %s sent %q, want its statement then COMMIT", when, b)
+				}
+				return
+			}
 			if err := db.Write(ctx, func(tx *store.Tx) error {
-				if got := setting(tx); got != synced {
-					t.Errorf("Write %s: %s = %s, want %s", when, query, got, synced)
+				if got := setting(tx); got != "2" {
+					t.Errorf("Write %s: synchronous = %s, want 2 (FULL)", when, got)
 				}
 				return nil
 			}); err != nil {
@@ -44,12 +70,18 @@ func TestWriteUnsynced(t *testing.T) {
 			}
 		}
 		wantSynced("first")
+		if d == store.Postgres {
+			b := commitBatch(db.WriteUnsynced, "unsynced-batch")
+			if len(b) != 3 || b[1] != "SET LOCAL synchronous_commit = off[]" || b[2] != "COMMIT" {
+				t.Errorf("WriteUnsynced sent %q, want its statement, SET LOCAL synchronous_commit = off, COMMIT", b)
+			}
+		}
 
 		now := time.Now()
 		var after int
 		err := db.WriteUnsynced(ctx, func(tx *store.Tx) error {
-			if got := setting(tx); got != unsynced {
-				t.Errorf("WriteUnsynced: %s = %s, want %s", query, got, unsynced)
+			if got := setting(tx); d == store.SQLite && got != "1" {
+				t.Errorf("WriteUnsynced: synchronous = %s, want 1 (NORMAL)", got)
 			}
 			tx.AfterCommit(func() {
 				short, cancel := context.WithTimeout(ctx, 5*time.Second)

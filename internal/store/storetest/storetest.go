@@ -95,6 +95,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Tx/RollbackOnError", testRollback},
 		{"Tx/RollbackOnPanic", testRollbackOnPanic},
 		{"Tx/ReadsOwnWrites", testTxReadsOwnWrites},
+		{"Tx/ExecLater", testExecLater},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -358,5 +359,56 @@ func exactlyOneWins(t *testing.T, db *store.DB, n int, lost error, what string, 
 	}
 	if ok != 1 {
 		t.Fatalf("%d of %d concurrent %s succeeded, want exactly 1", ok, n, what)
+	}
+}
+
+// testExecLater: the statements a transaction sends later (execLater:
+// new sessions, audit entries, counters given back) are seen by its own
+// later reads; one that fails fails the whole transaction, at its commit,
+// and leaves nothing of it behind; and the connection is usable again
+// after (no transaction left open on it).
+func testExecLater(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	u := mkUser(t, db, "later@example.com")
+	sess := func(id string) *portal.Session {
+		return &portal.Session{ID: id, TokenHash: "later-" + id, UserID: u.ID, CSRFToken: "c", CreatedTime: t0,
+			LastSeenTime: t0, ExpiresTime: t0.Add(time.Hour), AuthTime: t0}
+	}
+	first := sess(newID())
+	write(t, db, func(tx *store.Tx) error {
+		if err := tx.CreateSession(ctx, first); err != nil {
+			return err
+		}
+		if got, err := tx.GetSessionByTokenHash(ctx, first.TokenHash); err != nil || got.ID != first.ID {
+			return fmt.Errorf("GetSessionByTokenHash in the transaction: %v, %v", got, err)
+		}
+		return nil
+	})
+	for range 2 { // the second time on the connection the first failure left
+		second, audit := sess(newID()), &portal.AuditEntry{ID: newID(), Timestamp: t0, AdminID: u.ID, Message: "later"}
+		err := db.Write(ctx, func(tx *store.Tx) error {
+			if err := tx.CreateSession(ctx, second); err != nil {
+				return err
+			}
+			if err := tx.InsertAudit(ctx, audit); err != nil {
+				return err
+			}
+			return tx.CreateSession(ctx, first) // its id is taken: fails, here or at the commit
+		})
+		if err == nil {
+			t.Fatal("a transaction whose last statement failed committed")
+		}
+		if _, err := db.GetSessionByTokenHash(ctx, second.TokenHash); portal.ErrorCode(err) != portal.ENOTFOUND {
+			t.Fatalf("the failed transaction's session: %v, want not found (rolled back)", err)
+		}
+		entries, _, err := db.ListAudit(ctx, store.AuditQuery{AdminID: u.ID, Start: t0.Add(-time.Hour), End: t0.Add(time.Hour), Page: portal.Page{Limit: 10, Page: 1}})
+		if err != nil || len(entries) != 0 {
+			t.Fatalf("the failed transaction's audit entry: %d entries, %v; want none", len(entries), err)
+		}
+	}
+	third := sess(newID())
+	write(t, db, func(tx *store.Tx) error { return tx.CreateSession(ctx, third) })
+	if _, err := db.GetSessionByTokenHash(ctx, third.TokenHash); err != nil {
+		t.Fatalf("a write after the failed ones: %v", err)
 	}
 }
