@@ -334,6 +334,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	r.name, r.limit, r.limitName = "session PUT /api/v1/self, c=64", b.rate, "(b)"
 	add(r)
 
+	// Reads while someone writes: one connection edits its own profile
+	// without pause while the 63 others read theirs. Each edit concerns
+	// only its user, so the others' cached authentication must stand.
+	r = load(ctx, 64, o.duration, send(func(conn int, n int64) *http.Request {
+		a := accts[conn%len(accts)]
+		if conn == 0 {
+			body := fmt.Sprintf(`{"first_name":"Bench %d"}`, n)
+			req, _ := http.NewRequest("PUT", base+"/api/v1/self", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			a.cookies(req)
+			return req
+		}
+		req, _ := http.NewRequest("GET", base+"/api/v1/self", nil)
+		a.cookies(req)
+		return req
+	}))
+	r.name, r.limit, r.limitName = "session GET /api/v1/self, c=63, beside PUT /self, c=1", b.rate, "(b)"
+	add(r)
+
 	r = load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
 		a := accts[conn%len(accts)]
 		req, _ := http.NewRequest("GET", base+"/api/v1/orgs/"+a.orgID, nil)

@@ -51,6 +51,7 @@ func TestBenchTable(t *testing.T) {
 			"session GET /api/v1/self, c=64",
 			"token GET /api/v1/self, c=64",
 			"session PUT /api/v1/self, c=64",
+			"session GET /api/v1/self, c=63, beside PUT /self, c=1",
 			"session GET /api/v1/orgs/{org_id}, c=64",
 			"session GET /api/v1/orgs/{org_id}/logs, c=64",
 		} {
