@@ -118,9 +118,8 @@ type LoginFailure struct {
 // InsertLoginFailure records a failed login.
 func (tx *Tx) InsertLoginFailure(ctx context.Context, f *LoginFailure) (err error) {
 	defer wrap(&err, "InsertLoginFailure")
-	_, err = tx.exec(ctx, `INSERT INTO login_failures (id, user_id, ts, ip, user_agent, reason) VALUES (?,?,?,?,?,?)`,
+	return tx.execLater(ctx, `INSERT INTO login_failures (id, user_id, ts, ip, user_agent, reason) VALUES (?,?,?,?,?,?)`,
 		f.ID, f.UserID, ms(f.Time), f.IP, f.UserAgent, f.Reason)
-	return err
 }
 
 // ListLoginFailures returns a user's failed logins since since, newest
