@@ -46,6 +46,18 @@ func (s *Service) PassLoginTwoFactor(ctx context.Context, a *Actor, code string)
 	if err != nil {
 		return "", err
 	}
+	// The session gets its full life (it had pendingTwoFactorTTL) in the
+	// transaction that passes it, unless its maximum lifetime has ended,
+	// which slideSession handles after it, as on any request.
+	var limits sessionLimits
+	now := s.clock()
+	slid := false
+	if a.Session != nil {
+		if limits, err = userSessionLimits(ctx, s.db, a.User.ID); err != nil {
+			return "", err
+		}
+		slid = now.Before(limits.end(a.Session.CreatedTime))
+	}
 	token, newHash := "", ""
 	if a.Session != nil && !a.Session.TwoFactorPassed {
 		if token, err = authn.NewToken(); err != nil {
@@ -73,6 +85,11 @@ func (s *Service) PassLoginTwoFactor(ctx context.Context, a *Actor, code string)
 				return err
 			}
 		}
+		if slid {
+			if err := tx.TouchSession(ctx, a.Session.ID, now, limits.expires(a.Session.CreatedTime, now)); err != nil {
+				return err
+			}
+		}
 		if err := limitTwoFactor.reset(ctx, tx, a.User.ID); err != nil {
 			return err
 		}
@@ -86,8 +103,9 @@ func (s *Service) PassLoginTwoFactor(ctx context.Context, a *Actor, code string)
 		if newHash != "" {
 			a.Session.TokenHash = newHash
 		}
-		// The session now gets its full life (it had pendingTwoFactorTTL).
-		if err := s.slideSession(ctx, a.Session, s.clock()); err != nil {
+		if slid {
+			a.Session.LastSeenTime, a.Session.ExpiresTime = now, limits.expires(a.Session.CreatedTime, now)
+		} else if err := s.slideSession(ctx, a.Session, now); err != nil {
 			return "", err
 		}
 	}

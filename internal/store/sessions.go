@@ -40,8 +40,7 @@ func (c conn) GetSessionByTokenHash(ctx context.Context, hash string) (_ *portal
 // TouchSession slides a session's expiry.
 func (tx *Tx) TouchSession(ctx context.Context, id string, seen, expires time.Time) (err error) {
 	defer wrap(&err, "TouchSession(%s)", id)
-	_, err = tx.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, ms(seen), ms(expires), id)
-	return err
+	return tx.execLater(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, ms(seen), ms(expires), id)
 }
 
 // PassPendingSession records that the session id, which owed its second
