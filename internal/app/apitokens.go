@@ -230,7 +230,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Act
 		return nil, err
 	}
 	now := s.clock()
-	if e := s.cached(ctx, tokenKey(hash), start.epoch); e != nil &&
+	if e := s.auth.get(tokenKey(hash), start.epoch); e != nil &&
 		!s.apiToken(e.token, nil).Expired && !apiTokenTouchDue(e.token, now) {
 		return s.actorFrom(e, start, ip, now), nil
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -34,18 +35,20 @@ import (
 //     changed; everyone (NULL) for an organization's policies or settings,
 //     an organization or a site deleted. Every value of the counter has
 //     its rows, committed with it.
-//   - Each request reads the counter first (one indexed read of one row).
-//     When it has moved past the cache's value, the cache catches up
-//     before it is used (catchUp): one request reads the log rows since
-//     the cache's value, for all the requests waiting, and drops the
-//     entries of the users they name; everything on a row for everyone,
-//     on more rows than authChangesRead, or when the log no longer reaches
-//     back to the cache's value (the clean-up keeps the last
+//   - Each request reads the counter first, and in the same statement
+//     the log rows after the cache's value (follow): one round trip. The
+//     requests waiting at the same time share that read; each gets one
+//     that began after it came, and the read catches the cache up to the
+//     value it read before any of them goes on: it drops the entries of
+//     the users the rows name; everything on a row for everyone, on
+//     authChangesRead rows or more, or when the log no longer reaches back
+//     to the cache's value (the clean-up keeps the last
 //     store.AuthChangesKept values). An entry read under an older value
-//     than the cache's is neither used nor stored. So a revocation takes
-//     effect on the next request on every instance, as before, and a
-//     logout, a profile edit or a role change costs the other users'
-//     entries nothing.
+//     than the cache's is not stored; a request that read an older value
+//     is served from the cache, which has seen every change before its
+//     read and more. So a revocation takes effect on the next request on
+//     every instance, as before, and a logout, a profile edit or a role
+//     change costs the other users' entries nothing.
 //   - Time is checked on every request, from what is cached: the session's
 //     expiry, the password's age against the policy, the grace period of a
 //     two-factor requirement. A session due for its once-a-minute slide,
@@ -65,11 +68,9 @@ type authCache struct {
 	epoch   int64 // the auth_epoch value the cache has caught up with
 	entries map[string]*authEntry
 	byUser  map[string][]string // keys of entries, by user ID (may name replaced entries)
-	want    int64               // the highest value a request waits for the cache to reach
-	// catching is held by the request that reads auth_changes for the
-	// cache (catchUp), so that the requests waiting meanwhile share its
-	// read.
-	catching sync.Mutex
+	// reads shares the requests' reads of the counter and the log
+	// (Service.follow) among the requests that wait at the same time.
+	reads store.SharedReads
 }
 
 // authCacheMax bounds the entries; a full cache is emptied. An entry of a
@@ -108,20 +109,20 @@ func tokenKey(hash string) string   { return "t:" + hash }
 // cache further behind is emptied instead.
 const authChangesRead = 1000
 
-// get returns the entry of key if the cache is at epoch. behind reports
-// that the cache has not caught up with epoch yet (catchUp); a request
-// that read an older value than the cache's gets nothing (it may have read
-// before a change the cache has seen).
-func (c *authCache) get(key string, epoch int64) (e *authEntry, behind bool) {
+// get returns the entry of key if the cache holds one valid at epoch, the
+// auth_epoch value the request read: the cache has caught up with epoch
+// before the request gets it (follow), and may have gone further since,
+// which only ever drops more. So a request that read an older value than
+// the cache's is served from what is there: every change committed before
+// its read has been seen, and its user's entry dropped if the change
+// concerned them. (Such a request must not store what it reads: put.)
+func (c *authCache) get(key string, epoch int64) *authEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case epoch < c.epoch:
-		return nil, false
-	case epoch > c.epoch:
-		return nil, true
+	if epoch > c.epoch {
+		return nil // not caught up with (follow does before it returns epoch)
 	}
-	return c.entries[key], false
+	return c.entries[key]
 }
 
 // put stores e under key if it was read under the cache's current epoch.
@@ -129,7 +130,7 @@ func (c *authCache) put(key string, epoch int64, e *authEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if epoch != c.epoch {
-		return // read before a change the cache has seen, or not caught up with
+		return // read before a change the cache has seen
 	}
 	if c.entries == nil || len(c.entries) >= authCacheMax {
 		c.entries, c.byUser = make(map[string]*authEntry), make(map[string][]string)
@@ -140,55 +141,42 @@ func (c *authCache) put(key string, epoch int64, e *authEntry) {
 	c.entries[key] = e
 }
 
-// cached returns the entry of key if the cache holds one valid at epoch,
-// the auth_epoch value the request read: first the cache catches up with
-// epoch if it is behind.
-func (s *Service) cached(ctx context.Context, key string, epoch int64) *authEntry {
-	e, behind := s.auth.get(key, epoch)
-	if behind {
-		s.catchUp(ctx, epoch)
-		e, _ = s.auth.get(key, epoch)
-	}
-	return e
-}
-
-// catchUp brings the cache to auth_epoch value n at least: it reads the
-// rows of auth_changes since the cache's value (store.AuthChanges) and
-// drops the entries of the users they name. It empties the cache instead
-// when a row names everyone, when the rows no longer reach back to the
-// cache's value (pruned: store.AuthChangesKept), when there are more than
-// authChangesRead of them, or when they cannot be read. One request reads
-// at a time, up to the highest value any request waits for; the others
-// wait and find the cache caught up.
+// follow reads auth_epoch and, in the same statement, the rows of
+// auth_changes since the cache's value (store.AuthEpochChanges), and
+// catches the cache up to the value n it read: it drops the entries of the
+// users the rows name, or empties the cache when a row names everyone,
+// when the rows no longer reach back to the cache's value (pruned:
+// store.AuthChangesKept) or when there are authChangesRead of them. It
+// returns n, the request's value. The requests share its reads
+// (authCache.reads): each gets a read that began after it came, and that
+// read has caught the cache up before any of them goes on, so one round
+// trip serves both the counter and the catch-up. Reads run one at a time,
+// each from the value the one before left.
 //
-// Every value up to n was committed, its rows with it, before n was read
-// (on PostgreSQL the counter's row lock orders them), so the rows read
-// after are all there. An entry stored while the rows are read was read
-// under the cache's old value: it is dropped with the others of its user.
-func (s *Service) catchUp(ctx context.Context, n int64) {
+// Every value up to n was committed with its rows, in the snapshot the
+// statement read. An entry stored while the statement runs was read under
+// the cache's old value: it is dropped with the others of its user, and
+// any stored after was read under n. When the cache is empty, only the
+// counter is read: whatever is stored meanwhile is dropped.
+func (s *Service) follow(ctx context.Context) (int64, error) {
 	c := &s.auth
 	c.mu.Lock()
-	c.want = max(c.want, n)
+	from, empty := c.epoch, len(c.entries) == 0
 	c.mu.Unlock()
-	c.catching.Lock()
-	defer c.catching.Unlock()
-	c.mu.Lock()
-	from, to, empty := c.epoch, c.want, len(c.entries) == 0
-	c.mu.Unlock()
-	if to <= from {
-		return // another request caught up meanwhile
+	after := from
+	if empty {
+		after = math.MaxInt64 // nothing to drop: the counter alone
 	}
-	var changes []store.AuthChange
-	all := empty // nothing to drop: no need to read
-	if !all {
-		var err error
-		// Not the caller's context alone: the read serves the waiting
-		// requests too (the store bounds it).
-		changes, err = s.db.AuthChanges(context.WithoutCancel(ctx), from, to, authChangesRead)
-		all = err != nil || len(changes) == 0 || changes[0].Epoch != from+1 || len(changes) >= authChangesRead
+	n, changes, err := s.db.AuthEpochChanges(ctx, after, authChangesRead)
+	if err != nil {
+		return 0, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if n <= c.epoch {
+		return n, nil // nothing new
+	}
+	all := empty || len(changes) == 0 || changes[0].Epoch != from+1 || len(changes) >= authChangesRead
 	for _, ch := range changes {
 		if all || ch.UserID == "" {
 			all = true
@@ -204,7 +192,8 @@ func (s *Service) catchUp(ctx context.Context, n int64) {
 	if all {
 		c.entries, c.byUser = nil, nil
 	}
-	c.epoch = to
+	c.epoch = n
+	return n, nil
 }
 
 // authStart is the moment a request's authentication began: the process's
@@ -216,7 +205,7 @@ type authStart struct {
 
 func (s *Service) authStart(ctx context.Context) (authStart, error) {
 	w := s.db.Writes()
-	n, err := s.db.AuthEpoch(ctx)
+	n, err := s.auth.reads.Get(ctx, s.follow)
 	return authStart{writes: w, epoch: n}, err
 }
 

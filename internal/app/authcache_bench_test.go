@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,4 +94,84 @@ func seedSessions(ctx context.Context, tx *store.Tx, org *portal.Org, now time.T
 		}
 	}
 	return nil
+}
+
+// BenchmarkAuthenticateBesideWrites: sessions of 16 users authenticated
+// from 64 goroutines while one more user edits their own profile every
+// 2 ms, each edit moving auth_epoch (the row "session GET /api/v1/self,
+// c=63, beside PUT /self, c=1" of portal-bench, without HTTP, where the
+// edits move the counter a few hundred times a second; a fixed pace, so
+// that the readers are compared under the same writes). Each edit
+// concerns only its user, so the readers' entries stand, but many
+// requests find the counter moved and the cache catching up. ns/op is per
+// authentication; writes/s counts the edits (500 when they keep pace).
+//
+//	go test ./internal/app -run '^$' -bench AuthenticateBesideWrites
+func BenchmarkAuthenticateBesideWrites(b *testing.B) {
+	const readers = 16
+	for _, d := range testenv.Dialects(b) {
+		b.Run(string(d), func(b *testing.B) {
+			ctx := context.Background()
+			ts := newTestService(b, d, testStart, nil)
+			now := ts.clock.Now()
+			org := &portal.Org{ID: uuid.NewString(), Name: "Acme", SessionExpiry: 1440, CreatedTime: now, ModifiedTime: now}
+			tokens := make([]string, readers)
+			if err := ts.db.Write(ctx, func(tx *store.Tx) error {
+				if err := tx.CreateOrg(ctx, org); err != nil {
+					return err
+				}
+				return seedSessions(ctx, tx, org, now, tokens, 0, readers)
+			}); err != nil {
+				b.Fatal(err)
+			}
+			w := ts.addUsers(b, benchPassword, "writer@example.com")[0]
+			res, err := ts.svc.Login(ctx, w.Email, benchPassword, app.Client{IP: "192.0.2.1"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			writer, err := ts.svc.Authenticate(ctx, res.Token, "192.0.2.1")
+			if err != nil {
+				b.Fatal(err)
+			}
+			stop, done := make(chan struct{}), make(chan error, 1)
+			var writes atomic.Int64
+			go func() {
+				tick := time.NewTicker(2 * time.Millisecond)
+				defer tick.Stop()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						done <- nil
+						return
+					case <-tick.C:
+					}
+					name := fmt.Sprintf("Writer %d", i)
+					if _, err := ts.svc.UpdateSelf(ctx, writer, app.SelfInput{FirstName: &name}); err != nil {
+						done <- err
+						return
+					}
+					writes.Add(1)
+				}
+			}()
+			var next atomic.Int64
+			b.SetParallelism(64 / runtime.GOMAXPROCS(0))
+			b.ResetTimer()
+			start, began := writes.Load(), time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				tok := tokens[next.Add(1)%readers]
+				for pb.Next() {
+					if _, err := ts.svc.Authenticate(ctx, tok, "192.0.2.1"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(writes.Load()-start)/time.Since(began).Seconds(), "writes/s")
+			close(stop)
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
 }

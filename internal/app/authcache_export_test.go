@@ -18,3 +18,14 @@ func AuthCacheEntry(s *Service, secret string, apiKey bool) any {
 	}
 	return nil
 }
+
+// AuthCacheServes reports whether a request of secret's that read epoch as
+// auth_epoch's value would be served from the authentication cache
+// (authCache.get; for tests).
+func AuthCacheServes(s *Service, secret string, apiKey bool, epoch int64) bool {
+	key := sessionKey(authn.HashToken(secret))
+	if apiKey {
+		key = tokenKey(authn.HashToken(secret))
+	}
+	return s.auth.get(key, epoch) != nil
+}

@@ -301,7 +301,7 @@ func TestAuthCachePrunedLog(t *testing.T) {
 		if _, err := e.svcs[0].Cleanup(e.ctx); err != nil {
 			t.Fatal(err)
 		}
-		if rows, err := e.db.AuthChanges(e.ctx, caughtUp, caughtUp+1, 10); err != nil || len(rows) != 0 {
+		if _, rows, err := e.db.AuthEpochChanges(e.ctx, caughtUp, 10); err != nil || len(rows) != 0 && rows[0].Epoch == caughtUp+1 {
 			t.Fatalf("the clean-up kept the row of ann's change: %+v %v", rows, err)
 		}
 
@@ -311,6 +311,36 @@ func TestAuthCachePrunedLog(t *testing.T) {
 		e.refused(1, "ann's signed-out session", old)
 		e.fresh(1, "carol", e.carolTok)
 		e.cached(1, "bob", e.bobTok)
+	})
+}
+
+// TestAuthCacheServesOlderReads: a request that read auth_epoch before
+// the cache caught up further (its read's batch was served, the next read
+// caught up before it looked) is served from the cache, which has seen
+// every change committed before its read and more: bob's entry stands,
+// carol's, dropped by her change, is not there; a value the cache has not
+// caught up with is served nothing.
+func TestAuthCacheServesOlderReads(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newCacheEnv(t, d)
+		e.warm(e.bobTok, e.carolTok)
+		old, err := e.db.AuthEpoch(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.Exec(e.ctx, `UPDATE users SET phone = phone WHERE email = 'carol@example.com'`); err != nil {
+			t.Fatal(err)
+		}
+		e.cached(1, "bob", e.bobTok) // the second instance catches up with carol's change
+		if !app.AuthCacheServes(e.svcs[1], e.bobTok, false, old) {
+			t.Errorf("a request of bob's that read %d, before carol's change, is not served from the cache", old)
+		}
+		if app.AuthCacheServes(e.svcs[1], e.carolTok, false, old) {
+			t.Errorf("carol's entry is still in the cache after her change")
+		}
+		if app.AuthCacheServes(e.svcs[1], e.bobTok, false, old+2) {
+			t.Errorf("a request that read %d is served from a cache that has not caught up with it", old+2)
+		}
 	})
 }
 

@@ -25,7 +25,7 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 		return nil, err
 	}
 	now := s.clock()
-	if e := s.cached(ctx, sessionKey(hash), start.epoch); e != nil &&
+	if e := s.auth.get(sessionKey(hash), start.epoch); e != nil &&
 		now.Before(e.sess.ExpiresTime) && now.Sub(e.sess.LastSeenTime) < time.Minute {
 		return s.actorFrom(e, start, ip, now), nil
 	}

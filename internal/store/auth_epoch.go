@@ -12,8 +12,9 @@ const authEpochQuery = `SELECT n FROM auth_epoch WHERE id = 1`
 // AuthEpoch returns the auth_epoch counter: it moves, by trigger, whenever
 // a change may take a right away from a session or an API token, whoever
 // made it. The service's authentication cache (internal/app/authcache.go)
-// reads it once per request; when it has moved, the cache drops what it
-// holds of the users the moves concern (AuthChanges) before it is used.
+// reads it once per request, with the log of whom its moves concern
+// (AuthEpochChanges), and drops what it holds of those users before it is
+// used.
 //
 // The value returned was read from the database after the call began, so
 // every change committed before it is counted. Concurrent calls share
@@ -21,7 +22,7 @@ const authEpochQuery = `SELECT n FROM auth_epoch WHERE id = 1`
 // already under way, so that many requests at once cost one read each
 // round, not one each. The statement is prepared once.
 func (db *DB) AuthEpoch(ctx context.Context) (int64, error) {
-	return db.epochReads.get(ctx, db.readAuthEpoch)
+	return db.epochReads.Get(ctx, db.readAuthEpoch)
 }
 
 func (db *DB) readAuthEpoch(ctx context.Context) (n int64, err error) {
@@ -54,12 +55,16 @@ func (db *DB) authEpochStmt(ctx context.Context) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// sharedReads lets concurrent callers share reads of one value, without
+// SharedReads lets concurrent callers share reads of one value, without
 // ever giving a caller a read that began before the caller did. While a
 // read runs, callers that arrive gather into the next batch; when the read
 // ends, the next batch's read begins (in its own goroutine) and serves them
-// all. A caller that finds no read running begins one at once.
-type sharedReads struct {
+// all. A caller that finds no read running begins one at once. All the
+// callers of one SharedReads pass the same read function: a batch is read
+// by whichever caller's function began it. AuthEpoch shares its reads so;
+// the authentication cache shares its reads of AuthEpochChanges so
+// (internal/app/authcache.go).
+type SharedReads struct {
 	mu      sync.Mutex
 	running bool
 	next    *readBatch // callers waiting for the read after the running one
@@ -73,7 +78,8 @@ type readBatch struct {
 	err     error
 }
 
-func (r *sharedReads) get(ctx context.Context, read func(context.Context) (int64, error)) (int64, error) {
+// Get returns the value of a read that began after the call did.
+func (r *SharedReads) Get(ctx context.Context, read func(context.Context) (int64, error)) (int64, error) {
 	r.mu.Lock()
 	b := r.next
 	if b == nil {
@@ -99,7 +105,7 @@ func (r *sharedReads) get(ctx context.Context, read func(context.Context) (int64
 
 // run reads for b, then hands the next batch, if callers gathered, to a
 // goroutine of its own, so that b's callers go on at once.
-func (r *sharedReads) run(b *readBatch, read func(context.Context) (int64, error)) {
+func (r *SharedReads) run(b *readBatch, read func(context.Context) (int64, error)) {
 	// Not the caller's context: the read serves every caller of the batch,
 	// and is bounded by the store's time limit.
 	b.n, b.err = read(context.Background())
@@ -113,6 +119,9 @@ func (r *sharedReads) run(b *readBatch, read func(context.Context) (int64, error
 		go r.run(next, read)
 	}
 }
+
+// sharedReads is the type of DB.epochReads.
+type sharedReads = SharedReads
 
 // AuthChange is a row of auth_changes (migration 00024): the value
 // auth_epoch took with a change, and the user whose sessions and tokens
@@ -129,27 +138,49 @@ type AuthChange struct {
 // own, and empties itself (internal/app/authcache.go).
 const AuthChangesKept = 10_000
 
-// AuthChanges returns the rows of auth_changes of the values after after
-// up to upTo, in the order of the values, at most limit of them. Every
-// value has at least one row until Purge deletes it, so the rows reach
-// back to after exactly when the first is of value after+1 (or there is
-// none to read: after == upTo).
-func (c conn) AuthChanges(ctx context.Context, after, upTo int64, limit int) (_ []AuthChange, err error) {
-	defer wrap(&err, "AuthChanges(%d, %d)", after, upTo)
-	rows, err := c.query(ctx, `SELECT epoch, user_id FROM auth_changes WHERE epoch > ? AND epoch <= ? ORDER BY epoch LIMIT ?`, after, upTo, limit)
+// authEpochChangesQuery reads the counter and the rows of auth_changes of
+// the values after the first argument up to it, in the order of the
+// values, at most the second argument of them: one row with no change
+// when there is none.
+const authEpochChangesQuery = `SELECT a.n, c.epoch, c.user_id FROM auth_epoch a
+LEFT JOIN auth_changes c ON c.epoch > ? AND c.epoch <= a.n
+WHERE a.id = 1 ORDER BY c.epoch LIMIT ?`
+
+// AuthEpochChanges returns the auth_epoch counter, as AuthEpoch does, with
+// the rows of auth_changes of the values after after up to it, in the
+// order of the values, at most limit of them: one statement, so one round
+// trip and one snapshot (every value up to the counter was committed with
+// its rows). Every value has at least one row until Purge deletes it, so
+// the rows reach back to after exactly when the first is of value after+1
+// (or there is none to read: after == n). after = math.MaxInt64 reads the
+// counter alone. Unlike AuthEpoch, calls do not share reads: the
+// authentication cache shares them itself (internal/app/authcache.go),
+// with the value it has caught up with as after.
+func (c conn) AuthEpochChanges(ctx context.Context, after int64, limit int) (n int64, _ []AuthChange, err error) {
+	defer wrap(&err, "AuthEpochChanges(%d)", after)
+	rows, err := c.query(ctx, authEpochChangesQuery, after, limit)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer rows.Close()
 	var out []AuthChange
+	read := false
 	for rows.Next() {
-		var ch AuthChange
+		read = true
+		var epoch sql.NullInt64
 		var user sql.NullString
-		if err := rows.Scan(&ch.Epoch, &user); err != nil {
-			return nil, err
+		if err := rows.Scan(&n, &epoch, &user); err != nil {
+			return 0, nil, err
 		}
-		ch.UserID = user.String
-		out = append(out, ch)
+		if epoch.Valid {
+			out = append(out, AuthChange{Epoch: epoch.Int64, UserID: user.String})
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return 0, nil, err
+	}
+	if !read {
+		return 0, nil, sql.ErrNoRows // no counter: not migrated
+	}
+	return n, out, nil
 }

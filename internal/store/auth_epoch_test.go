@@ -69,9 +69,9 @@ func TestAuthEpochTriggers(t *testing.T) {
 				t.Errorf("%s: auth_epoch did not move", what)
 				return
 			}
-			rows, err := db.AuthChanges(ctx, before, after, 100)
-			if err != nil {
-				t.Fatal(err)
+			n, rows, err := db.AuthEpochChanges(ctx, before, 100)
+			if err != nil || n != after {
+				t.Fatalf("auth_epoch read with its log: %d, %v; want %d", n, err, after)
 			}
 			got := map[string]bool{}
 			for _, r := range rows {

@@ -41,7 +41,7 @@ func TestSharedReadsNeverEarlier(t *testing.T) {
 	s := newStepRead()
 	ctx := context.Background()
 	first := make(chan int64, 1)
-	go func() { n, _ := r.get(ctx, s.read); first <- n }()
+	go func() { n, _ := r.Get(ctx, s.read); first <- n }()
 	if n := <-s.started; n != 1 {
 		t.Fatalf("first read is call %d", n)
 	}
@@ -50,7 +50,7 @@ func TestSharedReadsNeverEarlier(t *testing.T) {
 	got := make(chan int64, late)
 	for range late {
 		go func() {
-			n, err := r.get(ctx, s.read)
+			n, err := r.Get(ctx, s.read)
 			if err != nil {
 				t.Error(err)
 			}
@@ -93,12 +93,12 @@ func TestSharedReadsError(t *testing.T) {
 	s := newStepRead()
 	s.err = errors.New("database away")
 	s.release <- struct{}{}
-	if _, err := r.get(context.Background(), s.read); err == nil || err.Error() != "database away" {
+	if _, err := r.Get(context.Background(), s.read); err == nil || err.Error() != "database away" {
 		t.Errorf("err = %v, want the read's error", err)
 	}
 	s.err = nil
 	s.release <- struct{}{}
-	if n, err := r.get(context.Background(), s.read); err != nil || n != 2 {
+	if n, err := r.Get(context.Background(), s.read); err != nil || n != 2 {
 		t.Errorf("after a failure: %d, %v, want a new read (2)", n, err)
 	}
 }
