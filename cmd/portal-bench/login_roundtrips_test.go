@@ -52,10 +52,14 @@ func TestLoginRoundTrips(t *testing.T) {
 		{"wrong password", func(i int) string { return emails[n+i] }, "not the password", http.StatusBadRequest, 8, 2},
 		{"unknown address", func(i int) string { return "nobody-" + emails[i] }, benchPassword, http.StatusBadRequest, 8, 2},
 	}
-	// Once each first, so that the statements are prepared on the
-	// connection (pgx prepares a statement on its first use there).
-	for _, c := range scenarios {
-		login(c, 0)
+	// Three times each first, so that the statements are prepared on the
+	// connections (pgx prepares a statement on its first use on each; a
+	// login reads the account on one while it counts the attempt on
+	// another).
+	for range 3 {
+		for _, c := range scenarios {
+			login(c, 0)
+		}
 	}
 	for _, c := range scenarios {
 		trips, begins := proxy.trips.Load(), proxy.begins.Load()
@@ -65,7 +69,10 @@ func TestLoginRoundTrips(t *testing.T) {
 		perTrips := float64(proxy.trips.Load()-trips) / n
 		perBegins := float64(proxy.begins.Load()-begins) / n
 		t.Logf("%s: %.1f database round trips, %.1f transactions per login", c.name, perTrips, perBegins)
-		if perTrips > c.trips {
+		// Half a round trip of slack: pgx pings a connection that sat idle
+		// for over a second before handing it out again, and on a busy
+		// machine the connection that read the account now and then has.
+		if perTrips > c.trips+0.5 {
 			t.Errorf("%s: %.1f round trips per login, want at most %.0f", c.name, perTrips, c.trips)
 		}
 		if perBegins > c.begins {
