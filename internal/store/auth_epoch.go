@@ -6,53 +6,15 @@ import (
 	"sync"
 )
 
-// authEpochQuery reads the auth_epoch counter (migration 00019).
-const authEpochQuery = `SELECT n FROM auth_epoch WHERE id = 1`
-
-// AuthEpoch returns the auth_epoch counter: it moves, by trigger, whenever
-// a change may take a right away from a session or an API token, whoever
-// made it. The service's authentication cache (internal/app/authcache.go)
-// reads it once per request, with the log of whom its moves concern
-// (AuthEpochChanges), and drops what it holds of those users before it is
-// used.
-//
-// The value returned was read from the database after the call began, so
-// every change committed before it is counted. Concurrent calls share
-// reads (epochReads): a call waits for the next read to start, never one
-// already under way, so that many requests at once cost one read each
-// round, not one each. The statement is prepared once.
-func (db *DB) AuthEpoch(ctx context.Context) (int64, error) {
-	return db.epochReads.Get(ctx, db.readAuthEpoch)
-}
-
-func (db *DB) readAuthEpoch(ctx context.Context) (n int64, err error) {
+// AuthEpoch returns the auth_epoch counter (migration 00019): it moves, by
+// trigger, whenever a change may take a right away from a session or an
+// API token, whoever made it. The authentication cache reads it with the
+// log of whom its moves concern (AuthEpochChanges, one statement); this
+// plain read is for tests and tools that only need the value.
+func (c conn) AuthEpoch(ctx context.Context) (n int64, err error) {
 	defer wrap(&err, "AuthEpoch")
-	st, err := db.authEpochStmt(ctx)
-	if err != nil {
-		return 0, err
-	}
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	return n, timedOut(ctx, st.QueryRowContext(ctx).Scan(&n))
-}
-
-// authEpochStmt prepares the statement of AuthEpoch on first use (the
-// table exists only once the database is migrated), and keeps it.
-func (db *DB) authEpochStmt(ctx context.Context) (*sql.Stmt, error) {
-	if st := db.epochStmt.Load(); st != nil {
-		return st, nil
-	}
-	db.epochMu.Lock()
-	defer db.epochMu.Unlock()
-	if st := db.epochStmt.Load(); st != nil {
-		return st, nil
-	}
-	st, err := db.read.PrepareContext(ctx, rebind(db.dialect, authEpochQuery))
-	if err != nil {
-		return nil, classify(err)
-	}
-	db.epochStmt.Store(st)
-	return st, nil
+	err = c.queryRow(ctx, `SELECT n FROM auth_epoch WHERE id = 1`).Scan(&n)
+	return n, err
 }
 
 // SharedReads lets concurrent callers share reads of one value, without
@@ -61,9 +23,8 @@ func (db *DB) authEpochStmt(ctx context.Context) (*sql.Stmt, error) {
 // ends, the next batch's read begins (in its own goroutine) and serves them
 // all. A caller that finds no read running begins one at once. All the
 // callers of one SharedReads pass the same read function: a batch is read
-// by whichever caller's function began it. AuthEpoch shares its reads so;
-// the authentication cache shares its reads of AuthEpochChanges so
-// (internal/app/authcache.go).
+// by whichever caller's function began it. The authentication cache
+// shares its reads of AuthEpochChanges so (internal/app/authcache.go).
 type SharedReads struct {
 	mu      sync.Mutex
 	running bool
@@ -73,7 +34,7 @@ type SharedReads struct {
 // readBatch is one read and the callers it serves.
 type readBatch struct {
 	done    chan struct{}
-	callers int // how many wait for it (under sharedReads.mu)
+	callers int // how many wait for it (under SharedReads.mu)
 	n       int64
 	err     error
 }
@@ -119,9 +80,6 @@ func (r *SharedReads) run(b *readBatch, read func(context.Context) (int64, error
 		go r.run(next, read)
 	}
 }
-
-// sharedReads is the type of DB.epochReads.
-type sharedReads = SharedReads
 
 // AuthChange is a row of auth_changes (migration 00024): the value
 // auth_epoch took with a change, and the user whose sessions and tokens

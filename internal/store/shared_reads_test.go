@@ -37,7 +37,7 @@ func (s *stepRead) read(context.Context) (int64, error) {
 // miss a change committed just before the caller came); it gets the next
 // read's, which every caller that arrived meanwhile shares.
 func TestSharedReadsNeverEarlier(t *testing.T) {
-	var r sharedReads
+	var r SharedReads
 	s := newStepRead()
 	ctx := context.Background()
 	first := make(chan int64, 1)
@@ -89,7 +89,7 @@ func TestSharedReadsNeverEarlier(t *testing.T) {
 // TestSharedReadsError: a failed read fails the callers it serves, and the
 // next caller reads again.
 func TestSharedReadsError(t *testing.T) {
-	var r sharedReads
+	var r SharedReads
 	s := newStepRead()
 	s.err = errors.New("database away")
 	s.release <- struct{}{}

@@ -53,11 +53,6 @@ type DB struct {
 	// writes counts the write transactions that reached their commit
 	// (Writes).
 	writes atomic.Uint64
-	// epochStmt is AuthEpoch's prepared statement, epochReads its shared
-	// reads (auth_epoch.go).
-	epochMu    sync.Mutex
-	epochStmt  atomic.Pointer[sql.Stmt]
-	epochReads sharedReads
 	// writeStmts are the write pool's prepared statements (SQLite).
 	writeStmts *stmtCache
 }
@@ -192,9 +187,6 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	if st := db.epochStmt.Load(); st != nil {
-		st.Close()
-	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
