@@ -427,10 +427,16 @@ func (db *DB) writePostgres(ctx context.Context, synced bool, fn func(tx *Tx) er
 
 // rollback ends c's transaction, if one is open, and closes c when that
 // fails (its state is then unknown).
-func rollback(c *sql.Conn) {
+func rollback(c *sql.Conn) { restoreOrDiscard(c, "ROLLBACK") }
+
+// restoreOrDiscard runs stmt on c, which puts the connection back in the
+// state the pool expects (no transaction open, SQLite's sync setting), on
+// a context of its own, since the caller's may have ended; if that fails,
+// c is closed, never handed out again in an unknown state.
+func restoreOrDiscard(c *sql.Conn, stmt string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := c.ExecContext(ctx, "ROLLBACK"); err != nil {
+	if _, err := c.ExecContext(ctx, stmt); err != nil {
 		_ = c.Raw(func(any) error { return driver.ErrBadConn }) // closes it
 	}
 }
@@ -508,12 +514,10 @@ func (db *DB) unsyncedConn(ctx context.Context) (*sql.Conn, error) {
 // that no later write runs unsynced on it. Then statements first met in
 // the transaction are prepared (stmtcache.go), as Write does.
 func (db *DB) resync(c *sql.Conn) {
+	restoreOrDiscard(c, "PRAGMA synchronous = "+sqliteSynchronous)
+	_ = c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := c.ExecContext(ctx, "PRAGMA synchronous = "+sqliteSynchronous); err != nil {
-		_ = c.Raw(func(any) error { return driver.ErrBadConn }) // closes it
-	}
-	_ = c.Close()
 	db.writeStmts.prepareDeferred(ctx)
 }
 
