@@ -41,7 +41,7 @@ func TestBenchTable(t *testing.T) {
 		text := out.String()
 		t.Log("\n" + text)
 		for _, name := range []string{
-			"(a) argon2id hashes/s, all cores, best of 3",
+			hashRowName,
 			"(b) bare net/http, cookie in a map, c=64",
 			"password login, c=2",
 			"password login, c=64",
@@ -72,6 +72,7 @@ func TestBenchTable(t *testing.T) {
 				t.Errorf("row %q: want 0 errors out of at least one request:\n%s", name, line)
 			}
 		}
+		checkHashSamples(t, text, 5)
 	})
 }
 
@@ -90,9 +91,84 @@ func TestBenchOnlyLogin(t *testing.T) {
 			got = append(got, strings.TrimSpace(strings.Split(name, " |")[0]))
 		}
 	}
-	want := []string{"(a) argon2id hashes/s, all cores, best of 3", "password login, c=2", "password login, c=64", "password login, c=64, an address per client", "login + TOTP code, c=2", "login + TOTP code, c=64"}
+	want := []string{hashRowName, "password login, c=2", "password login, c=64", "password login, c=64, an address per client", "login + TOTP code, c=2", "login + TOTP code, c=64"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows %q, want %q\n%s", got, want, out.String())
+	}
+	checkHashSamples(t, out.String(), len(want)-1)
+}
+
+// checkHashSamples: the report lists a sample of (a) before the first of
+// logins login rows and one after each; each login row's limit is the mean
+// of the two samples around it, and the (a) row the mean of all. Every row
+// gives the CPU it used.
+func checkHashSamples(t *testing.T, text string, logins int) {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^\(a\) samples, [^:]*: (.*)$`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no (a) samples line:\n%s", text)
+	}
+	var samples []float64
+	for f := range strings.SplitSeq(m[1], ", ") {
+		var v float64
+		if _, err := fmt.Sscan(f, &v); err != nil || v <= 0 {
+			t.Fatalf("(a) sample %q: %v", f, err)
+		}
+		samples = append(samples, v)
+	}
+	if len(samples) != logins+1 {
+		t.Fatalf("%d (a) samples for %d login rows, want one more:\n%s", len(samples), logins, text)
+	}
+	cell := regexp.MustCompile(`^\| ([^|]+) \| ([0-9.]+) \| (?:\(([ab])\) ([0-9.]+)|—) \|.*\| ([0-9.]+) \(GC ([0-9.]+)\) / ([0-9.]+) \(kernel ([0-9.]+)\) \|$`)
+	var rows int
+	var mean float64
+	for _, v := range samples {
+		mean += v / float64(len(samples))
+	}
+	near := func(a, b float64) bool { return a-b < 0.11 && b-a < 0.11 } // one decimal printed, of rounded samples
+	inTable := false
+	for l := range strings.Lines(text) {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "| figure |") {
+			inTable = true
+			continue
+		}
+		if !inTable || strings.HasPrefix(l, "|---") {
+			continue
+		}
+		if !strings.HasPrefix(l, "| ") {
+			break // the end of the table
+		}
+		c := cell.FindStringSubmatch(l)
+		if c == nil {
+			t.Errorf("row without a limit or CPU figures: %s", l)
+			continue
+		}
+		var process float64
+		fmt.Sscan(c[5], &process)
+		if process <= 0 {
+			t.Errorf("row %q: no CPU used by the process", c[1])
+		}
+		var v float64
+		switch {
+		case c[1] == hashRowName:
+			fmt.Sscan(c[2], &v)
+			if !near(v, mean) {
+				t.Errorf("(a) row %v, want the samples' mean %.2f", v, mean)
+			}
+		case c[3] == "a":
+			fmt.Sscan(c[4], &v)
+			if rows >= logins {
+				t.Fatalf("more login rows than %d", logins)
+			}
+			if want := (samples[rows] + samples[rows+1]) / 2; !near(v, want) {
+				t.Errorf("row %q: limit %v, want %.2f, the mean of the samples %v and %v", c[1], v, want, samples[rows], samples[rows+1])
+			}
+			rows++
+		}
+	}
+	if rows != logins {
+		t.Errorf("%d login rows with a limit, want %d", rows, logins)
 	}
 }
 
