@@ -314,6 +314,38 @@ func TestAuthCachePrunedLog(t *testing.T) {
 	})
 }
 
+// TestAuthCacheFarBehind: an instance that finds more rows of
+// auth_changes since its value than one catch-up reads (authChangesRead,
+// 1,000) cannot see whom the rest concern: it empties its cache, so a
+// revocation past the first 1,000 rows holds. Here 1,000 changes concern
+// someone else (written by hand), then ann signs out her other session.
+func TestAuthCacheFarBehind(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newCacheEnv(t, d)
+		old, cur := e.annTokens[0], e.annTokens[1]
+		e.warm(old, cur, e.bobTok, e.carolTok)
+		if err := e.db.Exec(e.ctx, `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000)
+			INSERT INTO auth_changes (epoch, user_id) SELECT a.n + s.i, 'someone-else' FROM s, auth_epoch a WHERE a.id = 1`); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.Exec(e.ctx, `UPDATE auth_epoch SET n = n + 1000 WHERE id = 1`); err != nil {
+			t.Fatal(err)
+		}
+		annOld, _ := e.auth(0, old, false)
+		ann, _ := e.auth(0, cur, false)
+		if _, err := e.svcs[0].SignOutSession(e.ctx, ann, annOld.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+
+		// The second instance's first request after it (bob's) empties its
+		// cache: bob and carol are read again, ann's session is refused.
+		e.fresh(1, "bob", e.bobTok)
+		e.refused(1, "ann's signed-out session", old)
+		e.fresh(1, "carol", e.carolTok)
+		e.cached(1, "bob", e.bobTok)
+	})
+}
+
 // TestAuthCacheServesOlderReads: a request that read auth_epoch before
 // the cache caught up further (its read's batch was served, the next read
 // caught up before it looked) is served from the cache, which has seen
