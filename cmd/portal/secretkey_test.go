@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"encoding/base64"
 	"net/http"
 	"os"
@@ -16,6 +14,7 @@ import (
 
 	"portal"
 	"portal/internal/authn"
+	"portal/internal/authn/authntest"
 	"portal/internal/store"
 	"portal/internal/testenv"
 )
@@ -129,21 +128,6 @@ func mustLoginTOTP(t *testing.T, base, email, pw string, c *totpClock, when stri
 	return a
 }
 
-// sealOldWay seals plaintext as authn.SecretBox did before sealed values
-// named their key: base64url(nonce || AES-256-GCM ciphertext || tag).
-func sealOldWay(t *testing.T, key, plaintext []byte) string {
-	t.Helper()
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(aead.Seal(nil, nil, plaintext, nil))
-}
-
 // addTOTPUser stores a user with a second factor (verified, or set up
 // and not verified yet) whose secret is sealed (by seal) directly in the
 // database, and returns its codes.
@@ -215,7 +199,7 @@ func TestSecretKeyRotation(t *testing.T) {
 			if err != nil || !strings.HasPrefix(tf.Secret, "v2."+authn.KeyID(keyA)+".") {
 				t.Fatalf("ann's secret after enrolling under A: %+v, %v", tf, err)
 			}
-			bob := addTOTPUser(t, o, "bob@example.com", true, func(s string) string { return sealOldWay(t, keyA, []byte(s)) })
+			bob := addTOTPUser(t, o, "bob@example.com", true, func(s string) string { return authntest.SealUnversioned(t, keyA, []byte(s)) })
 
 			// Key B, A previous: both log in with a code.
 			base, stop = serveUntilStopped(t, rotating)
@@ -301,7 +285,7 @@ func TestSecretKeyRotation(t *testing.T) {
 				sealed, _ := box.Seal([]byte(s))
 				return sealed
 			})
-			addTOTPUser(t, o, "dave@example.com", true, func(s string) string { return sealOldWay(t, keyA, []byte(s)) })
+			addTOTPUser(t, o, "dave@example.com", true, func(s string) string { return authntest.SealUnversioned(t, keyA, []byte(s)) })
 			err, stdout, _ = runCmd(t, []string{"secret-key", "rotate"}, rotating)
 			if err == nil || !strings.Contains(err.Error(), "1 two-factor secret could not be opened with PORTAL_SECRET_KEY or PORTAL_SECRET_KEY_PREVIOUS (of carol@example.com)") ||
 				!strings.Contains(stdout, "re-sealed 2 values") || strings.Contains(stdout, "remove PORTAL_SECRET_KEY_PREVIOUS") {

@@ -2,13 +2,12 @@ package authn
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
+
+	"portal/internal/authn/authntest"
 )
 
 // sealedBeforeRotation is "JBSWY3DPEHPK3PXP" sealed by SecretBox.Seal as it
@@ -16,29 +15,13 @@ import (
 // 0x0f (taken from that code, not made by this one).
 const sealedBeforeRotation = "q2ygY-eRp36zvODYbA32YCnNJTx60N2_Rrp-eylwh72jA1WUvSXQEGfomF4"
 
-// sealOldWay seals plaintext the way SecretBox.Seal did before key
-// rotation: base64url(nonce || AES-256-GCM ciphertext || tag), no
-// additional data.
-func sealOldWay(t *testing.T, key, plaintext []byte) string {
-	t.Helper()
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(aead.Seal(nil, nil, plaintext, nil))
-}
-
 // TestSecretBoxOpensValuesSealedBeforeRotation: values sealed before this
 // format (a fixed one from the old code, and one sealed the old way now)
 // open under their key, whether it is the current key or a previous one,
 // and Reseal moves them to the current key's format.
 func TestSecretBoxOpensValuesSealedBeforeRotation(t *testing.T) {
 	old := testKey(0x0f)
-	fresh := sealOldWay(t, old, []byte("another secret"))
+	fresh := authntest.SealUnversioned(t, old, []byte("another secret"))
 	asCurrent, err := NewSecretBox(old)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +110,7 @@ func TestSecretBoxUnknownKey(t *testing.T) {
 	if _, _, err := box.Reseal(sealed); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("Reseal under an unknown key: %v", err)
 	}
-	if _, err := box.Open(sealOldWay(t, testKey(3), []byte("seed"))); !errors.Is(err, ErrDecrypt) {
+	if _, err := box.Open(authntest.SealUnversioned(t, testKey(3), []byte("seed"))); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("old format, unknown key: %v; want ErrDecrypt", err)
 	}
 }
