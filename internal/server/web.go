@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"text/template/parse"
 	"time"
 
 	"portal"
@@ -97,17 +98,27 @@ var funcs = template.FuncMap{
 }
 
 // parsePages parses each page template together with the layout and the
-// partials (files whose names start with "_", such as My Account sections).
+// partials (files whose names start with "_", such as My Account sections)
+// that the page and the layout use, directly or through other partials:
+// each page holds its own parsed copy of what it uses, and a copy of every
+// partial in each page would be most of the process's live heap (8.4 MB,
+// which the garbage collector marks at every collection). A page that
+// calls section (the My Account page) gets every "account-" partial.
 func parsePages() (map[string]*template.Template, error) {
 	files, err := fs.Glob(templateFS, "web/templates/*.html")
 	if err != nil {
 		return nil, err
 	}
-	shared := []string{"web/templates/layout.html"}
+	const layout = "web/templates/layout.html"
+	var partials []string
 	for _, f := range files {
 		if strings.HasPrefix(path.Base(f), "_") {
-			shared = append(shared, f)
+			partials = append(partials, f)
 		}
+	}
+	deps, err := templateDeps(append([]string{layout}, partials...))
+	if err != nil {
+		return nil, err
 	}
 	pages := map[string]*template.Template{}
 	for _, f := range files {
@@ -115,7 +126,11 @@ func parsePages() (map[string]*template.Template, error) {
 		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, append(shared, f)...)
+		page, err := templateDeps([]string{f})
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, append(deps.filesFor(f, page), f)...)
 		if err != nil {
 			return nil, err
 		}
@@ -129,6 +144,137 @@ func parsePages() (map[string]*template.Template, error) {
 		pages[name] = t
 	}
 	return pages, nil
+}
+
+// templateFile is what one template file defines and uses.
+type templateFile struct {
+	defines []string
+	uses    []string // names given to {{template}}
+	section bool     // calls section, which runs an "account-" template chosen at run time
+}
+
+// templateSet is what each of a set of template files defines and uses.
+type templateSet map[string]templateFile
+
+// templateDeps parses each of files on its own and reads what it defines
+// and uses.
+func templateDeps(files []string) (templateSet, error) {
+	set := templateSet{}
+	for _, f := range files {
+		t, err := template.New(path.Base(f)).Funcs(funcs).Funcs(template.FuncMap{"section": func(string, any) template.HTML { return "" }}).ParseFS(templateFS, f)
+		if err != nil {
+			return nil, err
+		}
+		var tf templateFile
+		for _, d := range t.Templates() {
+			if d.Tree == nil || d.Tree.Root == nil {
+				continue
+			}
+			if d.Name() != path.Base(f) {
+				tf.defines = append(tf.defines, d.Name())
+			}
+			walkTemplate(d.Tree.Root, func(n parse.Node) {
+				switch n := n.(type) {
+				case *parse.TemplateNode:
+					tf.uses = append(tf.uses, n.Name)
+				case *parse.IdentifierNode:
+					tf.section = tf.section || n.Ident == "section"
+				}
+			})
+		}
+		set[f] = tf
+	}
+	return set, nil
+}
+
+// filesFor returns the files of s (the layout and the partials) that page
+// f, whose own templateFile is in page, needs: the layout, and each file
+// defining a name used by the page or by a file already needed, or an
+// "account-" name when one of them calls section; in the order of s's
+// files, so that every page parses them alike.
+func (s templateSet) filesFor(f string, page templateSet) []string {
+	definedIn := map[string]string{}
+	for file, tf := range s {
+		for _, name := range tf.defines {
+			definedIn[name] = file
+		}
+	}
+	need := map[string]bool{}
+	var visit func(tf templateFile)
+	add := func(file string) {
+		if file != "" && !need[file] {
+			need[file] = true
+			visit(s[file])
+		}
+	}
+	visit = func(tf templateFile) {
+		for _, name := range tf.uses {
+			add(definedIn[name])
+		}
+		if tf.section {
+			for name, file := range definedIn {
+				if strings.HasPrefix(name, "account-") {
+					add(file)
+				}
+			}
+		}
+	}
+	add("web/templates/layout.html")
+	visit(page[f])
+	var out []string
+	for file := range s {
+		if need[file] {
+			out = append(out, file)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// walkTemplate calls fn on n and every node under it.
+func walkTemplate(n parse.Node, fn func(parse.Node)) {
+	if n == nil {
+		return
+	}
+	fn(n)
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			for _, c := range n.Nodes {
+				walkTemplate(c, fn)
+			}
+		}
+	case *parse.ActionNode:
+		walkTemplate(n.Pipe, fn)
+	case *parse.PipeNode:
+		if n != nil {
+			for _, c := range n.Cmds {
+				walkTemplate(c, fn)
+			}
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			walkTemplate(a, fn)
+		}
+	case *parse.ChainNode:
+		walkTemplate(n.Node, fn)
+	case *parse.IfNode:
+		walkBranch(&n.BranchNode, fn)
+	case *parse.RangeNode:
+		walkBranch(&n.BranchNode, fn)
+	case *parse.WithNode:
+		walkBranch(&n.BranchNode, fn)
+	case *parse.TemplateNode:
+		walkTemplate(n.Pipe, fn)
+	}
+}
+
+func walkBranch(b *parse.BranchNode, fn func(parse.Node)) {
+	walkTemplate(b.Pipe, fn)
+	walkTemplate(b.List, fn)
+	if b.ElseList != nil {
+		walkTemplate(b.ElseList, fn)
+	}
 }
 
 // orgLink is one organization in the switcher.
