@@ -245,13 +245,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// samples would look worse than it is on a busy moment. The table's
 	// (a) row is the mean of all samples; the report lists each.
 	hashes := []row{hashRate(ctx, o.duration)}
-	add(row{name: hashRowName, rate: hashes[0].rate, cpu: hashes[0].cpu})
+	rows = append(rows, row{name: hashRowName}) // the samples' mean, once all are taken
+	fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", hashes[0].rate)
 	limitA := func(r row) row {
 		h := hashRate(ctx, o.duration)
 		r.limit, r.limitName = (hashes[len(hashes)-1].rate+h.rate)/2, "(a)"
 		hashes = append(hashes, h)
-		fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", h.rate)
 		return r
+	}
+	// addLogin adds a login row, then reports the (a) sample taken after it.
+	addLogin := func(r row) {
+		add(limitA(r))
+		fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", hashes[len(hashes)-1].rate)
 	}
 
 	var b row
@@ -298,7 +303,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			r.name += ", an address per client"
 		}
 		r.rss = rssMiB()
-		add(limitA(r))
+		addLogin(r)
 	}
 
 	codes := newTOTPPool(w)
@@ -306,7 +311,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		r := load(ctx, c, o.duration, codes.login(base))
 		r.name = fmt.Sprintf("login + TOTP code, c=%d", c)
 		r.rss = rssMiB()
-		add(limitA(r))
+		addLogin(r)
 	}
 	rows[0] = meanRate(hashRowName, hashes)
 
