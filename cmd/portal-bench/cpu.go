@@ -15,9 +15,9 @@ import (
 // collector's share of it, and the whole machine's (/proc/stat), which
 // includes a PostgreSQL server on the same machine.
 type cpuSnap struct {
-	at                  time.Time
-	process, gc, system float64
-	machine, kernel     float64
+	at              time.Time
+	process, gc     float64
+	machine, kernel float64
 }
 
 // cpuUse is the CPU used over a row, in cores (CPU seconds per second).

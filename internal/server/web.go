@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
@@ -109,14 +110,13 @@ func parsePages() (map[string]*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	const layout = "web/templates/layout.html"
-	var partials []string
+	shared := []string{layoutFile}
 	for _, f := range files {
 		if strings.HasPrefix(path.Base(f), "_") {
-			partials = append(partials, f)
+			shared = append(shared, f)
 		}
 	}
-	deps, err := templateDeps(append([]string{layout}, partials...))
+	deps, err := readDeps(shared)
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +126,11 @@ func parsePages() (map[string]*template.Template, error) {
 		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
-		page, err := templateDeps([]string{f})
+		page, err := readDeps([]string{f})
 		if err != nil {
 			return nil, err
 		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, append(deps.filesFor(f, page), f)...)
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, append(deps.filesFor(page.files[f]), f)...)
 		if err != nil {
 			return nil, err
 		}
@@ -146,34 +146,39 @@ func parsePages() (map[string]*template.Template, error) {
 	return pages, nil
 }
 
-// templateFile is what one template file defines and uses.
+const layoutFile = "web/templates/layout.html"
+
+// templateFile is what one template file uses.
 type templateFile struct {
-	defines []string
 	uses    []string // names given to {{template}}
 	section bool     // calls section, which runs an "account-" template chosen at run time
 }
 
-// templateSet is what each of a set of template files defines and uses.
-type templateSet map[string]templateFile
+// templateDeps is what each of a set of template files uses, and which
+// file defines each name.
+type templateDeps struct {
+	files     map[string]templateFile
+	definedIn map[string]string
+}
 
-// templateDeps parses each of files on its own and reads what it defines
-// and uses.
-func templateDeps(files []string) (templateSet, error) {
-	set := templateSet{}
+// readDeps parses each of files on its own and reads what it defines and
+// uses.
+func readDeps(files []string) (templateDeps, error) {
+	d := templateDeps{files: map[string]templateFile{}, definedIn: map[string]string{}}
 	for _, f := range files {
-		t, err := template.New(path.Base(f)).Funcs(funcs).Funcs(template.FuncMap{"section": func(string, any) template.HTML { return "" }}).ParseFS(templateFS, f)
+		t, err := template.New(path.Base(f)).Funcs(funcs).ParseFS(templateFS, f)
 		if err != nil {
-			return nil, err
+			return d, err
 		}
 		var tf templateFile
-		for _, d := range t.Templates() {
-			if d.Tree == nil || d.Tree.Root == nil {
+		for _, def := range t.Templates() {
+			if def.Tree == nil {
 				continue
 			}
-			if d.Name() != path.Base(f) {
-				tf.defines = append(tf.defines, d.Name())
+			if def.Name() != path.Base(f) {
+				d.definedIn[def.Name()] = f
 			}
-			walkTemplate(d.Tree.Root, func(n parse.Node) {
+			walkTemplate(def.Tree.Root, func(n parse.Node) {
 				switch n := n.(type) {
 				case *parse.TemplateNode:
 					tf.uses = append(tf.uses, n.Name)
@@ -182,51 +187,39 @@ func templateDeps(files []string) (templateSet, error) {
 				}
 			})
 		}
-		set[f] = tf
+		d.files[f] = tf
 	}
-	return set, nil
+	return d, nil
 }
 
-// filesFor returns the files of s (the layout and the partials) that page
-// f, whose own templateFile is in page, needs: the layout, and each file
-// defining a name used by the page or by a file already needed, or an
-// "account-" name when one of them calls section; in the order of s's
-// files, so that every page parses them alike.
-func (s templateSet) filesFor(f string, page templateSet) []string {
-	definedIn := map[string]string{}
-	for file, tf := range s {
-		for _, name := range tf.defines {
-			definedIn[name] = file
-		}
-	}
+// filesFor returns the files of d that a page using what page uses needs:
+// the layout, and each file defining a name used by the page or by a file
+// already needed, or an "account-" name when one of them calls section;
+// sorted, so that every page parses them in the same order.
+func (d templateDeps) filesFor(page templateFile) []string {
 	need := map[string]bool{}
 	var visit func(tf templateFile)
 	add := func(file string) {
 		if file != "" && !need[file] {
 			need[file] = true
-			visit(s[file])
+			visit(d.files[file])
 		}
 	}
 	visit = func(tf templateFile) {
 		for _, name := range tf.uses {
-			add(definedIn[name])
+			add(d.definedIn[name])
 		}
 		if tf.section {
-			for name, file := range definedIn {
+			for name, file := range d.definedIn {
 				if strings.HasPrefix(name, "account-") {
 					add(file)
 				}
 			}
 		}
 	}
-	add("web/templates/layout.html")
-	visit(page[f])
-	var out []string
-	for file := range s {
-		if need[file] {
-			out = append(out, file)
-		}
-	}
+	add(layoutFile)
+	visit(page)
+	out := slices.Collect(maps.Keys(need))
 	slices.Sort(out)
 	return out
 }
@@ -272,9 +265,7 @@ func walkTemplate(n parse.Node, fn func(parse.Node)) {
 func walkBranch(b *parse.BranchNode, fn func(parse.Node)) {
 	walkTemplate(b.Pipe, fn)
 	walkTemplate(b.List, fn)
-	if b.ElseList != nil {
-		walkTemplate(b.ElseList, fn)
-	}
+	walkTemplate(b.ElseList, fn)
 }
 
 // orgLink is one organization in the switcher.
