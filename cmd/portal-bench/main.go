@@ -247,16 +247,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hashes := []row{hashRate(ctx, o.duration)}
 	rows = append(rows, row{name: hashRowName}) // the samples' mean, once all are taken
 	fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", hashes[0].rate)
-	limitA := func(r row) row {
+	// addLogin takes the row's RSS and the (a) sample after it, and adds
+	// the row with its limit.
+	addLogin := func(r row) {
+		r.rss = rssMiB()
 		h := hashRate(ctx, o.duration)
 		r.limit, r.limitName = (hashes[len(hashes)-1].rate+h.rate)/2, "(a)"
 		hashes = append(hashes, h)
-		return r
-	}
-	// addLogin adds a login row, then reports the (a) sample taken after it.
-	addLogin := func(r row) {
-		add(limitA(r))
-		fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", hashes[len(hashes)-1].rate)
+		add(r)
+		fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", h.rate)
 	}
 
 	var b row
@@ -302,7 +301,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if sc.spreadAddrs {
 			r.name += ", an address per client"
 		}
-		r.rss = rssMiB()
 		addLogin(r)
 	}
 
@@ -310,7 +308,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, c := range []int{2, 64} {
 		r := load(ctx, c, o.duration, codes.login(base))
 		r.name = fmt.Sprintf("login + TOTP code, c=%d", c)
-		r.rss = rssMiB()
 		addLogin(r)
 	}
 	rows[0] = meanRate(hashRowName, hashes)
@@ -725,8 +722,6 @@ func loginRequest(base, email string, conn int, spreadAddrs bool) *http.Request 
 // clientAddr is the address of connection conn when each has its own.
 func clientAddr(conn int) string { return fmt.Sprintf("10.1.%d.%d", conn/200, conn%200+1) }
 
-// hashRate is argon2id hashes per second with Portal's parameters, one
-// hash at a time on each core, for d.
 const hashRowName = "(a) argon2id hashes/s, all cores, mean of the samples"
 
 // meanRate is the mean of samples' rates and CPU use, as a row named name.
@@ -743,6 +738,8 @@ func meanRate(name string, samples []row) row {
 	return r
 }
 
+// hashRate is argon2id hashes per second with Portal's parameters, one
+// hash at a time on each core, for d.
 func hashRate(ctx context.Context, d time.Duration) row {
 	h := authn.NewHasher(authn.DefaultMemoryKiB, authn.DefaultTime, authn.DefaultThreads, runtime.NumCPU())
 	var n atomic.Int64
