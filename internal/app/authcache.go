@@ -79,6 +79,12 @@ type authCache struct {
 // is about 95 MiB.
 const authCacheMax = 50_000
 
+// authReadGather bounds how long a read of the counter that follows
+// another waits for more requests to share it (store.SharedReads.Gather).
+// The wait ends as soon as no request joins; a request that finds no read
+// under way never waits.
+const authReadGather = time.Millisecond
+
 // authEntry is what authenticated one session or API token.
 type authEntry struct {
 	sess      *portal.Session // nil for an API token

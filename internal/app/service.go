@@ -88,6 +88,7 @@ func New(o Options) *Service {
 	if s.box == nil {
 		s.box = ephemeralSecretBox() // twofactor.go
 	}
+	s.auth.reads.Gather = authReadGather
 	return s
 }
 

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"runtime"
 	"sync"
+	"time"
 )
 
 // AuthEpoch returns the auth_epoch counter (migration 00019): it moves, by
@@ -26,9 +28,21 @@ func (c conn) AuthEpoch(ctx context.Context) (n int64, err error) {
 // by whichever caller's function began it. The authentication cache
 // shares its reads of AuthEpochChanges so (internal/app/authcache.go).
 type SharedReads struct {
+	// Gather lets a read that follows another wait for more callers:
+	// while callers keep joining its batch when the goroutines ready to
+	// run have had a turn (runtime.Gosched), and until Gather after the
+	// read before began. Under load, so, a read serves the requests that
+	// the machine had in hand rather than the one or two that came while
+	// the read before ran, and reads do not follow each other back to
+	// back. A read that follows none (no read running when its first
+	// caller came) never waits. Zero: no read waits.
+	Gather time.Duration
+
 	mu      sync.Mutex
-	running bool
-	next    *readBatch // callers waiting for the read after the running one
+	running bool       // a run is under way (run): reading, or gathering for the next read
+	next    *readBatch // callers waiting for a read that has not begun
+	began   time.Time  // when the last read began (set by the one run under way)
+	yield   func()     // runtime.Gosched; tests replace it
 }
 
 // readBatch is one read and the callers it serves.
@@ -49,12 +63,10 @@ func (r *SharedReads) Get(ctx context.Context, read func(context.Context) (int64
 	}
 	b.callers++
 	lead := !r.running
-	if lead {
-		r.running, r.next = true, nil
-	}
+	r.running = true
 	r.mu.Unlock()
 	if lead {
-		r.run(b, read)
+		r.run(b, read, false)
 	}
 	select {
 	case <-b.done:
@@ -64,20 +76,48 @@ func (r *SharedReads) Get(ctx context.Context, read func(context.Context) (int64
 	}
 }
 
-// run reads for b, then hands the next batch, if callers gathered, to a
-// goroutine of its own, so that b's callers go on at once.
-func (r *SharedReads) run(b *readBatch, read func(context.Context) (int64, error)) {
+// run reads for b, which callers may join until its read begins (after
+// gather when it follows another read), then hands the next batch, if
+// callers came, to a goroutine of its own, so that b's callers go on at
+// once. One run is under way at a time.
+func (r *SharedReads) run(b *readBatch, read func(context.Context) (int64, error), follows bool) {
+	if follows && r.Gather > 0 {
+		r.gather(b)
+	}
+	r.mu.Lock()
+	r.next = nil // callers from now on need a later read
+	r.began = time.Now()
+	r.mu.Unlock()
 	// Not the caller's context: the read serves every caller of the batch,
 	// and is bounded by the store's time limit.
 	b.n, b.err = read(context.Background())
 	close(b.done)
 	r.mu.Lock()
 	next := r.next
-	r.next = nil
 	r.running = next != nil
 	r.mu.Unlock()
 	if next != nil {
-		go r.run(next, read)
+		go r.run(next, read, true)
+	}
+}
+
+// gather yields while b gains callers, until Gather after the last read
+// began.
+func (r *SharedReads) gather(b *readBatch) {
+	yield := r.yield
+	if yield == nil {
+		yield = runtime.Gosched
+	}
+	until := r.began.Add(r.Gather)
+	for seen := -1; time.Now().Before(until); {
+		r.mu.Lock()
+		n := b.callers
+		r.mu.Unlock()
+		if n == seen {
+			return
+		}
+		seen = n
+		yield()
 	}
 }
 

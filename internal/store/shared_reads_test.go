@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // stepRead is a read function whose calls each return their number and
@@ -100,5 +101,103 @@ func TestSharedReadsError(t *testing.T) {
 	s.release <- struct{}{}
 	if n, err := r.Get(context.Background(), s.read); err != nil || n != 2 {
 		t.Errorf("after a failure: %d, %v, want a new read (2)", n, err)
+	}
+}
+
+// TestSharedReadsGather: a read that follows another waits while callers
+// keep joining its batch (each yield brings one more, then one brings
+// none), and serves them all; a read that follows none, and one whose
+// Gather has passed, begins without waiting.
+func TestSharedReadsGather(t *testing.T) {
+	r := SharedReads{Gather: time.Hour}
+	s := newStepRead()
+	ctx := context.Background()
+	got := make(chan int64, 10)
+	get := func() {
+		n, err := r.Get(ctx, s.read)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- n
+	}
+	joined := func(want int) { // waits until the batch to come has want callers
+		for {
+			r.mu.Lock()
+			n := 0
+			if r.next != nil {
+				n = r.next.callers
+			}
+			r.mu.Unlock()
+			if n == want {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	yields := 0
+	r.yield = func() {
+		yields++
+		if yields <= 3 { // a caller arrives during each of the first three yields
+			go get()
+			joined(1 + yields)
+		}
+	}
+
+	go get()
+	if n := <-s.started; n != 1 {
+		t.Fatalf("first read is call %d", n)
+	}
+	if yields != 0 {
+		t.Fatalf("the first read waited (%d yields): no read ran before it", yields)
+	}
+	go get() // arrives while read 1 runs
+	joined(1)
+	s.release <- struct{}{}
+	if n := <-got; n != 1 {
+		t.Errorf("the first caller got read %d, want 1", n)
+	}
+	if n := <-s.started; n != 2 {
+		t.Fatalf("second read is call %d", n)
+	}
+	if yields != 4 {
+		t.Errorf("read 2 began after %d yields, want 4 (three that brought a caller, one that did not)", yields)
+	}
+	s.release <- struct{}{}
+	for range 4 {
+		if n := <-got; n != 2 {
+			t.Errorf("a caller of the gathered batch got read %d, want 2", n)
+		}
+	}
+
+	// No read under way: the next caller's read begins at once.
+	s.release <- struct{}{}
+	get()
+	if n := <-got; n != 3 {
+		t.Errorf("a caller after the batch got read %d, want 3", n)
+	}
+	if yields != 4 {
+		t.Errorf("a read that followed none waited (%d yields in all, want 4)", yields)
+	}
+
+	// Read 5 follows read 4, whose Gather has passed: it begins at once.
+	r.Gather = time.Nanosecond
+	go get()
+	if n := <-s.started; n != 3 { // began, and ended, above
+		t.Fatalf("read %d began, want 3", n)
+	}
+	if n := <-s.started; n != 4 {
+		t.Fatalf("read %d began, want 4", n)
+	}
+	go get()
+	joined(1)
+	s.release <- struct{}{}
+	if n := <-s.started; n != 5 {
+		t.Fatalf("read %d began, want 5", n)
+	}
+	s.release <- struct{}{}
+	<-got
+	<-got
+	if yields != 4 {
+		t.Errorf("a read whose Gather had passed waited (%d yields in all, want 4)", yields)
 	}
 }
