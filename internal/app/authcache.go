@@ -26,14 +26,15 @@ import (
 //     owing its second factor passing it, new token included: such a
 //     session is never cached, migration 00023), a user changed or
 //     deleted, a second factor (except the last TOTP step accepted), a
-//     membership or role, an organization's policies, a site deleted, a
-//     Google link. They fire for every writer: this instance, the other
+//     membership or role, an organization (its policies, settings or
+//     name), a site renamed or deleted (cached privileges carry both
+//     names, migration 00025), a Google link. They fire for every writer: this instance, the other
 //     instances, the `portal` commands.
 //   - The same triggers log, in the same transaction, whom each move
 //     concerns (auth_changes, migration 00024): the user of the session,
 //     token, second factor, membership or Google link, or the user
-//     changed; everyone (NULL) for an organization's policies or settings,
-//     an organization or a site deleted. Every value of the counter has
+//     changed; everyone (NULL) for an organization changed or deleted, a
+//     site renamed or deleted. Every value of the counter has
 //     its rows, committed with it.
 //   - Each request reads the counter first, and in the same statement
 //     the log rows after the cache's value (follow): one round trip. The

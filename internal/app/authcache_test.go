@@ -273,6 +273,61 @@ func TestAuthCacheOrganizationChange(t *testing.T) {
 	})
 }
 
+// TestAuthCacheNames: the privileges a cached request carries name their
+// organization and site (GET /api/v1/self shows them); renaming either, on
+// one instance, shows on the next request of a member on both.
+func TestAuthCacheNames(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		e := newCacheEnv(t, d)
+		cur := e.annTokens[1]
+		ann, _ := e.auth(0, cur, false)
+		site, err := e.svcs[0].CreateSite(e.ctx, ann, e.org.ID, app.SiteInput{Name: new("Lab")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Dave manages the site only.
+		ts := &testService{svc: e.svcs[0], db: e.db, clock: testenv.NewClock(testStart), h: authn.NewHasher(64, 1, 1, 2)}
+		dave := ts.addUsers(t, "password123", "dave@example.com")[0]
+		if err := e.db.Write(e.ctx, func(tx *store.Tx) error {
+			p := &portal.Privilege{ID: uuid.NewString(), UserID: dave.ID, OrgID: e.org.ID, SiteID: site.ID, Scope: portal.ScopeSite, Role: "write"}
+			return tx.CreatePrivilege(e.ctx, p, testStart.UnixMilli())
+		}); err != nil {
+			t.Fatal(err)
+		}
+		daveTok := e.login("dave@example.com")
+		e.warm(daveTok, e.bobTok)
+		names := func(i int, who, secret string) (org, site string) {
+			t.Helper()
+			a, _ := e.auth(i, secret, false)
+			self, err := e.svcs[i].GetSelf(e.ctx, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(self.Privileges) != 1 {
+				t.Fatalf("%s has %d privileges, want 1", who, len(self.Privileges))
+			}
+			return self.Privileges[0].OrgName, self.Privileges[0].SiteName
+		}
+
+		if _, err := e.svcs[0].UpdateSite(e.ctx, ann, site.ID, app.SiteInput{Name: new("Lab 2")}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range e.svcs {
+			if _, s := names(i, "dave", daveTok); s != "Lab 2" {
+				t.Errorf("instance %d: after the site's rename, dave's privilege names site %q, want Lab 2", i+1, s)
+			}
+		}
+		if _, err := e.svcs[0].UpdateOrg(e.ctx, ann, e.org.ID, app.OrgInput{Name: new("Acme 2")}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range e.svcs {
+			if o, _ := names(i, "bob", e.bobTok); o != "Acme 2" {
+				t.Errorf("instance %d: after the organization's rename, bob's privilege names %q, want Acme 2", i+1, o)
+			}
+		}
+	})
+}
+
 // TestAuthCachePrunedLog: an instance whose cache last caught up before the
 // oldest value the clean-up kept in auth_changes (store.AuthChangesKept)
 // cannot tell whom the changes since concern: it empties its cache, and a

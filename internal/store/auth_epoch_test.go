@@ -21,7 +21,8 @@ import (
 // here, so that a column added later must be placed on one side or the
 // other, or this test fails. Each move is logged in auth_changes (migration
 // 00024) with the users it concerns, or everyone (NULL) for an
-// organization's or a site's change, which the caches drop.
+// organization's or a site's change (a site's rename or deletion), which
+// the caches drop.
 func TestAuthEpochTriggers(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		db := testenv.OpenDB(t, d)
@@ -225,6 +226,8 @@ func TestAuthEpochTriggers(t *testing.T) {
 			return tx.CreateIdentityLink(ctx, &store.IdentityLink{ID: uuid.NewString(), UserID: bob.ID, Provider: "google", Subject: "s", Email: "b@example.com", Created: now})
 		}, bob.ID)
 		moves("a Google link removed", func(tx *store.Tx) error { return tx.DeleteUserIdentityLink(ctx, bob.ID, "google") }, bob.ID)
+		moves("a site renamed (the cached privileges name it)", exec("UPDATE sites SET name = 'HQ 2'"), "")
+		stays("a site's other columns changed", exec("UPDATE sites SET name = 'HQ 2', timezone = 'Europe/Paris', country_code = 'FR', address = 'x', notes = 'y', modified_at = modified_at + 1"))
 		moves("a site deleted", func(tx *store.Tx) error { return tx.DeleteSite(ctx, site.ID) }, "")
 		moves("a membership revoked", exec("DELETE FROM privileges"), bob.ID)
 		moves("an organization deleted", func(tx *store.Tx) error { return tx.DeleteOrg(ctx, org.ID) }, "")
