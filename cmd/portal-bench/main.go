@@ -33,7 +33,8 @@
 // a SQLite file given with -db, serves later runs with -reuse: they check
 // that it holds what the same sizes seed, skip the seeding and leave it in
 // place. -seed-only stops after the seeding; -only login runs only (a)
-// and the login rows. With -url, -db must name the
+// and the login rows, -only self only (b) and the two GET /api/v1/self
+// rows. With -url, -db must name the
 // database that server uses, so that the accounts can be seeded into it,
 // and PORTAL_SECRET_KEY be its key, so that it can read the seeded second
 // factors.
@@ -142,7 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL schema (or SQLite folder) after the run, for -reuse")
 	fs.BoolVar(&o.reuse, "reuse", false, "run on what an earlier run with the same sizes seeded and kept (-db file, or -db and -schema) instead of seeding")
 	fs.BoolVar(&o.seedOnly, "seed-only", false, "seed, then stop without running the scenarios")
-	fs.StringVar(&o.only, "only", "", "login: only (a) and the login rows (password, and with a TOTP code)")
+	fs.StringVar(&o.only, "only", "", "login: only (a) and the login rows (password, and with a TOTP code); self: only (b) and the GET /api/v1/self rows (session, token)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the scenarios (Portal in-process and the load client) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -150,8 +151,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.users < 1 {
 		return errors.New("-users must be at least 1")
 	}
-	if o.only != "" && o.only != "login" {
-		return errors.New("-only must be login")
+	if o.only != "" && o.only != "login" && o.only != "self" {
+		return errors.New("-only must be login or self")
 	}
 	w, err := o.world()
 	if err != nil {
@@ -238,28 +239,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%-48s %9.1f req/s, %d errors\n", r.name, r.rate, r.errors)
 	}
 
-	// (a) is sampled before the first login row and after each one, and a
-	// login row's limit is the mean of the samples just before and just
-	// after it. On a shared machine the hash rate moves by a tenth from
-	// one sample to the next, so a row compared with the best of several
-	// samples would look worse than it is on a busy moment. The table's
-	// (a) row is the mean of all samples; the report lists each.
-	hashes := []row{hashRate(ctx, o.duration)}
-	rows = append(rows, row{name: hashRowName}) // the samples' mean, once all are taken
-	fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", hashes[0].rate)
-	// addLogin takes the row's RSS and the (a) sample after it, and adds
-	// the row with its limit.
-	addLogin := func(r row) {
-		r.rss = rssMiB()
-		h := hashRate(ctx, o.duration)
-		r.limit, r.limitName = (hashes[len(hashes)-1].rate+h.rate)/2, "(a)"
-		hashes = append(hashes, h)
-		add(r)
-		fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", h.rate)
+	var hashes []row // (a)'s samples
+	if o.only != "self" {
+		rows = append(rows, row{name: hashRowName}) // the samples' mean, once all are taken
 	}
-
 	var b row
-	if o.only == "" {
+	if o.only != "login" {
 		bare, bareAddr, err := startBare(accts)
 		if err != nil {
 			return err
@@ -274,43 +259,64 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		add(b)
 	}
 
-	// Connection conn of c logs in as the (conn + turn·c)-th account
-	// without a second factor, spread over all of them: never two attempts
-	// on one account at once.
-	//
-	// With spreadAddrs each connection comes from an address of its own,
-	// as users behind a load balancer do (X-Forwarded-For, which the
-	// in-process Portal trusts from the loopback address); without, all
-	// come from one address, as users behind one NAT do, and every login
-	// writes that address's attempt counter twice.
-	var turns [64]int
-	login := func(c int, spreadAddrs bool) op {
-		return send(func(conn int, _ int64) *http.Request {
-			i := spread(conn+turns[conn]*c, w.plain())
-			turns[conn]++
-			return loginRequest(base, w.email(i), conn, spreadAddrs)
-		})
-	}
-	for _, sc := range []struct {
-		c           int
-		spreadAddrs bool
-	}{{2, false}, {64, false}, {64, true}} {
-		turns = [64]int{}
-		r := load(ctx, sc.c, o.duration, login(sc.c, sc.spreadAddrs))
-		r.name = fmt.Sprintf("password login, c=%d", sc.c)
-		if sc.spreadAddrs {
-			r.name += ", an address per client"
+	if o.only != "self" {
+		// (a) is sampled before the first login row and after each one, and a
+		// login row's limit is the mean of the samples just before and just
+		// after it. On a shared machine the hash rate moves by a tenth from
+		// one sample to the next, so a row compared with the best of several
+		// samples would look worse than it is on a busy moment. The table's
+		// (a) row is the mean of all samples; the report lists each.
+		hashes = []row{hashRate(ctx, o.duration)}
+		fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", hashes[0].rate)
+		// addLogin takes the row's RSS and the (a) sample after it, and adds
+		// the row with its limit.
+		addLogin := func(r row) {
+			r.rss = rssMiB()
+			h := hashRate(ctx, o.duration)
+			r.limit, r.limitName = (hashes[len(hashes)-1].rate+h.rate)/2, "(a)"
+			hashes = append(hashes, h)
+			add(r)
+			fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", h.rate)
 		}
-		addLogin(r)
-	}
 
-	codes := newTOTPPool(w)
-	for _, c := range []int{2, 64} {
-		r := load(ctx, c, o.duration, codes.login(base))
-		r.name = fmt.Sprintf("login + TOTP code, c=%d", c)
-		addLogin(r)
+		// Connection conn of c logs in as the (conn + turn·c)-th account
+		// without a second factor, spread over all of them: never two attempts
+		// on one account at once.
+		//
+		// With spreadAddrs each connection comes from an address of its own,
+		// as users behind a load balancer do (X-Forwarded-For, which the
+		// in-process Portal trusts from the loopback address); without, all
+		// come from one address, as users behind one NAT do, and every login
+		// writes that address's attempt counter twice.
+		var turns [64]int
+		login := func(c int, spreadAddrs bool) op {
+			return send(func(conn int, _ int64) *http.Request {
+				i := spread(conn+turns[conn]*c, w.plain())
+				turns[conn]++
+				return loginRequest(base, w.email(i), conn, spreadAddrs)
+			})
+		}
+		for _, sc := range []struct {
+			c           int
+			spreadAddrs bool
+		}{{2, false}, {64, false}, {64, true}} {
+			turns = [64]int{}
+			r := load(ctx, sc.c, o.duration, login(sc.c, sc.spreadAddrs))
+			r.name = fmt.Sprintf("password login, c=%d", sc.c)
+			if sc.spreadAddrs {
+				r.name += ", an address per client"
+			}
+			addLogin(r)
+		}
+
+		codes := newTOTPPool(w)
+		for _, c := range []int{2, 64} {
+			r := load(ctx, c, o.duration, codes.login(base))
+			r.name = fmt.Sprintf("login + TOTP code, c=%d", c)
+			addLogin(r)
+		}
+		rows[0] = meanRate(hashRowName, hashes)
 	}
-	rows[0] = meanRate(hashRowName, hashes)
 
 	if o.only == "login" {
 		return report(stdout, o, w, dbName, load1, rows, hashes, nil, nil)
@@ -331,6 +337,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}))
 	r.name, r.limit, r.limitName = "token GET /api/v1/self, c=64", b.rate, "(b)"
 	add(r)
+	if o.only == "self" {
+		return report(stdout, o, w, dbName, load1, rows, hashes, nil, nil)
+	}
 
 	r = load(ctx, 64, o.duration, send(func(conn int, n int64) *http.Request {
 		body := fmt.Sprintf(`{"first_name":"Bench %d"}`, n)
@@ -400,12 +409,14 @@ func report(stdout io.Writer, o options, w world, dbName, load1 string, rows, ha
 		where, dbName, count(int64(w.users)), count(int64(w.totp)), count(int64(w.orgs)), count(int64(w.audit)), o.duration, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(stdout, "Machine: %s, %d cores (GOMAXPROCS %d), %s/%s; load average %s at start, %s at end\n\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, load1, loadAvg())
-	samples := make([]string, len(hashes))
-	for i, h := range hashes {
-		samples[i] = rate(h.rate)
+	if len(hashes) > 0 {
+		samples := make([]string, len(hashes))
+		for i, h := range hashes {
+			samples[i] = rate(h.rate)
+		}
+		fmt.Fprintf(stdout, "(a) samples, one before the first login row and one after each, each login row's limit the mean of the two around it: %s\n\n",
+			strings.Join(samples, ", "))
 	}
-	fmt.Fprintf(stdout, "(a) samples, one before the first login row and one after each, each login row's limit the mean of the two around it: %s\n\n",
-		strings.Join(samples, ", "))
 	printTable(stdout, rows)
 	printScans(stdout, scans, after)
 	return nil

@@ -98,6 +98,33 @@ func TestBenchOnlyLogin(t *testing.T) {
 	checkHashSamples(t, out.String(), len(want)-1)
 }
 
+// TestBenchOnlySelf: -only self prints (b) and the two GET /api/v1/self
+// rows, each compared with (b), without errors, and no (a).
+func TestBenchOnlySelf(t *testing.T) {
+	var out bytes.Buffer
+	db := filepath.Join(t.TempDir(), "portal.db")
+	if err := run(context.Background(), []string{"-db", db, "-users", "200", "-orgs", "10", "-audit", "10", "-totp", "100", "-duration", "100ms", "-only", "self"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for l := range strings.Lines(out.String()) {
+		if name, ok := strings.CutPrefix(l, "| "); ok && !strings.HasPrefix(name, "figure") && !strings.HasPrefix(l, "|---") {
+			cells := strings.Split(name, " | ")
+			got = append(got, strings.TrimSpace(cells[0]))
+			if len(got) > 1 && (!strings.HasPrefix(cells[2], "(b) ") || !strings.HasPrefix(cells[4], "0 / ")) {
+				t.Errorf("row %q: limit %q, errors %q; want (b) and none", cells[0], cells[2], cells[4])
+			}
+		}
+	}
+	want := []string{"(b) bare net/http, cookie in a map, c=64", "session GET /api/v1/self, c=64", "token GET /api/v1/self, c=64"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows %q, want %q\n%s", got, want, out.String())
+	}
+	if strings.Contains(out.String(), "(a)") {
+		t.Errorf("-only self reports (a):\n%s", out.String())
+	}
+}
+
 // checkHashSamples: the report lists a sample of (a) before the first of
 // logins login rows and one after each; each login row's limit is the mean
 // of the two samples around it, and the (a) row the mean of all. Every row
@@ -184,7 +211,7 @@ func TestBenchFlags(t *testing.T) {
 		{"-reuse"},
 		{"-reuse", "-db", "postgres://127.0.0.1:1/x"},
 		{"-db", "postgres://127.0.0.1:1/x", "-schema", "x; DROP SCHEMA public"},
-		{"-only", "self"},
+		{"-only", "logins"},
 	} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%q: no error", args)
