@@ -1,6 +1,15 @@
 package store
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
+
+// PoolStats returns the statistics of db's write and read pools (one pool,
+// twice, on PostgreSQL).
+func PoolStats(db *DB) (write, read sql.DBStats) {
+	return db.write.Stats(), db.read.Stats()
+}
 
 // OutboxBodies reads a message's stored bodies (for tests).
 func OutboxBodies(ctx context.Context, db *DB, id string) (text, html string, err error) {
