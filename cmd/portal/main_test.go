@@ -292,8 +292,9 @@ func TestServe(t *testing.T) {
 	if code, body := get(t, base+"/readyz"); code != 200 {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
-	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "portal_http_requests_total") {
-		t.Errorf("/metrics = %d, without portal_http_requests_total:\n%s", code, body)
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "portal_http_requests_total") ||
+		!strings.Contains(body, `go_sql_open_connections{db_name="sqlite_read"}`) {
+		t.Errorf("/metrics = %d, without portal_http_requests_total or the read pool's go_sql_open_connections:\n%s", code, body)
 	}
 	if !strings.Contains(stdout.String(), "listening on http://"+addr) {
 		t.Errorf("stdout = %q, want the listening address", stdout.String())

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -40,6 +41,18 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	}
 	reg.MustRegister(m.requests, m.latency, m.Logins, m.Mails)
 	return m
+}
+
+// SetPools makes /metrics report each database connection pool, labelled
+// db_name (store.DB.Pools): connections open, in use and idle, the waits
+// for one (go_sql_wait_count_total, go_sql_wait_duration_seconds_total)
+// and the connections closed for being idle (go_sql_max_idle_closed_total,
+// go_sql_max_idle_time_closed_total), so that a pool too small for the
+// load, or one that closes and opens connections under it, shows.
+func (m *Metrics) SetPools(pools map[string]*sql.DB) {
+	for name, db := range pools {
+		m.reg.MustRegister(collectors.NewDBStatsCollector(db, name))
+	}
 }
 
 // MailQueue reads the outbox for /metrics: the messages waiting to be sent

@@ -59,3 +59,34 @@ func TestMetricsMailQueue(t *testing.T) {
 		}
 	})
 }
+
+// TestMetricsPools: /metrics reports each connection pool of the database,
+// by name, with the connections it holds and has waited for.
+func TestMetricsPools(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		db := testenv.OpenDB(t, d)
+		if _, err := db.AuthEpoch(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		m := server.NewMetrics(nil)
+		m.SetPools(db.Pools())
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		b, _ := io.ReadAll(rec.Result().Body)
+		out := string(b)
+		names := map[store.Dialect][]string{store.SQLite: {"sqlite_write", "sqlite_read"}, store.Postgres: {"postgres"}}[d]
+		for _, name := range names {
+			for _, metric := range []string{"go_sql_max_open_connections", "go_sql_open_connections", "go_sql_in_use_connections", "go_sql_wait_count_total", "go_sql_max_idle_closed_total"} {
+				if !strings.Contains(out, metric+`{db_name="`+name+`"} `) {
+					t.Errorf("no %s for pool %s in\n%s", metric, name, out)
+				}
+			}
+		}
+		// The read pool (PostgreSQL's only one) has the connection the
+		// read above opened, kept idle.
+		read := names[len(names)-1]
+		if !strings.Contains(out, `go_sql_idle_connections{db_name="`+read+`"} 1`+"\n") {
+			t.Errorf("pool %s: want one idle connection in\n%s", read, out)
+		}
+	})
+}

@@ -57,6 +57,17 @@ type DB struct {
 	writeStmts *stmtCache
 }
 
+// Pools returns the connection pools by name, for monitoring only
+// (Prometheus's go_sql_* metrics, server.Metrics.SetPools): "postgres" for
+// PostgreSQL, "sqlite_write" and "sqlite_read" for SQLite. Queries go
+// through DB's methods.
+func (db *DB) Pools() map[string]*sql.DB {
+	if db.dialect == Postgres {
+		return map[string]*sql.DB{"postgres": db.write}
+	}
+	return map[string]*sql.DB{"sqlite_write": db.write, "sqlite_read": db.read}
+}
+
 // Writes returns how many write transactions of this process reached
 // their commit, counting one whose commit failed (it may have landed). A
 // reader that saw the same count before and after knows that none of the
