@@ -33,8 +33,9 @@ import (
 //   - The same triggers log, in the same transaction, whom each move
 //     concerns (auth_changes, migration 00024): the user of the session,
 //     token, second factor, membership or Google link, or the user
-//     changed; everyone (NULL) for an organization changed or deleted, a
-//     site renamed or deleted. Every value of the counter has
+//     changed; the members of an organization changed (migration 00026);
+//     everyone (NULL) for an organization deleted, a site renamed or
+//     deleted. Every value of the counter has
 //     its rows, committed with it.
 //   - Each request reads the counter first, and in the same statement
 //     the log rows after the cache's value (follow): one round trip. The

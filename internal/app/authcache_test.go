@@ -275,7 +275,10 @@ func TestAuthCacheOrganizationChange(t *testing.T) {
 
 // TestAuthCacheNames: the privileges a cached request carries name their
 // organization and site (GET /api/v1/self shows them); renaming either, on
-// one instance, shows on the next request of a member on both.
+// one instance, shows on the next request of a member on both, a member at
+// the organization or at one of its sites. The organization's rename
+// concerns its members only (migration 00026): a user of another
+// organization stays cached.
 func TestAuthCacheNames(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		e := newCacheEnv(t, d)
@@ -295,6 +298,19 @@ func TestAuthCacheNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		daveTok := e.login("dave@example.com")
+		// Eve is a member of another organization only.
+		eve := ts.addUsers(t, "password123", "eve@example.com")[0]
+		if err := e.db.Write(e.ctx, func(tx *store.Tx) error {
+			other := &portal.Org{ID: uuid.NewString(), Name: "Other", SessionExpiry: 1440, CreatedTime: testStart, ModifiedTime: testStart}
+			if err := tx.CreateOrg(e.ctx, other); err != nil {
+				return err
+			}
+			p := &portal.Privilege{ID: uuid.NewString(), UserID: eve.ID, OrgID: other.ID, Scope: portal.ScopeOrg, Role: "admin"}
+			return tx.CreatePrivilege(e.ctx, p, testStart.UnixMilli())
+		}); err != nil {
+			t.Fatal(err)
+		}
+		eveTok := e.login("eve@example.com")
 		e.warm(daveTok, e.bobTok)
 		names := func(i int, who, secret string) (org, site string) {
 			t.Helper()
@@ -317,12 +333,16 @@ func TestAuthCacheNames(t *testing.T) {
 				t.Errorf("instance %d: after the site's rename, dave's privilege names site %q, want Lab 2", i+1, s)
 			}
 		}
+		e.warm(daveTok, e.bobTok, eveTok)
 		if _, err := e.svcs[0].UpdateOrg(e.ctx, ann, e.org.ID, app.OrgInput{Name: new("Acme 2")}); err != nil {
 			t.Fatal(err)
 		}
 		for i := range e.svcs {
-			if o, _ := names(i, "bob", e.bobTok); o != "Acme 2" {
-				t.Errorf("instance %d: after the organization's rename, bob's privilege names %q, want Acme 2", i+1, o)
+			e.cached(i, "eve", eveTok)
+			for _, m := range []struct{ who, secret string }{{"bob", e.bobTok}, {"dave", daveTok}} {
+				if o, _ := names(i, m.who, m.secret); o != "Acme 2" {
+					t.Errorf("instance %d: after the organization's rename, %s's privilege names %q, want Acme 2", i+1, m.who, o)
+				}
 			}
 		}
 	})

@@ -123,8 +123,8 @@ func (r *SharedReads) gather(b *readBatch) {
 
 // AuthChange is a row of auth_changes (migration 00024): the value
 // auth_epoch took with a change, and the user whose sessions and tokens
-// the change concerns, or "" for everyone (an organization changed or
-// deleted, a site renamed or deleted).
+// the change concerns (an organization changed: each of its members), or
+// "" for everyone (an organization deleted, a site renamed or deleted).
 type AuthChange struct {
 	Epoch  int64
 	UserID string

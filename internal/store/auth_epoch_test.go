@@ -20,9 +20,9 @@ import (
 // new session or token. Every column of sessions and api_tokens is named
 // here, so that a column added later must be placed on one side or the
 // other, or this test fails. Each move is logged in auth_changes (migration
-// 00024) with the users it concerns, or everyone (NULL) for an
-// organization's or a site's change (a site's rename or deletion), which
-// the caches drop.
+// 00024) with the users it concerns (an organization's change: its
+// members, migration 00026), or everyone (NULL) for a site's rename or
+// deletion and an organization's deletion, which the caches drop.
 func TestAuthEpochTriggers(t *testing.T) {
 	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
 		db := testenv.OpenDB(t, d)
@@ -221,7 +221,14 @@ func TestAuthEpochTriggers(t *testing.T) {
 		moves("two_factor.user_id changed back", exec("UPDATE two_factor SET user_id = '"+bob.ID+"'"), ann.ID, bob.ID)
 		stays("a TOTP code accepted (last_step)", exec("UPDATE two_factor SET last_step = last_step + 1"))
 		moves("a second factor removed", func(tx *store.Tx) error { _, err := tx.DeleteTwoFactor(ctx, bob.ID); return err }, bob.ID)
-		moves("an organization's policy changed", exec("UPDATE orgs SET password_policy = 'x'"), "")
+		moves("an organization's policy changed (its members)", exec("UPDATE orgs SET password_policy = 'x' WHERE id = '"+org.ID+"'"), bob.ID)
+		stays("an organization without members changed", func(tx *store.Tx) error {
+			empty := &portal.Org{ID: uuid.NewString(), Name: "Empty", SessionExpiry: 1440, CreatedTime: now, ModifiedTime: now}
+			if err := tx.CreateOrg(ctx, empty); err != nil {
+				return err
+			}
+			return store.TxExec(ctx, tx, "UPDATE orgs SET password_policy = 'x' WHERE id = '"+empty.ID+"'")
+		})
 		moves("a Google link made", func(tx *store.Tx) error {
 			return tx.CreateIdentityLink(ctx, &store.IdentityLink{ID: uuid.NewString(), UserID: bob.ID, Provider: "google", Subject: "s", Email: "b@example.com", Created: now})
 		}, bob.ID)
