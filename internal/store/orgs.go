@@ -217,7 +217,8 @@ func (c conn) UserTwoFactorRequirements(ctx context.Context, userID string) (_ [
 // an update of the row would take, without writing the row: a write would
 // move auth_epoch as a change of the organization's settings (migration
 // 00019), which every instance's authentication cache takes to concern
-// everyone (00024), so that each role change would empty the caches.
+// all its members (00026), so that each role change would drop their
+// cached authentications.
 func (tx *Tx) LockOrg(ctx context.Context, orgID string) (err error) {
 	defer wrap(&err, "LockOrg(%s)", orgID)
 	q := `SELECT 1 FROM orgs WHERE id = ?`
