@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -247,16 +249,27 @@ func TestServeErrors(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
+// freeAddr returns a loopback address that was free a moment ago, for a
+// `portal serve` to listen on. Its port is below Linux's ephemeral range
+// (32768 and up), from which the kernel takes the local port of every
+// outgoing connection and of every listener on port 0: a port from that
+// range, freed here, could be taken by the browser tests' or another
+// package's connections before the Portal listens on it. (A CI run saw
+// the second of two Portals return before serving, during the browser
+// tests; its error was not printed, as the test hung: see waitServing.)
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // in use
+		}
+		ln.Close()
+		return addr
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	t.Fatal("no free port between 20000 and 32000 on 127.0.0.1")
+	return ""
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -571,12 +584,14 @@ func answersOK(c *http.Client, url string) func() bool {
 
 // waitServing waits (about 10 s at most) until ready reports that the
 // Portal that run started is serving; it fails the test if run returns
-// first or ready never holds.
-func waitServing(t *testing.T, done <-chan error, stdout, stderr *syncBuffer, ready func() bool) {
+// first or ready never holds. run's result goes back into done (buffered,
+// of one), so that a cleanup waiting for it does not wait forever.
+func waitServing(t *testing.T, done chan error, stdout, stderr *syncBuffer, ready func() bool) {
 	t.Helper()
 	for range 500 {
 		select {
 		case err := <-done:
+			done <- err
 			t.Fatalf("run returned before serving: %v\nstderr:\n%s", err, stderr.String())
 		default:
 		}
