@@ -28,15 +28,15 @@ import (
 //     deleted, a second factor (except the last TOTP step accepted), a
 //     membership or role, an organization (its policies, settings or
 //     name), a site renamed or deleted (cached privileges carry both
-//     names, migration 00025), a Google link. They fire for every writer: this instance, the other
-//     instances, the `portal` commands.
+//     names, migration 00025), a Google link. They fire for every
+//     writer: this instance, the other instances, the `portal` commands.
 //   - The same triggers log, in the same transaction, whom each move
 //     concerns (auth_changes, migration 00024): the user of the session,
 //     token, second factor, membership or Google link, or the user
 //     changed; the members of an organization changed (migration 00026);
 //     everyone (NULL) for an organization deleted, a site renamed or
-//     deleted. Every value of the counter has
-//     its rows, committed with it.
+//     deleted. Every value of the counter has its rows, committed with
+//     it.
 //   - Each request reads the counter first, and in the same statement
 //     the log rows after the cache's value (follow): one round trip. The
 //     requests waiting at the same time share that read; each gets one

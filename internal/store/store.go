@@ -178,8 +178,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	}
 	// Every read connection stays open once opened, with its prepared
 	// statements (stmtcache.go), as PostgreSQL's do.
-	read.SetMaxOpenConns(max(4, 2*runtime.NumCPU()))
-	read.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
+	readers := max(4, 2*runtime.NumCPU())
+	read.SetMaxOpenConns(readers)
+	read.SetMaxIdleConns(readers)
 	db := &DB{dialect: SQLite, write: write, read: read, writeStmts: newStmtCache(write)}
 	db.conn = conn{q: read, d: SQLite, stmts: newStmtCache(read)}
 	return db, nil
