@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
+
+	"portal/internal/authn"
 )
 
 // TestLoginRoundTrips counts the PostgreSQL round trips and transactions
@@ -26,7 +29,7 @@ import (
 func TestLoginRoundTrips(t *testing.T) {
 	cheapHashes(t)
 	const n = 10
-	proxy, addr, emails := countedPortal(t, 2*n+1)
+	proxy, addr, emails := countedPortal(t, world{users: 2*n + 1, orgs: 1})
 	client := &http.Client{}
 	type scenario struct {
 		name          string
@@ -81,6 +84,76 @@ func TestLoginRoundTrips(t *testing.T) {
 		}
 		if perBegins > c.begins {
 			t.Errorf("%s: %.1f transactions per login, want at most %.0f", c.name, perBegins, c.begins)
+		}
+	}
+}
+
+// TestLoginTwoFactorRoundTrips counts, as TestLoginRoundTrips does, the
+// round trips and transactions of a login with a second factor: the
+// password step (POST /api/v1/login), which for an account with TOTP
+// costs what a login without one does, and the code step (POST
+// /api/v1/login/two_factor), which reads the pending session and its
+// user's facts, checks the code and passes the session in one
+// transaction. It fails when either needs more than it does now.
+func TestLoginTwoFactorRoundTrips(t *testing.T) {
+	cheapHashes(t)
+	const n = 10
+	w := world{users: 2 * n, orgs: 1, totp: 2 * n}
+	proxy, addr, emails := countedPortal(t, w)
+	client := &http.Client{}
+	post := func(path string, body any, session, csrf string) *http.Response {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", "http://"+addr+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		if session != "" {
+			(&account{session: session, csrf: csrf}).cookies(req)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s", path, resp.Status)
+		}
+		return resp
+	}
+	var pw, second [2]int64 // round trips, transactions: all logins' password and code steps
+	for i := range 2 * n {
+		count := func(into *[2]int64, f func()) {
+			trips, begins := proxy.trips.Load(), proxy.begins.Load()
+			f()
+			if i >= n { // the first n prepare the statements on the connections
+				into[0] += proxy.trips.Load() - trips
+				into[1] += proxy.begins.Load() - begins
+			}
+		}
+		var session, csrf string
+		count(&pw, func() {
+			session, csrf = sessionCookies(post("/api/v1/login", map[string]string{"email": emails[i], "password": benchPassword}, "", ""))
+		})
+		code, _ := authn.TOTPCode(benchTOTPSecret, time.Now()) // each account uses one
+		count(&second, func() {
+			post("/api/v1/login/two_factor", map[string]string{"two_factor": code}, session, csrf)
+		})
+	}
+	for _, c := range []struct {
+		name          string
+		got           [2]int64
+		trips, begins float64 // at most, per login
+	}{
+		{"password step", pw, 8, 2},
+		{"code step", second, 13, 1},
+	} {
+		trips, begins := float64(c.got[0])/n, float64(c.got[1])/n
+		t.Logf("%s: %.1f database round trips, %.1f transactions per login", c.name, trips, begins)
+		if trips >= c.trips+1 { // the slack of TestLoginRoundTrips
+			t.Errorf("%s: %.1f round trips per login, want at most %.0f", c.name, trips, c.trips)
+		}
+		if begins > c.begins {
+			t.Errorf("%s: %.1f transactions per login, want at most %.0f", c.name, begins, c.begins)
 		}
 	}
 }

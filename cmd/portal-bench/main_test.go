@@ -236,21 +236,6 @@ func cheapHashes(t *testing.T) {
 	portalHasher = func() *authn.Hasher { return authn.NewHasher(64, 1, 1, 8) }
 }
 
-// seed seeds n accounts without a second factor, members of one
-// organization (account 0 its Super User), for the tests that count round
-// trips, and returns their addresses.
-func seed(ctx context.Context, db *store.DB, n int, progress io.Writer) ([]string, error) {
-	w := world{users: n, orgs: 1}
-	if err := seedWorld(ctx, db, w, mustBox(), progress); err != nil {
-		return nil, err
-	}
-	emails := make([]string, n)
-	for i := range emails {
-		emails[i] = w.email(i)
-	}
-	return emails, nil
-}
-
 func mustBox() *authn.SecretBox {
 	box, err := benchBox()
 	if err != nil {

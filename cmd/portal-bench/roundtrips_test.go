@@ -24,7 +24,7 @@ import (
 // logs the counts (the figure the database work starts from) and
 // checks only that requests were counted.
 func TestRoundTrips(t *testing.T) {
-	proxy, addr, emails := countedPortal(t, 1)
+	proxy, addr, emails := countedPortal(t, world{users: 1, orgs: 1})
 	ctx := context.Background()
 	accts, err := prepare(ctx, "http://"+addr, emails)
 	if err != nil {
@@ -80,11 +80,11 @@ func TestRoundTrips(t *testing.T) {
 }
 
 // countedPortal serves Portal on a new schema of PORTAL_TEST_POSTGRES_URL
-// (skipping the test without one) through the counting proxy, with n
-// seeded accounts, and returns the proxy, Portal's address and the
-// accounts' addresses. No mail worker or clean-up loop runs, so every
-// round trip counted is a request's.
-func countedPortal(t *testing.T, n int) (*pgCounter, string, []string) {
+// (skipping the test without one) through the counting proxy, with w
+// seeded (its last w.totp accounts with a second factor), and returns the
+// proxy, Portal's address and the accounts' addresses. No mail worker or
+// clean-up loop runs, so every round trip counted is a request's.
+func countedPortal(t *testing.T, w world) (*pgCounter, string, []string) {
 	base := os.Getenv("PORTAL_TEST_POSTGRES_URL")
 	if base == "" {
 		t.Skip("PORTAL_TEST_POSTGRES_URL is not set")
@@ -109,9 +109,12 @@ func countedPortal(t *testing.T, n int) (*pgCounter, string, []string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	emails, err := seed(ctx, db, n, io.Discard)
-	if err != nil {
+	if err := seedWorld(ctx, db, w, mustBox(), io.Discard); err != nil {
 		t.Fatal(err)
+	}
+	emails := make([]string, w.users)
+	for i := range emails {
+		emails[i] = w.email(i)
 	}
 	return proxy, addr, emails
 }
