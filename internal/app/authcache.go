@@ -104,7 +104,7 @@ type authFacts struct {
 	policy        *EffectivePolicy
 	reqs          []store.TwoFactorRequirement
 	privs         []*portal.Privilege
-	sessionExpiry int
+	limits        sessionLimits // of the user's sessions (session_lifetime.go)
 	google        *GoogleLink
 }
 
@@ -233,7 +233,7 @@ func (s *Service) loadFacts(ctx context.Context, u *portal.User, e store.Enrolme
 	if f.privs, err = s.db.ListPrivileges(ctx, u.ID); err != nil {
 		return nil, err
 	}
-	if f.sessionExpiry, err = s.db.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry); err != nil {
+	if f.limits, err = userSessionLimits(ctx, s.db, u.ID); err != nil {
 		return nil, err
 	}
 	if f.google, err = s.GoogleLinkOf(ctx, u.ID); err != nil {

@@ -197,13 +197,13 @@ type Self struct {
 func (s *Service) GetSelf(ctx context.Context, a *Actor) (_ *Self, err error) {
 	defer wrap(&err, "GetSelf")
 	if f := s.currentFacts(a); f != nil { // authcache.go
-		return &Self{User: a.User, Privileges: f.privs, SessionExpiry: f.sessionExpiry, Google: f.google}, nil
+		return &Self{User: a.User, Privileges: f.privs, SessionExpiry: f.limits.idleMinutes(), Google: f.google}, nil
 	}
 	privs, err := s.db.ListPrivileges(ctx, a.User.ID)
 	if err != nil {
 		return nil, err
 	}
-	expiry, err := s.db.UserSessionExpiry(ctx, a.User.ID, portal.DefaultSessionExpiry)
+	limits, err := userSessionLimits(ctx, s.db, a.User.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -211,5 +211,5 @@ func (s *Service) GetSelf(ctx context.Context, a *Actor) (_ *Self, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Self{User: a.User, Privileges: privs, SessionExpiry: expiry, Google: google}, nil
+	return &Self{User: a.User, Privileges: privs, SessionExpiry: limits.idleMinutes(), Google: google}, nil
 }

@@ -63,7 +63,11 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 	// opened by a recovery link, or still owing its second factor, keeps
 	// its short life.
 	if now.Sub(sess.LastSeenTime) >= time.Minute && !sess.PasswordOnly && !a.TwoFactor.Pending {
-		if err := s.slideSession(ctx, sess, now); err != nil {
+		limits, err := s.sessionLimitsOf(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.slideSession(ctx, sess, limits, now); err != nil {
 			return nil, err
 		}
 	}
@@ -78,14 +82,11 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 const pendingTwoFactorTTL = 10 * time.Minute
 
 // slideSession moves a session's expiry to now plus the user's session
-// expiry, but never past its maximum lifetime (session_lifetime.go). A
-// session already past it (an organization lowered its maximum) ends: its
-// expiry is set to that moment and the maximum-lifetime refusal returned.
-func (s *Service) slideSession(ctx context.Context, sess *portal.Session, now time.Time) error {
-	limits, err := userSessionLimits(ctx, s.db, sess.UserID)
-	if err != nil {
-		return err
-	}
+// expiry, but never past its maximum lifetime (limits, the user's:
+// session_lifetime.go). A session already past it (an organization lowered
+// its maximum) ends: its expiry is set to that moment and the
+// maximum-lifetime refusal returned.
+func (s *Service) slideSession(ctx context.Context, sess *portal.Session, limits sessionLimits, now time.Time) error {
 	if end := limits.end(sess.CreatedTime); !now.Before(end) {
 		if err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.TouchSession(ctx, sess.ID, sess.LastSeenTime, end) }); err != nil {
 			return err

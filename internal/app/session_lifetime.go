@@ -20,8 +20,7 @@ import (
 // sessionLimitsReader is what sessionLimits reads: the store, or a
 // transaction of it.
 type sessionLimitsReader interface {
-	UserSessionExpiry(ctx context.Context, userID string, def int) (int, error)
-	UserSessionMaxLifetime(ctx context.Context, userID string, def int) (int, error)
+	UserSessionLimits(ctx context.Context, userID string, defExpiry, defMaxLifetime int) (int, int, error)
 }
 
 // sessionLimits are the lifetimes of a user's sessions.
@@ -29,6 +28,10 @@ type sessionLimits struct {
 	idle    time.Duration // without activity
 	maxDays int           // from the creation, whatever the activity
 }
+
+// idleMinutes is the expiry without activity in minutes, as organizations
+// set it (session_expiry).
+func (l sessionLimits) idleMinutes() int { return int(l.idle / time.Minute) }
 
 func (l sessionLimits) maxLife() time.Duration { return time.Duration(l.maxDays) * 24 * time.Hour }
 
@@ -48,15 +51,21 @@ func (l sessionLimits) expires(created, now time.Time) time.Time {
 // userSessionLimits returns the lifetimes of the user's sessions: the
 // shortest among the user's organizations, or the defaults.
 func userSessionLimits(ctx context.Context, db sessionLimitsReader, userID string) (sessionLimits, error) {
-	idle, err := db.UserSessionExpiry(ctx, userID, portal.DefaultSessionExpiry)
-	if err != nil {
-		return sessionLimits{}, err
-	}
-	days, err := db.UserSessionMaxLifetime(ctx, userID, portal.DefaultSessionMaxLifetime)
+	idle, days, err := db.UserSessionLimits(ctx, userID, portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
 	if err != nil {
 		return sessionLimits{}, err
 	}
 	return sessionLimits{idle: time.Duration(idle) * time.Minute, maxDays: days}, nil
+}
+
+// sessionLimitsOf returns the lifetimes of the actor's sessions: those
+// its authentication read or found cached, while they hold
+// (currentFacts), or read again.
+func (s *Service) sessionLimitsOf(ctx context.Context, a *Actor) (sessionLimits, error) {
+	if f := s.currentFacts(a); f != nil {
+		return f.limits, nil
+	}
+	return userSessionLimits(ctx, s.db, a.User.ID)
 }
 
 // termsLimits are the lifetimes of store.SessionTerms (read with the rest of
@@ -79,12 +88,12 @@ func maxLifetimeError(days int) error {
 // expiredError tells why a session whose expiry has passed ended: at its
 // maximum lifetime, or after the idle expiry.
 func (s *Service) expiredError(ctx context.Context, sess *portal.Session) error {
-	days, err := s.db.UserSessionMaxLifetime(ctx, sess.UserID, portal.DefaultSessionMaxLifetime)
+	l, err := userSessionLimits(ctx, s.db, sess.UserID)
 	if err != nil {
 		return err
 	}
-	if l := (sessionLimits{maxDays: days}); !sess.ExpiresTime.Before(l.end(sess.CreatedTime)) {
-		return maxLifetimeError(days)
+	if !sess.ExpiresTime.Before(l.end(sess.CreatedTime)) {
+		return maxLifetimeError(l.maxDays)
 	}
 	return &portal.Error{Code: portal.EUNAUTHORIZED, Fields: map[string]any{"session_expired": true},
 		Message: "your session has expired; please log in again"}

@@ -53,7 +53,7 @@ func (s *Service) PassLoginTwoFactor(ctx context.Context, a *Actor, code string)
 	now := s.clock()
 	slid := false
 	if a.Session != nil {
-		if limits, err = userSessionLimits(ctx, s.db, a.User.ID); err != nil {
+		if limits, err = s.sessionLimitsOf(ctx, a); err != nil {
 			return "", err
 		}
 		slid = now.Before(limits.end(a.Session.CreatedTime))
@@ -105,7 +105,7 @@ func (s *Service) PassLoginTwoFactor(ctx context.Context, a *Actor, code string)
 		}
 		if slid {
 			a.Session.LastSeenTime, a.Session.ExpiresTime = now, limits.expires(a.Session.CreatedTime, now)
-		} else if err := s.slideSession(ctx, a.Session, now); err != nil {
+		} else if err := s.slideSession(ctx, a.Session, limits, now); err != nil {
 			return "", err
 		}
 	}

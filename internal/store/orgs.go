@@ -55,28 +55,17 @@ func (tx *Tx) DeleteOrg(ctx context.Context, id string) (err error) {
 	return tx.execOne(ctx, notFound("organization"), `DELETE FROM orgs WHERE id = ?`, id)
 }
 
-// UserSessionExpiry returns the shortest session_expiry (minutes) among the
-// user's organizations, or def when the user belongs to none.
-func (c conn) UserSessionExpiry(ctx context.Context, userID string, def int) (_ int, err error) {
-	defer wrap(&err, "UserSessionExpiry(%s)", userID)
-	var v sql.NullInt64
-	err = c.queryRow(ctx, `SELECT MIN(o.session_expiry) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = ?`, userID).Scan(&v)
-	if err != nil || !v.Valid {
-		return def, err
+// UserSessionLimits returns the shortest session_expiry (minutes) and
+// session_max_lifetime (days) among the user's organizations, in one
+// statement, or defExpiry and defMaxLifetime when the user belongs to none.
+func (c conn) UserSessionLimits(ctx context.Context, userID string, defExpiry, defMaxLifetime int) (expiry, maxLifetime int, err error) {
+	defer wrap(&err, "UserSessionLimits(%s)", userID)
+	var e, m sql.NullInt64
+	err = c.queryRow(ctx, `SELECT MIN(o.session_expiry), MIN(o.session_max_lifetime) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = ?`, userID).Scan(&e, &m)
+	if err != nil || !e.Valid || !m.Valid {
+		return defExpiry, defMaxLifetime, err
 	}
-	return int(v.Int64), nil
-}
-
-// UserSessionMaxLifetime returns the shortest session_max_lifetime (days)
-// among the user's organizations, or def when the user belongs to none.
-func (c conn) UserSessionMaxLifetime(ctx context.Context, userID string, def int) (_ int, err error) {
-	defer wrap(&err, "UserSessionMaxLifetime(%s)", userID)
-	var v sql.NullInt64
-	err = c.queryRow(ctx, `SELECT MIN(o.session_max_lifetime) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = ?`, userID).Scan(&v)
-	if err != nil || !v.Valid {
-		return def, err
-	}
-	return int(v.Int64), nil
+	return int(e.Int64), int(m.Int64), nil
 }
 
 // policyJSON is how a password policy is kept in orgs.password_policy.

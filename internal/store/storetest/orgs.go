@@ -97,12 +97,14 @@ func testOrgCascadeDelete(t *testing.T, db *store.DB) {
 	}
 }
 
+// testUserSessionExpiry: UserSessionLimits's shortest session_expiry
+// (minutes) of the user's organizations, the default without one.
 func testUserSessionExpiry(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	u := mkUser(t, db, "expiry@example.com")
 	get := func() int {
 		t.Helper()
-		v, err := db.UserSessionExpiry(ctx, u.ID, portal.DefaultSessionExpiry)
+		v, _, err := db.UserSessionLimits(ctx, u.ID, portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,12 +134,13 @@ func testUserSessionExpiry(t *testing.T, db *store.DB) {
 	if v := get(); v != 20 {
 		t.Fatalf("after another user's organization: %d, want 20", v)
 	}
-	if v, err := db.UserSessionExpiry(ctx, u.ID, 99); err != nil || v != 20 {
-		t.Fatalf("with another default: %d, %v", v, err)
+	if v, m, err := db.UserSessionLimits(ctx, u.ID, 99, 98); err != nil || v != 20 || m != portal.DefaultSessionMaxLifetime {
+		t.Fatalf("with other defaults: %d, %d, %v, want 20 and the organizations' %d", v, m, err, portal.DefaultSessionMaxLifetime)
 	}
 }
 
-// testUserSessionMaxLifetime: the shortest session_max_lifetime (days) of
+// testUserSessionMaxLifetime: UserSessionLimits's shortest
+// session_max_lifetime (days) of
 // the user's organizations, the default without one; an organization made
 // without a value has the default.
 func testUserSessionMaxLifetime(t *testing.T, db *store.DB) {
@@ -145,7 +148,7 @@ func testUserSessionMaxLifetime(t *testing.T, db *store.DB) {
 	u := mkUser(t, db, "lifetime@example.com")
 	get := func() int {
 		t.Helper()
-		v, err := db.UserSessionMaxLifetime(ctx, u.ID, portal.DefaultSessionMaxLifetime)
+		_, v, err := db.UserSessionLimits(ctx, u.ID, portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,8 +180,8 @@ func testUserSessionMaxLifetime(t *testing.T, db *store.DB) {
 	if v := get(); v != 3 {
 		t.Fatalf("after lowering A: %d, want 3", v)
 	}
-	if v, err := db.UserSessionMaxLifetime(ctx, "no-such-user", 99); err != nil || v != 99 {
-		t.Fatalf("unknown user: %d, %v, want the default given", v, err)
+	if e, v, err := db.UserSessionLimits(ctx, "no-such-user", 98, 99); err != nil || e != 98 || v != 99 {
+		t.Fatalf("unknown user: %d, %d, %v, want the defaults given", e, v, err)
 	}
 }
 

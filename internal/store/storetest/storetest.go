@@ -40,8 +40,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		// orgs.go
 		{"Orgs/CRUD", testOrgCRUD},
 		{"Orgs/CascadeDelete", testOrgCascadeDelete},
-		{"Orgs/UserSessionExpiry", testUserSessionExpiry},
-		{"Orgs/UserSessionMaxLifetime", testUserSessionMaxLifetime},
+		{"Orgs/UserSessionLimits/Expiry", testUserSessionExpiry},
+		{"Orgs/UserSessionLimits/MaxLifetime", testUserSessionMaxLifetime},
 		{"Orgs/PasswordPolicy", testPasswordPolicy},
 		// sites.go
 		{"Sites/CRUD", testSiteCRUD},
@@ -316,8 +316,8 @@ func testTxReadsOwnWrites(t *testing.T, db *store.DB) {
 		if err := tx.CreatePrivilege(ctx, &portal.Privilege{ID: newID(), UserID: u.ID, OrgID: o.ID, Scope: portal.ScopeOrg, Role: portal.RoleAdmin}, t0.UnixMilli()); err != nil {
 			return err
 		}
-		if v, err := tx.UserSessionExpiry(ctx, u.ID, 1); err != nil || v != 42 {
-			return fmt.Errorf("UserSessionExpiry in the transaction: %d, %v", v, err)
+		if v, _, err := tx.UserSessionLimits(ctx, u.ID, 1, 1); err != nil || v != 42 {
+			return fmt.Errorf("UserSessionLimits in the transaction: %d, %v", v, err)
 		}
 		if err := tx.EnqueueMail(ctx, mkMail(1, t0)); err != nil {
 			return err
