@@ -101,11 +101,11 @@ type authEntry struct {
 // requirements) and what the request's reads of the user's own account
 // need (privileges, session expiry, Google link).
 type authFacts struct {
-	policy        *EffectivePolicy
-	reqs          []store.TwoFactorRequirement
-	privs         []*portal.Privilege
-	limits        sessionLimits // of the user's sessions (session_lifetime.go)
-	google        *GoogleLink
+	policy *EffectivePolicy
+	reqs   []store.TwoFactorRequirement
+	privs  []*portal.Privilege
+	limits sessionLimits // of the user's sessions (session_lifetime.go)
+	google *GoogleLink
 }
 
 // Keys of the cache: a session token's hash and an API key's hash are
