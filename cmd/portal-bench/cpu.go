@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -87,4 +88,30 @@ func procStat() (busy, kernel float64) {
 		}
 	}
 	return busy, kernel
+}
+
+// Settling: the first limit sample follows the seeding, whose writes
+// PostgreSQL and the kernel may still be flushing (and whose garbage the
+// Go runtime has not collected): a sample taken then sets a limit too low,
+// and every ratio against it too high. settle collects the garbage, then
+// waits until the machine's CPUs were busy less than settleBusy cores over
+// a window of settleWindow, at most limit; it returns how long it waited
+// and how busy the last window was.
+const (
+	settleBusy   = 0.2
+	settleWindow = 500 * time.Millisecond
+)
+
+func settle(limit time.Duration) (waited time.Duration, busy float64) {
+	start := time.Now()
+	runtime.GC()
+	for {
+		b0, _ := procStat()
+		time.Sleep(settleWindow)
+		b1, _ := procStat()
+		busy = (b1 - b0) / settleWindow.Seconds()
+		if waited = time.Since(start); busy < settleBusy || waited >= limit {
+			return waited, busy
+		}
+	}
 }

@@ -230,6 +230,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 
+	waited, busy := settle(min(30*time.Second, 6*o.duration))
+	quiet := fmt.Sprintf("%.2f cores busy after a wait of %.1f s for the machine to go quiet", busy, waited.Seconds())
+	fmt.Fprintln(stderr, quiet)
+	load1 += "; " + quiet + ";"
+	if o.only != "self" {
+		hashRate(ctx, min(time.Second, o.duration)) // a warm-up, not measured: the heap grows to what hashing needs
+	}
+
 	var rows []row
 	add := func(r row) {
 		if r.rss == 0 {
@@ -407,7 +415,7 @@ func report(stdout io.Writer, o options, w world, dbName, load1 string, rows, ha
 	}
 	fmt.Fprintf(stdout, "Portal %s on %s: %s accounts (%s with TOTP), %s organizations, %s audit entries; %s per scenario, %s\n",
 		where, dbName, count(int64(w.users)), count(int64(w.totp)), count(int64(w.orgs)), count(int64(w.audit)), o.duration, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(stdout, "Machine: %s, %d cores (GOMAXPROCS %d), %s/%s; load average %s at start, %s at end\n\n",
+	fmt.Fprintf(stdout, "Machine: %s, %d cores (GOMAXPROCS %d), %s/%s; load average at start %s load average at end %s\n\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, load1, loadAvg())
 	if len(hashes) > 0 {
 		samples := make([]string, len(hashes))
