@@ -217,25 +217,20 @@ func (s *Service) authStart(ctx context.Context) (authStart, error) {
 	return authStart{writes: w, epoch: n}, err
 }
 
-// loadFacts reads the user's authFacts from the database; reqs only when
+// loadFacts reads the user's authFacts from the database: all but the
+// Google link in one statement (store.UserAccess); reqs are kept only when
 // the user has no verified second factor (they cannot matter otherwise).
 func (s *Service) loadFacts(ctx context.Context, u *portal.User, e store.Enrolment) (*authFacts, error) {
-	f := &authFacts{}
-	var err error
-	if f.policy, err = s.PasswordPolicyFor(ctx, u.ID); err != nil {
+	// The privileges and the organizations' terms in one statement.
+	acc, err := s.db.UserAccess(ctx, u.ID)
+	if err != nil {
 		return nil, err
 	}
+	f := &authFacts{policy: combinePolicies(acc.Policies()), privs: acc.Privileges}
 	if !e.Verified {
-		if f.reqs, err = s.db.UserTwoFactorRequirements(ctx, u.ID); err != nil {
-			return nil, err
-		}
+		f.reqs = acc.TwoFactorRequirements()
 	}
-	if f.privs, err = s.db.ListPrivileges(ctx, u.ID); err != nil {
-		return nil, err
-	}
-	if f.limits, err = userSessionLimits(ctx, s.db, u.ID); err != nil {
-		return nil, err
-	}
+	f.limits = limitsOf(acc.SessionLimits(portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime))
 	if f.google, err = s.GoogleLinkOf(ctx, u.ID); err != nil {
 		return nil, err
 	}

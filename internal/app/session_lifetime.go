@@ -55,7 +55,13 @@ func userSessionLimits(ctx context.Context, db sessionLimitsReader, userID strin
 	if err != nil {
 		return sessionLimits{}, err
 	}
-	return sessionLimits{idle: time.Duration(idle) * time.Minute, maxDays: days}, nil
+	return limitsOf(idle, days), nil
+}
+
+// limitsOf are the limits of an idle expiry in minutes and a maximum
+// lifetime in days, as organizations set them.
+func limitsOf(idleMinutes, maxDays int) sessionLimits {
+	return sessionLimits{idle: time.Duration(idleMinutes) * time.Minute, maxDays: maxDays}
 }
 
 // sessionLimitsOf returns the lifetimes of the actor's sessions: those

@@ -56,16 +56,15 @@ func (tx *Tx) DeleteOrg(ctx context.Context, id string) (err error) {
 }
 
 // UserSessionLimits returns the shortest session_expiry (minutes) and
-// session_max_lifetime (days) among the user's organizations, in one
-// statement, or defExpiry and defMaxLifetime when the user belongs to none.
+// session_max_lifetime (days) among the user's organizations, or defExpiry
+// and defMaxLifetime when the user belongs to none (Access.SessionLimits).
 func (c conn) UserSessionLimits(ctx context.Context, userID string, defExpiry, defMaxLifetime int) (expiry, maxLifetime int, err error) {
-	defer wrap(&err, "UserSessionLimits(%s)", userID)
-	var e, m sql.NullInt64
-	err = c.queryRow(ctx, `SELECT MIN(o.session_expiry), MIN(o.session_max_lifetime) FROM orgs o JOIN privileges p ON p.org_id = o.id WHERE p.user_id = ?`, userID).Scan(&e, &m)
-	if err != nil || !e.Valid || !m.Valid {
+	a, err := c.UserAccess(ctx, userID)
+	if err != nil {
 		return defExpiry, defMaxLifetime, err
 	}
-	return int(e.Int64), int(m.Int64), nil
+	expiry, maxLifetime = a.SessionLimits(defExpiry, defMaxLifetime)
+	return expiry, maxLifetime, nil
 }
 
 // policyJSON is how a password policy is kept in orgs.password_policy.
@@ -125,28 +124,11 @@ type OrgPolicy struct {
 }
 
 // UserPasswordPolicies returns the password policies of every organization
-// the user has a privilege in (org- or site-scoped), by organization name.
+// the user has a privilege in (org- or site-scoped), by organization name
+// (Access.Policies).
 func (c conn) UserPasswordPolicies(ctx context.Context, userID string) (_ []OrgPolicy, err error) {
-	defer wrap(&err, "UserPasswordPolicies(%s)", userID)
-	rows, err := c.query(ctx, `SELECT o.id, o.name, o.password_policy FROM orgs o
-		WHERE o.id IN (SELECT p.org_id FROM privileges p WHERE p.user_id = ?) ORDER BY o.name, o.id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OrgPolicy
-	for rows.Next() {
-		var op OrgPolicy
-		var s string
-		if err := rows.Scan(&op.OrgID, &op.OrgName, &s); err != nil {
-			return nil, err
-		}
-		if op.Policy, err = decodePolicy(s); err != nil {
-			return nil, err
-		}
-		out = append(out, op)
-	}
-	return out, rows.Err()
+	a, err := c.UserAccess(ctx, userID)
+	return a.Policies(), err
 }
 
 // SetOrgTwoFactorRequiredAt records when an organization began to require
@@ -167,36 +149,11 @@ type TwoFactorRequirement struct {
 }
 
 // UserTwoFactorRequirements returns the organizations of the user whose
-// enabled password policy requires two-factor authentication, by name.
+// enabled password policy requires two-factor authentication, by name
+// (Access.TwoFactorRequirements).
 func (c conn) UserTwoFactorRequirements(ctx context.Context, userID string) (_ []TwoFactorRequirement, err error) {
-	defer wrap(&err, "UserTwoFactorRequirements(%s)", userID)
-	rows, err := c.query(ctx, `SELECT o.id, o.name, o.password_policy, o.two_factor_required_at, MIN(p.created_at)
-		FROM orgs o JOIN privileges p ON p.org_id = o.id
-		WHERE p.user_id = ? AND o.two_factor_required_at > 0
-		GROUP BY o.id, o.name, o.password_policy, o.two_factor_required_at ORDER BY o.name, o.id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []TwoFactorRequirement
-	for rows.Next() {
-		var r TwoFactorRequirement
-		var policy string
-		var required, joined int64
-		if err := rows.Scan(&r.OrgID, &r.OrgName, &policy, &required, &joined); err != nil {
-			return nil, err
-		}
-		p, err := decodePolicy(policy)
-		if err != nil {
-			return nil, err
-		}
-		if !p.Enabled || !p.RequiresTwoFactorAuth {
-			continue
-		}
-		r.GraceDays, r.RequiredAt, r.JoinedAt = p.TwoFactorGraceDays, fromMS(required), fromMS(joined)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	a, err := c.UserAccess(ctx, userID)
+	return a.TwoFactorRequirements(), err
 }
 
 // LockOrg locks an organization's row until the transaction ends, so that

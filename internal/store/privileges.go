@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"portal"
 )
@@ -73,26 +74,114 @@ func (tx *Tx) CreatePrivilege(ctx context.Context, p *portal.Privilege, createdM
 	return err
 }
 
-// ListPrivileges returns a user's privileges with organization and site
-// names, ordered by organization name, then the org-scoped privilege before
-// the site-scoped ones by site name. (NULL site ids must not decide the
-// order: SQLite sorts NULLs first, PostgreSQL last.)
-func (c conn) ListPrivileges(ctx context.Context, userID string) (_ []*portal.Privilege, err error) {
-	defer wrap(&err, "ListPrivileges(%s)", userID)
-	rows, err := c.query(ctx, `SELECT p.id, p.user_id, p.org_id, COALESCE(p.site_id, ''), p.scope, p.role, o.name, COALESCE(s.name, '')
+// Access is what a user may reach and on which terms, read in one
+// statement (UserAccess): their privileges, and the organizations they have
+// any privilege in with what each sets for its members' accounts.
+type Access struct {
+	Privileges []*portal.Privilege // as ListPrivileges orders them
+	Orgs       []OrgTerms          // by name, then id
+}
+
+// OrgTerms are what one organization of a user sets for its members'
+// accounts, and when the user joined it.
+type OrgTerms struct {
+	OrgID, OrgName      string
+	Policy              portal.PasswordPolicy
+	SessionExpiry       int       // minutes without activity
+	SessionMaxLifetime  int       // days from the login
+	TwoFactorRequiredAt time.Time // when it began to require a second factor; zero: it does not
+	JoinedAt            time.Time // the user's first privilege in it
+}
+
+// UserAccess returns the user's Access. Its privileges are ordered by
+// organization name, then the org-scoped privilege before the site-scoped
+// ones by site name (NULL site ids must not decide the order: SQLite sorts
+// NULLs first, PostgreSQL last), so that each organization's rows come
+// together, in the order of Orgs.
+func (c conn) UserAccess(ctx context.Context, userID string) (_ Access, err error) {
+	defer wrap(&err, "UserAccess(%s)", userID)
+	rows, err := c.query(ctx, `SELECT p.id, p.user_id, p.org_id, COALESCE(p.site_id, ''), p.scope, p.role, o.name, COALESCE(s.name, ''),
+		p.created_at, o.password_policy, o.session_expiry, o.session_max_lifetime, o.two_factor_required_at
 		FROM privileges p JOIN orgs o ON o.id = p.org_id LEFT JOIN sites s ON s.id = p.site_id
 		WHERE p.user_id = ? ORDER BY o.name, o.id, CASE WHEN p.site_id IS NULL THEN 0 ELSE 1 END, s.name, s.id, p.id`, userID)
 	if err != nil {
-		return nil, err
+		return Access{}, err
 	}
 	defer rows.Close()
-	var out []*portal.Privilege
+	var out Access
 	for rows.Next() {
 		var p portal.Privilege
-		if err := rows.Scan(&p.ID, &p.UserID, &p.OrgID, &p.SiteID, &p.Scope, &p.Role, &p.OrgName, &p.SiteName); err != nil {
-			return nil, err
+		var t OrgTerms
+		var joined, required int64
+		var policy string
+		if err := rows.Scan(&p.ID, &p.UserID, &p.OrgID, &p.SiteID, &p.Scope, &p.Role, &p.OrgName, &p.SiteName,
+			&joined, &policy, &t.SessionExpiry, &t.SessionMaxLifetime, &required); err != nil {
+			return Access{}, err
 		}
-		out = append(out, &p)
+		out.Privileges = append(out.Privileges, &p)
+		if n := len(out.Orgs); n > 0 && out.Orgs[n-1].OrgID == p.OrgID {
+			out.Orgs[n-1].JoinedAt = minTime(out.Orgs[n-1].JoinedAt, fromMS(joined))
+			continue
+		}
+		if t.Policy, err = decodePolicy(policy); err != nil {
+			return Access{}, err
+		}
+		t.OrgID, t.OrgName, t.JoinedAt = p.OrgID, p.OrgName, fromMS(joined)
+		if required > 0 {
+			t.TwoFactorRequiredAt = fromMS(required)
+		}
+		out.Orgs = append(out.Orgs, t)
 	}
 	return out, rows.Err()
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// ListPrivileges returns a user's privileges with organization and site
+// names, in UserAccess's order.
+func (c conn) ListPrivileges(ctx context.Context, userID string) (_ []*portal.Privilege, err error) {
+	a, err := c.UserAccess(ctx, userID)
+	return a.Privileges, err
+}
+
+// Policies are the password policies of the organizations, by name.
+func (a Access) Policies() []OrgPolicy {
+	var out []OrgPolicy
+	for _, t := range a.Orgs {
+		out = append(out, OrgPolicy{OrgID: t.OrgID, OrgName: t.OrgName, Policy: t.Policy})
+	}
+	return out
+}
+
+// TwoFactorRequirements are the organizations whose enabled password
+// policy requires two-factor authentication, by name.
+func (a Access) TwoFactorRequirements() []TwoFactorRequirement {
+	var out []TwoFactorRequirement
+	for _, t := range a.Orgs {
+		if t.TwoFactorRequiredAt.IsZero() || !t.Policy.Enabled || !t.Policy.RequiresTwoFactorAuth {
+			continue
+		}
+		out = append(out, TwoFactorRequirement{OrgID: t.OrgID, OrgName: t.OrgName, GraceDays: t.Policy.TwoFactorGraceDays,
+			RequiredAt: t.TwoFactorRequiredAt, JoinedAt: t.JoinedAt})
+	}
+	return out
+}
+
+// SessionLimits are the shortest session expiry (minutes) and maximum
+// lifetime (days) among the organizations, or the defaults given when
+// there are none.
+func (a Access) SessionLimits(defExpiry, defMaxLifetime int) (expiry, maxLifetime int) {
+	if len(a.Orgs) == 0 {
+		return defExpiry, defMaxLifetime
+	}
+	expiry, maxLifetime = a.Orgs[0].SessionExpiry, a.Orgs[0].SessionMaxLifetime
+	for _, t := range a.Orgs[1:] {
+		expiry, maxLifetime = min(expiry, t.SessionExpiry), min(maxLifetime, t.SessionMaxLifetime)
+	}
+	return expiry, maxLifetime
 }

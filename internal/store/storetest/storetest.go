@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		// orgs.go
 		{"Orgs/CRUD", testOrgCRUD},
 		{"Orgs/CascadeDelete", testOrgCascadeDelete},
+		{"Privileges/UserAccess", testUserAccess},
 		{"Orgs/UserSessionLimits/Expiry", testUserSessionExpiry},
 		{"Orgs/UserSessionLimits/MaxLifetime", testUserSessionMaxLifetime},
 		{"Orgs/PasswordPolicy", testPasswordPolicy},
