@@ -5,11 +5,9 @@ import (
 	"database/sql"
 )
 
-// PoolStats returns the statistics of db's write and read pools (one pool,
-// twice, on PostgreSQL).
-func PoolStats(db *DB) (write, read sql.DBStats) {
-	return db.write.Stats(), db.read.Stats()
-}
+// Pools returns db's write and read pools (one pool, twice, on
+// PostgreSQL).
+func Pools(db *DB) (write, read *sql.DB) { return db.write, db.read }
 
 // OutboxBodies reads a message's stored bodies (for tests).
 func OutboxBodies(ctx context.Context, db *DB, id string) (text, html string, err error) {
