@@ -29,3 +29,11 @@ func AuthCacheServes(s *Service, secret string, apiKey bool, epoch int64) bool {
 	}
 	return s.auth.get(key, epoch) != nil
 }
+
+// DropAuthCache empties the authentication cache, so that the next
+// authentication reads the database (for benchmarks of that path).
+func DropAuthCache(s *Service) {
+	s.auth.mu.Lock()
+	defer s.auth.mu.Unlock()
+	s.auth.entries, s.auth.byUser = nil, nil
+}

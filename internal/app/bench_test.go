@@ -73,6 +73,26 @@ func BenchmarkAuthenticate(b *testing.B) {
 	}
 }
 
+// BenchmarkAuthenticateUncached: a session token to its actor when the
+// authentication cache does not hold it (after a change that concerned
+// the user, or on another instance's first request): the session with its
+// user, then the facts (privileges, the organizations' terms, the Google
+// link) from the database.
+func BenchmarkAuthenticateUncached(b *testing.B) {
+	for _, d := range testenv.Dialects(b) {
+		b.Run(string(d), func(b *testing.B) {
+			bu := newBenchUser(b, d)
+			ctx := context.Background()
+			for b.Loop() {
+				app.DropAuthCache(bu.ts.svc)
+				if _, err := bu.ts.svc.Authenticate(ctx, bu.token, "192.0.2.1"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkAuthenticateToken: an API token to its actor.
 func BenchmarkAuthenticateToken(b *testing.B) {
 	for _, d := range testenv.Dialects(b) {
