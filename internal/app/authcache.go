@@ -99,7 +99,7 @@ type authEntry struct {
 // authFacts are the user's standing in their organizations, read with
 // the authentication: what Authenticate needs (policy, two-factor
 // requirements) and what the request's reads of the user's own account
-// need (privileges, session expiry, Google link).
+// need (privileges, session lifetimes, Google link).
 type authFacts struct {
 	policy *EffectivePolicy
 	reqs   []store.TwoFactorRequirement
@@ -221,7 +221,6 @@ func (s *Service) authStart(ctx context.Context) (authStart, error) {
 // Google link in one statement (store.UserAccess); reqs are kept only when
 // the user has no verified second factor (they cannot matter otherwise).
 func (s *Service) loadFacts(ctx context.Context, u *portal.User, e store.Enrolment) (*authFacts, error) {
-	// The privileges and the organizations' terms in one statement.
 	acc, err := s.db.UserAccess(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -230,7 +229,7 @@ func (s *Service) loadFacts(ctx context.Context, u *portal.User, e store.Enrolme
 	if !e.Verified {
 		f.reqs = acc.TwoFactorRequirements()
 	}
-	f.limits = limitsOf(acc.SessionLimits(portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime))
+	f.limits = accessLimits(acc)
 	if f.google, err = s.GoogleLinkOf(ctx, u.ID); err != nil {
 		return nil, err
 	}

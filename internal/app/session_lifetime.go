@@ -20,7 +20,7 @@ import (
 // sessionLimitsReader is what sessionLimits reads: the store, or a
 // transaction of it.
 type sessionLimitsReader interface {
-	UserSessionLimits(ctx context.Context, userID string, defExpiry, defMaxLifetime int) (int, int, error)
+	UserAccess(ctx context.Context, userID string) (store.Access, error)
 }
 
 // sessionLimits are the lifetimes of a user's sessions.
@@ -51,17 +51,18 @@ func (l sessionLimits) expires(created, now time.Time) time.Time {
 // userSessionLimits returns the lifetimes of the user's sessions: the
 // shortest among the user's organizations, or the defaults.
 func userSessionLimits(ctx context.Context, db sessionLimitsReader, userID string) (sessionLimits, error) {
-	idle, days, err := db.UserSessionLimits(ctx, userID, portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
+	a, err := db.UserAccess(ctx, userID)
 	if err != nil {
 		return sessionLimits{}, err
 	}
-	return limitsOf(idle, days), nil
+	return accessLimits(a), nil
 }
 
-// limitsOf are the limits of an idle expiry in minutes and a maximum
-// lifetime in days, as organizations set them.
-func limitsOf(idleMinutes, maxDays int) sessionLimits {
-	return sessionLimits{idle: time.Duration(idleMinutes) * time.Minute, maxDays: maxDays}
+// accessLimits are the lifetimes of the sessions of a user with access a:
+// the shortest among their organizations, or the defaults.
+func accessLimits(a store.Access) sessionLimits {
+	idle, days := a.SessionLimits(portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
+	return sessionLimits{idle: time.Duration(idle) * time.Minute, maxDays: days}
 }
 
 // sessionLimitsOf returns the lifetimes of the actor's sessions: those

@@ -55,18 +55,6 @@ func (tx *Tx) DeleteOrg(ctx context.Context, id string) (err error) {
 	return tx.execOne(ctx, notFound("organization"), `DELETE FROM orgs WHERE id = ?`, id)
 }
 
-// UserSessionLimits returns the shortest session_expiry (minutes) and
-// session_max_lifetime (days) among the user's organizations, or defExpiry
-// and defMaxLifetime when the user belongs to none (Access.SessionLimits).
-func (c conn) UserSessionLimits(ctx context.Context, userID string, defExpiry, defMaxLifetime int) (expiry, maxLifetime int, err error) {
-	a, err := c.UserAccess(ctx, userID)
-	if err != nil {
-		return defExpiry, defMaxLifetime, err
-	}
-	expiry, maxLifetime = a.SessionLimits(defExpiry, defMaxLifetime)
-	return expiry, maxLifetime, nil
-}
-
 // policyJSON is how a password policy is kept in orgs.password_policy.
 type policyJSON struct {
 	Enabled               bool `json:"enabled"`

@@ -97,17 +97,18 @@ func testOrgCascadeDelete(t *testing.T, db *store.DB) {
 	}
 }
 
-// testUserSessionExpiry: UserSessionLimits's shortest session_expiry
+// testUserSessionExpiry: Access.SessionLimits's shortest session_expiry
 // (minutes) of the user's organizations, the default without one.
 func testUserSessionExpiry(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	u := mkUser(t, db, "expiry@example.com")
 	get := func() int {
 		t.Helper()
-		v, _, err := db.UserSessionLimits(ctx, u.ID, portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
+		acc, err := db.UserAccess(ctx, u.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
+		v, _ := acc.SessionLimits(portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
 		return v
 	}
 	if v := get(); v != portal.DefaultSessionExpiry {
@@ -134,12 +135,13 @@ func testUserSessionExpiry(t *testing.T, db *store.DB) {
 	if v := get(); v != 20 {
 		t.Fatalf("after another user's organization: %d, want 20", v)
 	}
-	if v, m, err := db.UserSessionLimits(ctx, u.ID, 99, 98); err != nil || v != 20 || m != portal.DefaultSessionMaxLifetime {
+	acc, err := db.UserAccess(ctx, u.ID)
+	if v, m := acc.SessionLimits(99, 98); err != nil || v != 20 || m != portal.DefaultSessionMaxLifetime {
 		t.Fatalf("with other defaults: %d, %d, %v, want 20 and the organizations' %d", v, m, err, portal.DefaultSessionMaxLifetime)
 	}
 }
 
-// testUserSessionMaxLifetime: UserSessionLimits's shortest
+// testUserSessionMaxLifetime: Access.SessionLimits's shortest
 // session_max_lifetime (days) of
 // the user's organizations, the default without one; an organization made
 // without a value has the default.
@@ -148,10 +150,11 @@ func testUserSessionMaxLifetime(t *testing.T, db *store.DB) {
 	u := mkUser(t, db, "lifetime@example.com")
 	get := func() int {
 		t.Helper()
-		_, v, err := db.UserSessionLimits(ctx, u.ID, portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
+		acc, err := db.UserAccess(ctx, u.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
+		_, v := acc.SessionLimits(portal.DefaultSessionExpiry, portal.DefaultSessionMaxLifetime)
 		return v
 	}
 	if v := get(); v != portal.DefaultSessionMaxLifetime {
@@ -180,7 +183,8 @@ func testUserSessionMaxLifetime(t *testing.T, db *store.DB) {
 	if v := get(); v != 3 {
 		t.Fatalf("after lowering A: %d, want 3", v)
 	}
-	if e, v, err := db.UserSessionLimits(ctx, "no-such-user", 98, 99); err != nil || e != 98 || v != 99 {
+	unknown, err := db.UserAccess(ctx, "no-such-user")
+	if e, v := unknown.SessionLimits(98, 99); err != nil || e != 98 || v != 99 {
 		t.Fatalf("unknown user: %d, %d, %v, want the defaults given", e, v, err)
 	}
 }

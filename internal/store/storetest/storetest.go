@@ -41,8 +41,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Orgs/CRUD", testOrgCRUD},
 		{"Orgs/CascadeDelete", testOrgCascadeDelete},
 		{"Privileges/UserAccess", testUserAccess},
-		{"Orgs/UserSessionLimits/Expiry", testUserSessionExpiry},
-		{"Orgs/UserSessionLimits/MaxLifetime", testUserSessionMaxLifetime},
+		{"Orgs/SessionLimits/Expiry", testUserSessionExpiry},
+		{"Orgs/SessionLimits/MaxLifetime", testUserSessionMaxLifetime},
 		{"Orgs/PasswordPolicy", testPasswordPolicy},
 		// sites.go
 		{"Sites/CRUD", testSiteCRUD},
@@ -317,8 +317,8 @@ func testTxReadsOwnWrites(t *testing.T, db *store.DB) {
 		if err := tx.CreatePrivilege(ctx, &portal.Privilege{ID: newID(), UserID: u.ID, OrgID: o.ID, Scope: portal.ScopeOrg, Role: portal.RoleAdmin}, t0.UnixMilli()); err != nil {
 			return err
 		}
-		if v, _, err := tx.UserSessionLimits(ctx, u.ID, 1, 1); err != nil || v != 42 {
-			return fmt.Errorf("UserSessionLimits in the transaction: %d, %v", v, err)
+		if a, err := tx.UserAccess(ctx, u.ID); err != nil || len(a.Orgs) != 1 || a.Orgs[0].SessionExpiry != 42 {
+			return fmt.Errorf("UserAccess in the transaction: %+v, %v", a.Orgs, err)
 		}
 		if err := tx.EnqueueMail(ctx, mkMail(1, t0)); err != nil {
 			return err
