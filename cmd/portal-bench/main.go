@@ -233,7 +233,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	waited, busy := settle(min(30*time.Second, 6*o.duration))
 	quiet := fmt.Sprintf("%.2f cores busy after a wait of %.1f s for the machine to go quiet", busy, waited.Seconds())
 	fmt.Fprintln(stderr, quiet)
-	load1 += "; " + quiet + ";"
 	if o.only != "self" {
 		hashRate(ctx, min(time.Second, o.duration)) // a warm-up, not measured: the heap grows to what hashing needs
 	}
@@ -327,7 +326,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	if o.only == "login" {
-		return report(stdout, o, w, dbName, load1, rows, hashes, nil, nil)
+		return report(stdout, o, w, dbName, load1, quiet, rows, hashes, nil, nil)
 	}
 
 	r := load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
@@ -346,7 +345,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	r.name, r.limit, r.limitName = "token GET /api/v1/self, c=64", b.rate, "(b)"
 	add(r)
 	if o.only == "self" {
-		return report(stdout, o, w, dbName, load1, rows, hashes, nil, nil)
+		return report(stdout, o, w, dbName, load1, quiet, rows, hashes, nil, nil)
 	}
 
 	r = load(ctx, 64, o.duration, send(func(conn int, n int64) *http.Request {
@@ -403,20 +402,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return report(stdout, o, w, dbName, load1, rows, hashes, scans, after)
+	return report(stdout, o, w, dbName, load1, quiet, rows, hashes, scans, after)
 }
 
 // report prints the run's heading, its table and, given scan counts, the
 // tables read with sequential scans.
-func report(stdout io.Writer, o options, w world, dbName, load1 string, rows, hashes []row, scans, after map[string]store.TableScans) error {
+func report(stdout io.Writer, o options, w world, dbName, load1, quiet string, rows, hashes []row, scans, after map[string]store.TableScans) error {
 	where := "in-process"
 	if o.url != "" {
 		where = o.url
 	}
 	fmt.Fprintf(stdout, "Portal %s on %s: %s accounts (%s with TOTP), %s organizations, %s audit entries; %s per scenario, %s\n",
 		where, dbName, count(int64(w.users)), count(int64(w.totp)), count(int64(w.orgs)), count(int64(w.audit)), o.duration, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(stdout, "Machine: %s, %d cores (GOMAXPROCS %d), %s/%s; load average at start %s load average at end %s\n\n",
-		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, load1, loadAvg())
+	fmt.Fprintf(stdout, "Machine: %s, %d cores (GOMAXPROCS %d), %s/%s; load average %s at start, %s at end; before the first row, %s\n\n",
+		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, load1, loadAvg(), quiet)
 	if len(hashes) > 0 {
 		samples := make([]string, len(hashes))
 		for i, h := range hashes {
