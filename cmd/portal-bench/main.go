@@ -246,46 +246,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%-48s %9.1f req/s, %d errors\n", r.name, r.rate, r.errors)
 	}
 
-	var hashes []row // (a)'s samples
+	// Each limit is sampled before the first row compared with it and after
+	// each such row, and a row's limit is the mean of the samples just before
+	// and just after it. On a shared machine the rates move by a tenth or
+	// more from one sample to the next (and by a third over the length of a
+	// run), so a row compared with a sample taken a minute earlier would
+	// measure the host's drift as much as Portal. The table's (a) and (b)
+	// rows are the means of all their samples; the report lists each.
+	hashes := &limit{name: "(a)", row: hashRowName, measure: func() row { return hashRate(ctx, o.duration) }}
 	if o.only != "self" {
 		rows = append(rows, row{name: hashRowName}) // the samples' mean, once all are taken
 	}
-	var b row
+	bare := &limit{name: "(b)", row: bareRowName}
+	bareRow := -1
 	if o.only != "login" {
-		bare, bareAddr, err := startBare(accts)
+		srv, bareAddr, err := startBare(accts)
 		if err != nil {
 			return err
 		}
-		defer bare.Close()
-		b = load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
-			req, _ := http.NewRequest("GET", "http://"+bareAddr+"/api/v1/self", nil)
-			req.Header.Set("Cookie", "sessionid="+accts[conn%len(accts)].session)
-			return req
-		}))
-		b.name = "(b) bare net/http, cookie in a map, c=64"
-		add(b)
+		defer srv.Close()
+		bare.measure = func() row {
+			r := load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
+				req, _ := http.NewRequest("GET", "http://"+bareAddr+"/api/v1/self", nil)
+				req.Header.Set("Cookie", "sessionid="+accts[conn%len(accts)].session)
+				return req
+			}))
+			r.rss = rssMiB()
+			return r
+		}
+		bareRow = len(rows)
+		rows = append(rows, row{name: bareRowName}) // the samples' mean, once taken
+	}
+	// compared adds r, measured just after lim's last sample, with its
+	// limit: the mean of that sample and one taken now.
+	compared := func(lim *limit, r row) {
+		r.rss = rssMiB()
+		lim.compare(&r)
+		add(r)
+		fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", lim.name+" sample", lim.last().rate)
+	}
+	first := func(lim *limit) {
+		lim.sample()
+		fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", lim.name+" sample", lim.last().rate)
 	}
 
 	if o.only != "self" {
-		// (a) is sampled before the first login row and after each one, and a
-		// login row's limit is the mean of the samples just before and just
-		// after it. On a shared machine the hash rate moves by a tenth from
-		// one sample to the next, so a row compared with the best of several
-		// samples would look worse than it is on a busy moment. The table's
-		// (a) row is the mean of all samples; the report lists each.
-		hashes = []row{hashRate(ctx, o.duration)}
-		fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", hashes[0].rate)
-		// addLogin takes the row's RSS and the (a) sample after it, and adds
-		// the row with its limit.
-		addLogin := func(r row) {
-			r.rss = rssMiB()
-			h := hashRate(ctx, o.duration)
-			r.limit, r.limitName = (hashes[len(hashes)-1].rate+h.rate)/2, "(a)"
-			hashes = append(hashes, h)
-			add(r)
-			fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", "(a) sample", h.rate)
-		}
-
+		first(hashes)
 		// Connection conn of c logs in as the (conn + turn·c)-th account
 		// without a second factor, spread over all of them: never two attempts
 		// on one account at once.
@@ -313,55 +319,58 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if sc.spreadAddrs {
 				r.name += ", an address per client"
 			}
-			addLogin(r)
+			compared(hashes, r)
 		}
 
 		codes := newTOTPPool(w)
 		for _, c := range []int{2, 64} {
 			r := load(ctx, c, o.duration, codes.login(base))
 			r.name = fmt.Sprintf("login + TOTP code, c=%d", c)
-			addLogin(r)
+			compared(hashes, r)
 		}
-		rows[0] = meanRate(hashRowName, hashes)
+		rows[0] = hashes.mean()
 	}
 
 	if o.only == "login" {
-		return report(stdout, o, w, dbName, load1, quiet, rows, hashes, nil, nil)
+		return report(stdout, o, w, dbName, load1, quiet, rows, []*limit{hashes}, nil, nil)
 	}
 
-	r := load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
+	first(bare)
+	// request runs c connections for the run's duration, each sending what
+	// req makes for it, and adds the row, compared with (b).
+	request := func(name string, req func(conn int, n int64) *http.Request) {
+		r := load(ctx, 64, o.duration, send(req))
+		r.name = name
+		compared(bare, r)
+		rows[bareRow] = bare.mean()
+	}
+
+	request("session GET /api/v1/self, c=64", func(conn int, _ int64) *http.Request {
 		req, _ := http.NewRequest("GET", base+"/api/v1/self", nil)
 		accts[conn%len(accts)].cookies(req)
 		return req
-	}))
-	r.name, r.limit, r.limitName = "session GET /api/v1/self, c=64", b.rate, "(b)"
-	add(r)
-
-	r = load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
+	})
+	request("token GET /api/v1/self, c=64", func(conn int, _ int64) *http.Request {
 		req, _ := http.NewRequest("GET", base+"/api/v1/self", nil)
 		req.Header.Set("Authorization", "Token "+accts[conn%len(accts)].token)
 		return req
-	}))
-	r.name, r.limit, r.limitName = "token GET /api/v1/self, c=64", b.rate, "(b)"
-	add(r)
+	})
 	if o.only == "self" {
-		return report(stdout, o, w, dbName, load1, quiet, rows, hashes, nil, nil)
+		return report(stdout, o, w, dbName, load1, quiet, rows, []*limit{bare}, nil, nil)
 	}
 
-	r = load(ctx, 64, o.duration, send(func(conn int, n int64) *http.Request {
+	request("session PUT /api/v1/self, c=64", func(conn int, n int64) *http.Request {
 		body := fmt.Sprintf(`{"first_name":"Bench %d"}`, n)
 		req, _ := http.NewRequest("PUT", base+"/api/v1/self", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		accts[conn%len(accts)].cookies(req)
 		return req
-	}))
-	r.name, r.limit, r.limitName = "session PUT /api/v1/self, c=64", b.rate, "(b)"
-	add(r)
+	})
 
 	// Reads while someone writes: one connection edits its own profile
 	// without pause while the 63 others read theirs. Each edit concerns
 	// only its user, so the others' cached authentication must stand.
-	r = load(ctx, 64, o.duration, send(func(conn int, n int64) *http.Request {
+	request("session GET /api/v1/self, c=63, beside PUT /self, c=1", func(conn int, n int64) *http.Request {
 		a := accts[conn%len(accts)]
 		if conn == 0 {
 			body := fmt.Sprintf(`{"first_name":"Bench %d"}`, n)
@@ -373,27 +382,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		req, _ := http.NewRequest("GET", base+"/api/v1/self", nil)
 		a.cookies(req)
 		return req
-	}))
-	r.name, r.limit, r.limitName = "session GET /api/v1/self, c=63, beside PUT /self, c=1", b.rate, "(b)"
-	add(r)
+	})
 
-	r = load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
+	request("session GET /api/v1/orgs/{org_id}, c=64", func(conn int, _ int64) *http.Request {
 		a := accts[conn%len(accts)]
 		req, _ := http.NewRequest("GET", base+"/api/v1/orgs/"+a.orgID, nil)
 		a.cookies(req)
 		return req
-	}))
-	r.name, r.limit, r.limitName = "session GET /api/v1/orgs/{org_id}, c=64", b.rate, "(b)"
-	add(r)
+	})
 
-	r = load(ctx, 64, o.duration, send(func(conn int, _ int64) *http.Request {
+	request("session GET /api/v1/orgs/{org_id}/logs, c=64", func(conn int, _ int64) *http.Request {
 		a := accts[conn%len(accts)]
 		req, _ := http.NewRequest("GET", base+"/api/v1/orgs/"+a.orgID+"/logs", nil)
 		a.cookies(req)
 		return req
-	}))
-	r.name, r.limit, r.limitName = "session GET /api/v1/orgs/{org_id}/logs, c=64", b.rate, "(b)"
-	add(r)
+	})
 
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -402,12 +405,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return report(stdout, o, w, dbName, load1, quiet, rows, hashes, scans, after)
+	return report(stdout, o, w, dbName, load1, quiet, rows, []*limit{hashes, bare}, scans, after)
 }
 
 // report prints the run's heading, its table and, given scan counts, the
 // tables read with sequential scans.
-func report(stdout io.Writer, o options, w world, dbName, load1, quiet string, rows, hashes []row, scans, after map[string]store.TableScans) error {
+func report(stdout io.Writer, o options, w world, dbName, load1, quiet string, rows []row, limits []*limit, scans, after map[string]store.TableScans) error {
 	where := "in-process"
 	if o.url != "" {
 		where = o.url
@@ -416,13 +419,16 @@ func report(stdout io.Writer, o options, w world, dbName, load1, quiet string, r
 		where, dbName, count(int64(w.users)), count(int64(w.totp)), count(int64(w.orgs)), count(int64(w.audit)), o.duration, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(stdout, "Machine: %s, %d cores (GOMAXPROCS %d), %s/%s; load average %s at start, %s at end; before the first row, %s\n\n",
 		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, load1, loadAvg(), quiet)
-	if len(hashes) > 0 {
-		samples := make([]string, len(hashes))
-		for i, h := range hashes {
+	for _, l := range limits {
+		if len(l.samples) == 0 {
+			continue
+		}
+		samples := make([]string, len(l.samples))
+		for i, h := range l.samples {
 			samples[i] = rate(h.rate)
 		}
-		fmt.Fprintf(stdout, "(a) samples, one before the first login row and one after each, each login row's limit the mean of the two around it: %s\n\n",
-			strings.Join(samples, ", "))
+		fmt.Fprintf(stdout, "%s samples, one before the first row compared with it and one after each, each such row's limit the mean of the two around it: %s\n\n",
+			l.name, strings.Join(samples, ", "))
 	}
 	printTable(stdout, rows)
 	printScans(stdout, scans, after)
@@ -740,13 +746,45 @@ func loginRequest(base, email string, conn int, spreadAddrs bool) *http.Request 
 // clientAddr is the address of connection conn when each has its own.
 func clientAddr(conn int) string { return fmt.Sprintf("10.1.%d.%d", conn/200, conn%200+1) }
 
-const hashRowName = "(a) argon2id hashes/s, all cores, mean of the samples"
+const (
+	hashRowName = "(a) argon2id hashes/s, all cores, mean of the samples"
+	bareRowName = "(b) bare net/http, cookie in a map, c=64, mean of the samples"
+)
 
-// meanRate is the mean of samples' rates and CPU use, as a row named name.
+// limit is one of the machine's limits, (a) or (b), sampled before the
+// first row compared with it and after each such row.
+type limit struct {
+	name    string // "(a)"
+	row     string // the name of the row of its samples' mean
+	measure func() row
+	samples []row
+}
+
+func (l *limit) sample()   { l.samples = append(l.samples, l.measure()) }
+func (l *limit) last() row { return l.samples[len(l.samples)-1] }
+
+// compare samples l again, after r, and sets r's limit to the mean of the
+// samples just before and just after it.
+func (l *limit) compare(r *row) {
+	before := l.last()
+	l.sample()
+	r.limit, r.limitName = (before.rate+l.last().rate)/2, l.name
+}
+
+// mean is the row of the samples' mean.
+func (l *limit) mean() row { return meanRate(l.row, l.samples) }
+
+// meanRate is the mean of samples' rates, latencies and CPU use, with
+// their requests and errors added up and the largest RSS, as a row named
+// name.
 func meanRate(name string, samples []row) row {
 	r := row{name: name}
 	for _, s := range samples {
 		r.rate += s.rate / float64(len(samples))
+		r.requests += s.requests
+		r.errors += s.errors
+		r.p50 += s.p50 / time.Duration(len(samples))
+		r.p99 += s.p99 / time.Duration(len(samples))
 		r.rss = max(r.rss, s.rss)
 		r.cpu.process += s.cpu.process / float64(len(samples))
 		r.cpu.gc += s.cpu.gc / float64(len(samples))

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ func TestBenchTable(t *testing.T) {
 		t.Log("\n" + text)
 		for _, name := range []string{
 			hashRowName,
-			"(b) bare net/http, cookie in a map, c=64",
+			bareRowName,
 			"password login, c=2",
 			"password login, c=64",
 			"password login, c=64, an address per client",
@@ -72,7 +73,8 @@ func TestBenchTable(t *testing.T) {
 				t.Errorf("row %q: want 0 errors out of at least one request:\n%s", name, line)
 			}
 		}
-		checkHashSamples(t, text, 5)
+		checkSamples(t, text, "a", 5)
+		checkSamples(t, text, "b", 6)
 	})
 }
 
@@ -89,7 +91,7 @@ func TestBenchOnlyLogin(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows %q, want %q\n%s", got, want, out)
 	}
-	checkHashSamples(t, out, len(want)-1)
+	checkSamples(t, out, "a", len(want)-1)
 }
 
 // TestBenchOnlySelf: -only self prints (b) and the two GET /api/v1/self
@@ -103,10 +105,11 @@ func TestBenchOnlySelf(t *testing.T) {
 			t.Errorf("row %q: limit %q, errors %q; want (b) and none", cells[0], cells[2], cells[4])
 		}
 	}
-	want := []string{"(b) bare net/http, cookie in a map, c=64", "session GET /api/v1/self, c=64", "token GET /api/v1/self, c=64"}
+	want := []string{bareRowName, "session GET /api/v1/self, c=64", "token GET /api/v1/self, c=64"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows %q, want %q\n%s", got, want, out)
 	}
+	checkSamples(t, out, "b", len(want)-1)
 	if strings.Contains(out, "(a)") {
 		t.Errorf("-only self reports (a):\n%s", out)
 	}
@@ -134,34 +137,43 @@ func runOnly(t *testing.T, only string) (string, [][]string) {
 	return out.String(), rows
 }
 
-// checkHashSamples: the report lists a sample of (a) before the first of
-// logins login rows and one after each; each login row's limit is the mean
-// of the two samples around it, and the (a) row the mean of all. Every row
-// gives the CPU it used.
-func checkHashSamples(t *testing.T, text string, logins int) {
+// checkSamples: the report lists a sample of the limit lim ("a" or "b")
+// before the first of the n rows compared with it and one after each; each
+// such row's limit is the mean of the two samples around it, and the
+// limit's own row the mean of all. Every row gives the CPU it used.
+func checkSamples(t *testing.T, text, lim string, n int) {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^\(a\) samples, [^:]*: (.*)$`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`(?m)^\(` + lim + `\) samples, [^:]*: (.*)$`).FindStringSubmatch(text)
 	if m == nil {
-		t.Fatalf("no (a) samples line:\n%s", text)
+		t.Fatalf("no (%s) samples line:\n%s", lim, text)
 	}
 	var samples []float64
 	for f := range strings.SplitSeq(m[1], ", ") {
 		var v float64
 		if _, err := fmt.Sscan(f, &v); err != nil || v <= 0 {
-			t.Fatalf("(a) sample %q: %v", f, err)
+			t.Fatalf("(%s) sample %q: %v", lim, f, err)
 		}
 		samples = append(samples, v)
 	}
-	if len(samples) != logins+1 {
-		t.Fatalf("%d (a) samples for %d login rows, want one more:\n%s", len(samples), logins, text)
+	if len(samples) != n+1 {
+		t.Fatalf("%d (%s) samples for %d rows, want one more:\n%s", len(samples), lim, n, text)
 	}
+	meanRow := map[string]string{"a": hashRowName, "b": bareRowName}[lim]
 	cell := regexp.MustCompile(`^\| ([^|]+) \| ([0-9.]+) \| (?:\(([ab])\) ([0-9.]+)|—) \|.*\| ([0-9.]+) \(GC ([0-9.]+)\) / ([0-9.]+) \(kernel ([0-9.]+)\) \|$`)
 	var rows int
 	var mean float64
 	for _, v := range samples {
 		mean += v / float64(len(samples))
 	}
-	near := func(a, b float64) bool { return a-b < 0.11 && b-a < 0.11 } // one decimal printed, of rounded samples
+	// Rates are printed with one decimal below 1,000 and none above, and
+	// so are the samples the expected figure comes from.
+	near := func(got, want float64) bool {
+		if want >= 999 {
+			return math.Abs(got-want) <= 1.01
+		}
+		return math.Abs(got-want) <= 0.11
+	}
+	sawMean := false
 	inTable := false
 	for l := range strings.Lines(text) {
 		l = strings.TrimSpace(l)
@@ -187,15 +199,16 @@ func checkHashSamples(t *testing.T, text string, logins int) {
 		}
 		var v float64
 		switch {
-		case c[1] == hashRowName:
+		case c[1] == meanRow:
+			sawMean = true
 			fmt.Sscan(c[2], &v)
 			if !near(v, mean) {
-				t.Errorf("(a) row %v, want the samples' mean %.2f", v, mean)
+				t.Errorf("(%s) row %v, want the samples' mean %.2f", lim, v, mean)
 			}
-		case c[3] == "a":
+		case c[3] == lim:
 			fmt.Sscan(c[4], &v)
-			if rows >= logins {
-				t.Fatalf("more login rows than %d", logins)
+			if rows >= n {
+				t.Fatalf("more rows compared with (%s) than %d", lim, n)
 			}
 			if want := (samples[rows] + samples[rows+1]) / 2; !near(v, want) {
 				t.Errorf("row %q: limit %v, want %.2f, the mean of the samples %v and %v", c[1], v, want, samples[rows], samples[rows+1])
@@ -203,8 +216,11 @@ func checkHashSamples(t *testing.T, text string, logins int) {
 			rows++
 		}
 	}
-	if rows != logins {
-		t.Errorf("%d login rows with a limit, want %d", rows, logins)
+	if !sawMean {
+		t.Errorf("no row %q", meanRow)
+	}
+	if rows != n {
+		t.Errorf("%d rows compared with (%s), want %d", rows, lim, n)
 	}
 }
 
