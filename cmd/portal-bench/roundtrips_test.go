@@ -120,8 +120,10 @@ func countedPortal(t *testing.T, w world) (*pgCounter, string, []string) {
 }
 
 // pgCounter forwards connections to a PostgreSQL server and counts the
-// round trips clients start, and among them the transactions (a simple
-// Query message that begins one: database/sql's BeginTx sends "begin").
+// round trips clients start, and the transactions they begin: a simple
+// Query message that is BEGIN (database/sql's BeginTx sends "begin"), or
+// a Bind message of a statement prepared as BEGIN (a write transaction's
+// BEGIN goes with its first statement, in a batch).
 type pgCounter struct {
 	addr   string
 	trips  atomic.Int64
@@ -170,6 +172,7 @@ func startPGCounter(t *testing.T, target string) *pgCounter {
 // count copies the client's messages to the server: the start-up message
 // (length, then body), then typed messages (type byte, length, body).
 func (p *pgCounter) count(dst io.Writer, src io.Reader) {
+	begins := map[string]bool{} // the names of this connection's prepared statements that are BEGIN
 	var hdr [5]byte
 	if _, err := io.ReadFull(src, hdr[:4]); err != nil {
 		return
@@ -193,16 +196,32 @@ func (p *pgCounter) count(dst io.Writer, src io.Reader) {
 			return
 		}
 		body := io.Reader(src)
-		if hdr[0] == 'Q' {
-			var q [5]byte
-			k, _ := io.ReadFull(src, q[:min(int64(len(q)), n-4)])
-			if strings.EqualFold(string(q[:k]), "begin") {
+		switch hdr[0] {
+		case 'Q', 'P', 'B': // a simple query, a statement prepared, a statement bound to run
+			msg := make([]byte, n-4)
+			if _, err := io.ReadFull(src, msg); err != nil {
+				return
+			}
+			body = bytes.NewReader(msg)
+			fields := bytes.SplitN(msg, []byte{0}, 3)
+			switch {
+			case hdr[0] == 'Q' && isBegin(fields[0]):
+				p.begins.Add(1)
+			case hdr[0] == 'P' && len(fields) > 1 && isBegin(fields[1]): // statement name, query
+				begins[string(fields[0])] = true
+			case hdr[0] == 'P' && len(fields) > 1:
+				delete(begins, string(fields[0]))
+			case hdr[0] == 'B' && len(fields) > 1 && begins[string(fields[1])]: // portal name, statement name
 				p.begins.Add(1)
 			}
-			body = io.MultiReader(bytes.NewReader(q[:k]), src)
 		}
 		if _, err := io.CopyN(dst, body, n-4); err != nil && !errors.Is(err, io.EOF) {
 			return
 		}
 	}
+}
+
+// isBegin tells whether a query is BEGIN.
+func isBegin(query []byte) bool {
+	return strings.EqualFold(strings.TrimSpace(string(query)), "begin")
 }

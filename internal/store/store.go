@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -405,9 +406,10 @@ func (db *DB) writeTx(ctx context.Context, synced bool, fn func(tx *Tx) error) e
 
 // writePostgres is writeTx on PostgreSQL. The transaction is begun and
 // ended by statements on one connection of the pool rather than by
-// database/sql, so that the statements whose answer nobody waits for
-// (execLater: audit entries, new sessions, counters given back) go with
-// its COMMIT, in one round trip. Unsynced, SET LOCAL synchronous_commit =
+// database/sql, so that its BEGIN goes with its first statement, and the
+// statements whose answer nobody waits for (execLater: audit entries, new
+// sessions, counters given back) with the next statement or its COMMIT,
+// in one round trip (pgBatch). Unsynced, SET LOCAL synchronous_commit =
 // off goes with them. A transaction that does not commit is rolled back;
 // a connection where that fails is closed, never given back to the pool
 // inside a transaction.
@@ -429,9 +431,8 @@ func (db *DB) writePostgres(ctx context.Context, synced bool, fn func(tx *Tx) er
 		}
 		_ = c.Close()
 	}()
-	if _, err := c.ExecContext(ctx, "BEGIN"); err != nil {
-		return classify(timedOut(ctx, fmt.Errorf("begin: %w", err)))
-	}
+	// BEGIN goes with the transaction's first statement (or its COMMIT).
+	tx.later.queue("BEGIN", nil)
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -515,6 +516,36 @@ func (b *pgBatch) send(ctx context.Context, tail string) error {
 				_ = br.Close()
 				return err
 			}
+		}
+		return br.Close()
+	})
+}
+
+// sendWith sends the queued statements and then query in one round trip,
+// and lets read take query's results from br once the queued statements
+// succeeded; it returns the first error.
+func (b *pgBatch) sendWith(ctx context.Context, query string, args []any, read func(br pgx.BatchResults) error) error {
+	qs := b.queued
+	b.queued = nil
+	if hook := sentHook.Load(); hook != nil {
+		(*hook)(qs, query)
+	}
+	return b.c.Raw(func(dc any) error {
+		batch := &pgx.Batch{}
+		for _, q := range qs {
+			batch.Queue(q.query, q.args...)
+		}
+		batch.Queue(query, args...)
+		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, batch)
+		for range qs {
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				return err
+			}
+		}
+		if err := read(br); err != nil {
+			_ = br.Close()
+			return err
 		}
 		return br.Close()
 	})
@@ -626,6 +657,11 @@ func (c conn) execLater(ctx context.Context, query string, args ...any) error {
 	return nil
 }
 
+// pending tells whether statements wait to be sent (execLater, and a
+// PostgreSQL transaction's BEGIN): exec, query and queryRow then send them with
+// their own statement, in one round trip.
+func (c conn) pending() bool { return c.later != nil && len(c.later.queued) > 0 }
+
 // flush sends the statements execLater left waiting.
 func (c conn) flush(ctx context.Context) error {
 	if c.later == nil {
@@ -637,11 +673,20 @@ func (c conn) flush(ctx context.Context) error {
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := c.flush(ctx); err != nil {
-		return nil, err
-	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
+	if c.pending() { // with what waits to be sent, in one round trip
+		var n int64
+		err := c.later.sendWith(ctx, rebind(Postgres, query), args, func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return nil, timedOut(ctx, mapErr(err))
+		}
+		return driver.RowsAffected(n), nil
+	}
 	st, err := c.prepared(ctx, query)
 	if err != nil {
 		return nil, timedOut(ctx, mapErr(err))
@@ -674,24 +719,84 @@ func (c conn) execOne(ctx context.Context, notFound error, query string, args ..
 
 // rows are the rows of a query; Close ends the statement's bound.
 type rows struct {
-	*sql.Rows
-	ctx    context.Context
-	cancel context.CancelFunc
+	*sql.Rows // nil when batched
+	ctx       context.Context
+	cancel    context.CancelFunc
+	batched   *batchedRows
+}
+
+// batchedRows are the rows of a query sent in a batch (pgBatch.sendWith),
+// read whole before the batch's end, as PostgreSQL sent them; Scan decodes
+// them with the connection's types.
+type batchedRows struct {
+	c      *sql.Conn
+	fields []pgconn.FieldDescription
+	values [][][]byte // per row, per column; nil for NULL
+	next   int        // the row Next moves to
 }
 
 func (r *rows) Close() error {
-	err := r.Rows.Close()
-	r.cancel()
-	return err
+	defer r.cancel()
+	if r.batched != nil {
+		return nil
+	}
+	return r.Rows.Close()
 }
 
-func (r *rows) Err() error { return timedOut(r.ctx, r.Rows.Err()) }
+func (r *rows) Next() bool {
+	if b := r.batched; b != nil {
+		b.next++
+		return b.next <= len(b.values)
+	}
+	return r.Rows.Next()
+}
 
-func (r *rows) Scan(dest ...any) error { return timedOut(r.ctx, r.Rows.Scan(dest...)) }
+func (r *rows) Err() error {
+	if r.batched != nil {
+		return nil // the query's errors came with it
+	}
+	return timedOut(r.ctx, r.Rows.Err())
+}
+
+func (r *rows) Scan(dest ...any) error {
+	b := r.batched
+	if b == nil {
+		return timedOut(r.ctx, r.Rows.Scan(dest...))
+	}
+	if b.next < 1 || b.next > len(b.values) {
+		return errors.New("store: Scan without a row (Next)")
+	}
+	return b.c.Raw(func(dc any) error {
+		return pgx.ScanRow(dc.(*stdlib.Conn).Conn().TypeMap(), b.fields, b.values[b.next-1], dest...)
+	})
+}
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*rows, error) {
-	if err := c.flush(ctx); err != nil {
-		return nil, err
+	if c.pending() { // with what waits, in one round trip
+		ctx, cancel := c.bound(ctx)
+		b := &batchedRows{c: c.later.c}
+		err := c.later.sendWith(ctx, rebind(Postgres, query), args, func(br pgx.BatchResults) error {
+			rs, err := br.Query()
+			if err != nil {
+				return err
+			}
+			defer rs.Close()
+			b.fields = slices.Clone(rs.FieldDescriptions())
+			for rs.Next() {
+				raw := rs.RawValues() // reused by the next row: copied
+				vals := make([][]byte, len(raw))
+				for i, v := range raw {
+					vals[i] = slices.Clone(v) // nil stays nil (NULL)
+				}
+				b.values = append(b.values, vals)
+			}
+			return rs.Err()
+		})
+		if err != nil {
+			cancel()
+			return nil, timedOut(ctx, mapErr(err))
+		}
+		return &rows{ctx: ctx, cancel: cancel, batched: b}, nil
 	}
 	ctx, cancel := c.bound(ctx)
 	st, err := c.prepared(ctx, query)
@@ -717,26 +822,44 @@ type row struct {
 	err    error // the statement could not be prepared: Scan and Err return it
 	ctx    context.Context
 	cancel context.CancelFunc
+	// scan, when set, runs the query with the statements that waited to be
+	// sent before it, in one round trip, and scans its row (queryRow).
+	scan func(dest ...any) error
 }
 
 func (r *row) Scan(dest ...any) error {
 	defer r.cancel()
-	if r.err != nil {
+	switch {
+	case r.err != nil:
 		return timedOut(r.ctx, r.err)
+	case r.scan != nil:
+		return timedOut(r.ctx, r.scan(dest...))
 	}
 	return timedOut(r.ctx, r.Row.Scan(dest...))
 }
 
 func (r *row) Err() error {
-	if r.err != nil {
+	switch {
+	case r.err != nil:
 		return timedOut(r.ctx, r.err)
+	case r.scan != nil:
+		return nil // the query runs with Scan, which returns its error
 	}
 	return timedOut(r.ctx, r.Row.Err())
 }
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *row {
-	if err := c.flush(ctx); err != nil {
-		return &row{err: err, ctx: ctx, cancel: func() {}}
+	if c.pending() {
+		// Sent with what waits when the caller scans the row, the moment it
+		// gives the destinations (every caller scans at once). Until then
+		// what waits stays queued: a row never scanned loses nothing.
+		ctx, cancel := c.bound(ctx)
+		later, q := c.later, rebind(Postgres, query)
+		return &row{ctx: ctx, cancel: cancel, scan: func(dest ...any) error {
+			return mapErr(later.sendWith(ctx, q, args, func(br pgx.BatchResults) error {
+				return br.QueryRow().Scan(dest...)
+			}))
+		}}
 	}
 	ctx, cancel := c.bound(ctx)
 	if st, err := c.prepared(ctx, query); err != nil {

@@ -16,7 +16,9 @@ import (
 // and only it: on SQLite with synchronous=NORMAL in its transaction, and
 // FULL again for Write before and after it, and after one that failed or
 // panicked; on PostgreSQL with SET LOCAL synchronous_commit = off sent
-// with its COMMIT, which Write's COMMIT goes without. Its rows are
+// with its COMMIT, which Write's COMMIT goes without (a transaction of one
+// statement whose answer nobody waits for is one round trip: BEGIN, the
+// statement, COMMIT). Its rows are
 // committed like Write's, and a write from AfterCommit does not wait for
 // the connection it took.
 func TestWriteUnsynced(t *testing.T) {
@@ -55,8 +57,8 @@ func TestWriteUnsynced(t *testing.T) {
 		wantSynced := func(when string) {
 			t.Helper()
 			if d == store.Postgres {
-				if b := commitBatch(db.Write, "synced-"+when); len(b) != 2 || b[1] != "COMMIT" {
-					t.Errorf("Write %s sent %q, want its statement then COMMIT", when, b)
+				if b := commitBatch(db.Write, "synced-"+when); len(b) != 3 || b[0] != "BEGIN[]" || b[2] != "COMMIT" {
+					t.Errorf("Write %s sent %q, want BEGIN, its statement, COMMIT", when, b)
 				}
 				return
 			}
@@ -72,8 +74,8 @@ func TestWriteUnsynced(t *testing.T) {
 		wantSynced("first")
 		if d == store.Postgres {
 			b := commitBatch(db.WriteUnsynced, "unsynced-batch")
-			if len(b) != 3 || b[1] != "SET LOCAL synchronous_commit = off[]" || b[2] != "COMMIT" {
-				t.Errorf("WriteUnsynced sent %q, want its statement, SET LOCAL synchronous_commit = off, COMMIT", b)
+			if len(b) != 4 || b[0] != "BEGIN[]" || b[2] != "SET LOCAL synchronous_commit = off[]" || b[3] != "COMMIT" {
+				t.Errorf("WriteUnsynced sent %q, want BEGIN, its statement, SET LOCAL synchronous_commit = off, COMMIT", b)
 			}
 		}
 
