@@ -493,37 +493,22 @@ func (b *pgBatch) send(ctx context.Context, tail string) error {
 	if len(b.queued) == 0 && tail == "" {
 		return nil
 	}
-	qs := b.queued
-	b.queued = nil
-	if hook := sentHook.Load(); hook != nil {
-		(*hook)(qs, tail)
-	}
-	return b.c.Raw(func(dc any) error {
-		batch := &pgx.Batch{}
-		for _, q := range qs {
-			batch.Queue(q.query, q.args...)
-		}
-		if tail != "" {
-			batch.Queue(tail)
-		}
-		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, batch)
-		for i := range batch.Len() {
+	var read func(pgx.BatchResults) error
+	if tail != "" {
+		read = func(br pgx.BatchResults) error {
 			tag, err := br.Exec()
-			if err == nil && i == len(qs) && tag.String() == "ROLLBACK" {
+			if err == nil && tag.String() == "ROLLBACK" {
 				err = errors.New("the transaction was rolled back")
 			}
-			if err != nil {
-				_ = br.Close()
-				return err
-			}
+			return err
 		}
-		return br.Close()
-	})
+	}
+	return b.sendWith(ctx, tail, nil, read)
 }
 
-// sendWith sends the queued statements and then query in one round trip,
-// and lets read take query's results from br once the queued statements
-// succeeded; it returns the first error.
+// sendWith sends the queued statements and then query, if any, in one
+// round trip, and lets read take query's results from br once the queued
+// statements succeeded; it returns the first error.
 func (b *pgBatch) sendWith(ctx context.Context, query string, args []any, read func(br pgx.BatchResults) error) error {
 	qs := b.queued
 	b.queued = nil
@@ -535,7 +520,9 @@ func (b *pgBatch) sendWith(ctx context.Context, query string, args []any, read f
 		for _, q := range qs {
 			batch.Queue(q.query, q.args...)
 		}
-		batch.Queue(query, args...)
+		if query != "" {
+			batch.Queue(query, args...)
+		}
 		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, batch)
 		for range qs {
 			if _, err := br.Exec(); err != nil {
@@ -543,9 +530,11 @@ func (b *pgBatch) sendWith(ctx context.Context, query string, args []any, read f
 				return err
 			}
 		}
-		if err := read(br); err != nil {
-			_ = br.Close()
-			return err
+		if read != nil {
+			if err := read(br); err != nil {
+				_ = br.Close()
+				return err
+			}
 		}
 		return br.Close()
 	})
