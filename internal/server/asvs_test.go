@@ -758,13 +758,7 @@ func TestUnexpectedErrorsLoggedNotShown(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	signedIn := st.SignUp(t, "ann@example.com", "correct horse 1", "")
-	u, _ := url.Parse(st.URL)
-	var session string
-	for _, ck := range signedIn.Jar.Cookies(u) {
-		if ck.Name == "sessionid" {
-			session = ck.Value
-		}
-	}
+	session := st.SessionToken(signedIn)
 	get := func(path string) (int, string, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)

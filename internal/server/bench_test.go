@@ -3,7 +3,6 @@ package server_test
 import (
 	"io"
 	"net/http"
-	"net/url"
 	"testing"
 
 	"portal/internal/testenv"
@@ -25,13 +24,7 @@ func BenchmarkServeSelf(b *testing.B) {
 		b.Run(string(d), func(b *testing.B) {
 			st := testenv.NewStackWith(b, testenv.OpenDB(b, d), testenv.StackOptions{Log: io.Discard})
 			c := st.SignUp(b, "load@example.com", "Bench-Pass-7q!x", "Bench Org")
-			u, _ := url.Parse(st.URL)
-			var session string
-			for _, ck := range c.Jar.Cookies(u) {
-				if ck.Name == "sessionid" {
-					session = ck.Value
-				}
-			}
+			session := st.SessionToken(c)
 			r := st.Do(b, c, "POST", "/api/v1/self/apitokens", map[string]any{"name": "bench"})
 			if r.Status != 200 {
 				b.Fatalf("create an API token: %d %s", r.Status, r.Body)

@@ -181,6 +181,17 @@ func (r Response) JSON(t testing.TB) map[string]any {
 	return m
 }
 
+// SessionToken returns the sessionid cookie c holds for the stack, or "".
+func (st *Stack) SessionToken(c *http.Client) string {
+	u, _ := url.Parse(st.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == "sessionid" {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
 // SignUp registers and verifies a user through the API and the mailed
 // link, and returns a logged-in client.
 func (st *Stack) SignUp(t testing.TB, email, password, orgName string) *http.Client {
