@@ -238,13 +238,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	var rows []row
-	add := func(r row) {
-		if r.rss == 0 {
-			r.rss = rssMiB()
-		}
-		rows = append(rows, r)
-		fmt.Fprintf(stderr, "%-48s %9.1f req/s, %d errors\n", r.name, r.rate, r.errors)
-	}
 
 	// Each limit is sampled before the first row compared with it and after
 	// each such row, and a row's limit is the mean of the samples just before
@@ -255,10 +248,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// rows are the means of all their samples; the report lists each.
 	hashes := &limit{name: "(a)", row: hashRowName, measure: func() row { return hashRate(ctx, o.duration) }}
 	if o.only != "self" {
-		rows = append(rows, row{name: hashRowName}) // the samples' mean, once all are taken
+		rows = append(rows, row{name: hashRowName}) // the samples' mean (report)
 	}
 	bare := &limit{name: "(b)", row: bareRowName}
-	bareRow := -1
 	if o.only != "login" {
 		srv, bareAddr, err := startBare(accts)
 		if err != nil {
@@ -274,15 +266,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			r.rss = rssMiB()
 			return r
 		}
-		bareRow = len(rows)
-		rows = append(rows, row{name: bareRowName}) // the samples' mean, once taken
+		rows = append(rows, row{name: bareRowName}) // the samples' mean (report)
 	}
 	// compared adds r, measured just after lim's last sample, with its
 	// limit: the mean of that sample and one taken now.
 	compared := func(lim *limit, r row) {
 		r.rss = rssMiB()
 		lim.compare(&r)
-		add(r)
+		rows = append(rows, r)
+		fmt.Fprintf(stderr, "%-48s %9.1f req/s, %d errors\n", r.name, r.rate, r.errors)
 		fmt.Fprintf(stderr, "%-48s %9.1f req/s\n", lim.name+" sample", lim.last().rate)
 	}
 	first := func(lim *limit) {
@@ -328,7 +320,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			r.name = fmt.Sprintf("login + TOTP code, c=%d", c)
 			compared(hashes, r)
 		}
-		rows[0] = hashes.mean()
 	}
 
 	if o.only == "login" {
@@ -336,13 +327,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	first(bare)
-	// request runs c connections for the run's duration, each sending what
-	// req makes for it, and adds the row, compared with (b).
+	// request runs 64 connections for the run's duration, each sending
+	// what req makes for it, and adds the row, compared with (b).
 	request := func(name string, req func(conn int, n int64) *http.Request) {
 		r := load(ctx, 64, o.duration, send(req))
 		r.name = name
 		compared(bare, r)
-		rows[bareRow] = bare.mean()
 	}
 
 	request("session GET /api/v1/self, c=64", func(conn int, _ int64) *http.Request {
@@ -409,7 +399,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // report prints the run's heading, its table and, given scan counts, the
-// tables read with sequential scans.
+// tables read with sequential scans. Each limit's row in rows becomes the
+// mean of its samples.
 func report(stdout io.Writer, o options, w world, dbName, load1, quiet string, rows []row, limits []*limit, scans, after map[string]store.TableScans) error {
 	where := "in-process"
 	if o.url != "" {
@@ -422,6 +413,11 @@ func report(stdout io.Writer, o options, w world, dbName, load1, quiet string, r
 	for _, l := range limits {
 		if len(l.samples) == 0 {
 			continue
+		}
+		for i := range rows {
+			if rows[i].name == l.row {
+				rows[i] = l.mean()
+			}
 		}
 		samples := make([]string, len(l.samples))
 		for i, h := range l.samples {
