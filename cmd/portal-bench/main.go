@@ -13,8 +13,10 @@
 // concurrency × -duration scenarios through one load client (net/http
 // with keep-alive, one goroutine per connection): password login at 2 and
 // 64 clients, login with the second-factor code at 2 and 64, session and
-// API-token GET /api/v1/self, PUT /api/v1/self, an organization page and
-// the first page of its audit log. In the same run it measures the two
+// API-token GET /api/v1/self, session GET /api/v1/self through -sessions
+// seeded sessions in turn (each cached: the row's RSS is what that many
+// sessions cost), PUT /api/v1/self, an organization page and the first
+// page of its audit log. In the same run it measures the two
 // limits the figures are compared with: (a) argon2id hashes per second
 // with Portal's parameters on all cores, and (b) a bare net/http handler
 // that checks a cookie in a map and answers a JSON body the size of GET
@@ -33,7 +35,7 @@
 // a SQLite file given with -db, serves later runs with -reuse: they check
 // that it holds what the same sizes seed, skip the seeding and leave it in
 // place. -seed-only stops after the seeding; -only login runs only (a)
-// and the login rows, -only self only (b) and the two GET /api/v1/self
+// and the login rows, -only self only (b) and the three GET /api/v1/self
 // rows. With -url, -db must name the
 // database that server uses, so that the accounts can be seeded into it,
 // and PORTAL_SECRET_KEY be its key, so that it can read the seeded second
@@ -100,6 +102,7 @@ const minUsers = 128
 type options struct {
 	db, url, schema, only    string
 	users, orgs, audit, totp int
+	sessions                 int
 	duration                 time.Duration
 	keep, reuse, seedOnly    bool
 	log                      io.Writer // where openDB says what it kept (nil: nowhere)
@@ -107,7 +110,7 @@ type options struct {
 
 // world is the data set the options ask for.
 func (o options) world() (world, error) {
-	w := world{users: max(o.users, minUsers), orgs: o.orgs, audit: o.audit, totp: o.totp}
+	w := world{users: max(o.users, minUsers), orgs: o.orgs, audit: o.audit, totp: o.totp, sessions: o.sessions}
 	if w.orgs == 0 {
 		w.orgs = max(1, w.users/10)
 	}
@@ -120,6 +123,8 @@ func (o options) world() (world, error) {
 	switch {
 	case w.orgs < 1 || w.orgs > w.users:
 		return w, fmt.Errorf("-orgs must be between 1 and the number of accounts (%d)", w.users)
+	case w.sessions < 1:
+		return w, errors.New("-sessions must be at least 1")
 	case w.audit < 0:
 		return w, errors.New("-audit must not be negative")
 	case w.totp < 64 || w.plain() < 64:
@@ -139,11 +144,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.orgs, "orgs", 0, "organizations to seed, with members and sites (0: a tenth of the accounts)")
 	fs.IntVar(&o.audit, "audit", 0, "audit entries to seed (0: ten per account)")
 	fs.IntVar(&o.totp, "totp", -1, "how many of the accounts have verified TOTP (-1: a tenth, at least 1000, at most half)")
+	fs.IntVar(&o.sessions, "sessions", 10000, "sessions the last row reads through, each cached (seeded: at least this many, and one per odd account)")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "duration of each scenario")
 	fs.BoolVar(&o.keep, "keep", false, "keep the PostgreSQL schema (or SQLite folder) after the run, for -reuse")
 	fs.BoolVar(&o.reuse, "reuse", false, "run on what an earlier run with the same sizes seeded and kept (-db file, or -db and -schema) instead of seeding")
 	fs.BoolVar(&o.seedOnly, "seed-only", false, "seed, then stop without running the scenarios")
-	fs.StringVar(&o.only, "only", "", "login: only (a) and the login rows (password, and with a TOTP code); self: only (b) and the GET /api/v1/self rows (session, token)")
+	fs.StringVar(&o.only, "only", "", "login: only (a) and the login rows (password, and with a TOTP code); self: only (b) and the GET /api/v1/self rows (session, token, many sessions)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the scenarios (Portal in-process and the load client) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -345,6 +351,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		req.Header.Set("Authorization", "Token "+accts[conn%len(accts)].token)
 		return req
 	})
+	// Many users at once: each request reads through the next of
+	// o.sessions seeded sessions. One request per session first, not
+	// measured, slides each (a write) and fills the authentication cache
+	// with all of them; the row's RSS is Portal's with that many sessions
+	// cached.
+	many := make([]string, o.sessions)
+	for k := range many {
+		many[k] = sessionToken(k)
+	}
+	if err := touchSessions(ctx, base, many); err != nil {
+		return err
+	}
+	request(fmt.Sprintf("session GET /api/v1/self, c=64, %d sessions", len(many)), func(_ int, n int64) *http.Request {
+		req, _ := http.NewRequest("GET", base+"/api/v1/self", nil)
+		req.Header.Set("Cookie", "sessionid="+many[n%int64(len(many))])
+		return req
+	})
+
 	if o.only == "self" {
 		return report(stdout, o, w, dbName, load1, quiet, rows, []*limit{bare}, nil, nil)
 	}
@@ -640,6 +664,36 @@ func prepare(ctx context.Context, base string, emails []string) ([]*account, err
 	}
 	wg.Wait()
 	return accts, errors.Join(errs...)
+}
+
+// touchSessions sends GET /api/v1/self once with each session token, 64
+// at a time, and fails on the first answer other than 200.
+func touchSessions(ctx context.Context, base string, tokens []string) error {
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	var next atomic.Int64
+	errs := make([]error, 64)
+	var wg sync.WaitGroup
+	for g := range errs {
+		wg.Go(func() {
+			for k := int(next.Add(1) - 1); k < len(tokens) && ctx.Err() == nil && errs[g] == nil; k = int(next.Add(1) - 1) {
+				req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/self", nil)
+				req.Header.Set("Cookie", "sessionid="+tokens[k])
+				resp, err := client.Do(req)
+				if err != nil {
+					errs[g] = err
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					errs[g] = fmt.Errorf("seeded session %d: GET /api/v1/self: %s %s", k, resp.Status, body)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // sessionCookies returns the sessionid and csrftoken cookies resp sets.

@@ -36,7 +36,7 @@ func TestBenchTable(t *testing.T) {
 			db = os.Getenv("PORTAL_TEST_POSTGRES_URL") // the run makes and drops a schema of its own
 		}
 		var out bytes.Buffer
-		if err := run(context.Background(), []string{"-db", db, "-users", "1000", "-orgs", "10", "-audit", "2000", "-totp", "500", "-duration", "150ms"}, &out, io.Discard); err != nil {
+		if err := run(context.Background(), []string{"-db", db, "-users", "1000", "-orgs", "10", "-audit", "2000", "-totp", "500", "-sessions", "300", "-duration", "150ms"}, &out, io.Discard); err != nil {
 			t.Fatal(err)
 		}
 		text := out.String()
@@ -51,6 +51,7 @@ func TestBenchTable(t *testing.T) {
 			"login + TOTP code, c=64",
 			"session GET /api/v1/self, c=64",
 			"token GET /api/v1/self, c=64",
+			"session GET /api/v1/self, c=64, 300 sessions",
 			"session PUT /api/v1/self, c=64",
 			"session GET /api/v1/self, c=63, beside PUT /self, c=1",
 			"session GET /api/v1/orgs/{org_id}, c=64",
@@ -74,7 +75,7 @@ func TestBenchTable(t *testing.T) {
 			}
 		}
 		checkSamples(t, text, "a", 5)
-		checkSamples(t, text, "b", 6)
+		checkSamples(t, text, "b", 7)
 	})
 }
 
@@ -94,8 +95,9 @@ func TestBenchOnlyLogin(t *testing.T) {
 	checkSamples(t, out, "a", len(want)-1)
 }
 
-// TestBenchOnlySelf: -only self prints (b) and the two GET /api/v1/self
-// rows, each compared with (b), without errors, and no (a).
+// TestBenchOnlySelf: -only self prints (b) and the three GET /api/v1/self
+// rows (session, token, many sessions), each compared with (b), without
+// errors, and no (a).
 func TestBenchOnlySelf(t *testing.T) {
 	out, rows := runOnly(t, "self")
 	var got []string
@@ -105,7 +107,7 @@ func TestBenchOnlySelf(t *testing.T) {
 			t.Errorf("row %q: limit %q, errors %q; want (b) and none", cells[0], cells[2], cells[4])
 		}
 	}
-	want := []string{bareRowName, "session GET /api/v1/self, c=64", "token GET /api/v1/self, c=64"}
+	want := []string{bareRowName, "session GET /api/v1/self, c=64", "token GET /api/v1/self, c=64", "session GET /api/v1/self, c=64, 100 sessions"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows %q, want %q\n%s", got, want, out)
 	}
@@ -121,7 +123,7 @@ func runOnly(t *testing.T, only string) (string, [][]string) {
 	t.Helper()
 	var out bytes.Buffer
 	db := filepath.Join(t.TempDir(), "portal.db")
-	if err := run(context.Background(), []string{"-db", db, "-users", "200", "-orgs", "10", "-audit", "10", "-totp", "100", "-duration", "100ms", "-only", only}, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"-db", db, "-users", "200", "-orgs", "10", "-audit", "10", "-totp", "100", "-sessions", "100", "-duration", "100ms", "-only", only}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	var rows [][]string

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,11 +36,14 @@ import (
 //     Observer, Network Admin of its first site (Helpdesk without sites),
 //     then Observer, Helpdesk and Installer in turn. Every fifth user is
 //     also an Observer of one other organization.
-//   - Every user with an odd number has a session, logged in within the
-//     last day, and every tenth user (i mod 10 = 3) an API token, so that
+//   - Every user with an odd number has a session, seen within the last
+//     hour (and expiring a day after), and every tenth user (i mod 10 = 3) an API token, so that
 //     the lookups of a request's session or token search large tables.
-//     Nobody knows their tokens: the benchmark's own sessions and tokens
-//     are made through the API.
+//     With fewer than 2·sessions users, the odd users have several each,
+//     so that there are at least sessions of them. A seeded session's
+//     token is derived from its number (sessionToken), for the row that
+//     reads through many sessions at once; nobody knows the API tokens'
+//     (the benchmark's own are made through the API).
 //   - The audit entries are spread over the organizations as 1/(1 + j mod
 //     100): in each hundred organizations the first has about 19 times the
 //     average, the last a fifth of it. With the same ratio of entries to
@@ -51,6 +55,7 @@ import (
 //     sites half of them name one of its sites.
 type world struct {
 	users, orgs, audit, totp int
+	sessions                 int // seeded sessions at least (sessionCount)
 }
 
 // benchTOTPSecret is the TOTP secret of every seeded account with a second
@@ -140,12 +145,22 @@ func (w world) siteCount() int {
 	return n
 }
 
-// hasSession and hasToken tell which users have a seeded session and API
-// token.
-func (w world) hasSession(i int) bool { return i%2 == 1 }
-func (w world) hasToken(i int) bool   { return i%10 == 3 }
+// hasToken tells which users have a seeded API token.
+func (w world) hasToken(i int) bool { return i%10 == 3 }
 
-func (w world) sessionCount() int { return w.users / 2 }
+// sessionCount is how many sessions are seeded: one per odd user, or
+// w.sessions if more; sessionUser(k) is the user of session k, the odd
+// users in turn.
+func (w world) sessionCount() int     { return max(w.users/2, w.sessions) }
+func (w world) sessionUser(k int) int { return (2*k + 1) % w.users }
+
+// sessionToken is seeded session k's token. It is derived from k, so that
+// a run on a database seeded earlier (-reuse) knows it too: a seeded
+// database is the benchmark's and nobody else's.
+func sessionToken(k int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "portal-bench session %d", k))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
 func (w world) tokenCount() int   { return (w.users + 6) / 10 }
 
 // tokenHash is a seeded session's or token's hash: 64 hex digits, as
@@ -279,13 +294,12 @@ func seedWorld(ctx context.Context, db *store.DB, w world, box *authn.SecretBox,
 		}
 	}
 	sessions := func(yield func([]any) bool) {
-		for i := range w.users {
-			if !w.hasSession(i) {
-				continue
-			}
-			seen := nowMS - int64(splitmix(uint64(i))%uint64(24*time.Hour/time.Millisecond))
-			if !yield([]any{benchID(7, uint64(i)), tokenHash(7, uint64(i)), w.userID(i), tokenHash(8, uint64(i))[:43],
-				seen, seen, seen + int64(24*time.Hour/time.Millisecond), seen, false, fmt.Sprintf("203.0.113.%d", i%250+1), "Mozilla/5.0", false}) {
+		for k := range w.sessionCount() {
+			i := w.sessionUser(k)
+			seen := nowMS - int64(splitmix(uint64(k))%uint64(time.Hour/time.Millisecond)) // so that every one outlives a run
+			passed := i >= w.plain() // a user with TOTP gave a code
+			if !yield([]any{benchID(7, uint64(k)), authn.HashToken(sessionToken(k)), w.userID(i), tokenHash(8, uint64(k))[:43],
+				seen, seen, seen + int64(24*time.Hour/time.Millisecond), seen, passed, fmt.Sprintf("203.0.113.%d", i%250+1), "Mozilla/5.0", false}) {
 				return
 			}
 		}
@@ -506,6 +520,12 @@ func checkWorld(ctx context.Context, db *store.DB, w world) error {
 		if err != nil || !tf.Verified {
 			return fmt.Errorf("%w (user %d has no verified second factor)", hint, w.plain())
 		}
+	}
+	if _, err := db.GetSessionByTokenHash(ctx, authn.HashToken(sessionToken(w.sessionCount()-1))); err != nil {
+		return fmt.Errorf("%w (seeded session %d: %v; an earlier version of this command seeded sessions of unknown tokens)", hint, w.sessionCount()-1, err)
+	}
+	if n, err := db.CountRows(ctx, "sessions"); err != nil || n < int64(w.sessionCount()) {
+		return fmt.Errorf("%w (%d sessions: %v)", hint, n, err)
 	}
 	n, err := db.CountRows(ctx, "audit_logs")
 	if err != nil {
