@@ -161,7 +161,7 @@ func sessionToken(k int) string {
 	sum := sha256.Sum256(fmt.Appendf(nil, "portal-bench session %d", k))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
-func (w world) tokenCount() int   { return (w.users + 6) / 10 }
+func (w world) tokenCount() int { return (w.users + 6) / 10 }
 
 // tokenHash is a seeded session's or token's hash: 64 hex digits, as
 // SHA-256 gives, of a token nobody has.
@@ -297,7 +297,7 @@ func seedWorld(ctx context.Context, db *store.DB, w world, box *authn.SecretBox,
 		for k := range w.sessionCount() {
 			i := w.sessionUser(k)
 			seen := nowMS - int64(splitmix(uint64(k))%uint64(time.Hour/time.Millisecond)) // so that every one outlives a run
-			passed := i >= w.plain() // a user with TOTP gave a code
+			passed := i >= w.plain()                                                      // a user with TOTP gave a code
 			if !yield([]any{benchID(7, uint64(k)), authn.HashToken(sessionToken(k)), w.userID(i), tokenHash(8, uint64(k))[:43],
 				seen, seen, seen + int64(24*time.Hour/time.Millisecond), seen, passed, fmt.Sprintf("203.0.113.%d", i%250+1), "Mozilla/5.0", false}) {
 				return
