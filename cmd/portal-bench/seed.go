@@ -161,6 +161,7 @@ func sessionToken(k int) string {
 	sum := sha256.Sum256(fmt.Appendf(nil, "portal-bench session %d", k))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
+
 func (w world) tokenCount() int { return (w.users + 6) / 10 }
 
 // tokenHash is a seeded session's or token's hash: 64 hex digits, as
