@@ -446,6 +446,7 @@ func serve(ctx context.Context, cfg *config.Config, db *store.DB, box *authn.Sec
 
 	metrics.SetMailQueue(db.MailQueue, time.Now)
 	metrics.SetPools(db.Pools())
+	metrics.SetAuthCache(svc.AuthCacheEntries)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
 	logger.Info("mail: outbox worker", "instance", cfg.Instance())

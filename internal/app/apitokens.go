@@ -271,7 +271,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, key, ip string) (_ *Act
 		return nil, err
 	}
 	a := &Actor{User: u, IP: ip, APITokenID: t.ID, APITokenName: t.Name, facts: facts, factsAt: start.writes}
-	a.PasswordExpired = passwordExpiredAt(u, facts.policy, now)
+	a.PasswordExpired = passwordExpiredAt(u, facts.passwordExpiry, now)
 	// The user's two-factor state, for /self and for the organizations'
 	// requirements (twofactor.go); a token owes no second factor.
 	a.TwoFactor = twoFactorStateAt(a, enrolment, facts.reqs, now)

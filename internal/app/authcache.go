@@ -76,9 +76,9 @@ type authCache struct {
 }
 
 // authCacheMax bounds the entries; a full cache is emptied. An entry of a
-// member of one organization holds about 1.9 KB of heap
-// (BenchmarkAuthCacheMemory: 18 MiB for 10,000 sessions), so a full cache
-// is about 95 MiB.
+// member of one organization holds about 1.45 KB of heap
+// (BenchmarkAuthCacheMemory: 14 MiB for 10,000 sessions), so a full cache
+// is about 70 MiB.
 const authCacheMax = 50_000
 
 // authReadGather bounds how long a read of the counter that follows
@@ -97,15 +97,19 @@ type authEntry struct {
 }
 
 // authFacts are the user's standing in their organizations, read with
-// the authentication: what Authenticate needs (policy, two-factor
-// requirements) and what the request's reads of the user's own account
-// need (privileges, session lifetimes, Google link).
+// the authentication: what Authenticate needs (the password policies'
+// expiry, two-factor requirements) and what the request's reads of the
+// user's own account need (privileges, session lifetimes, Google link).
+// Of the policies only the expiry is kept, not the whole EffectivePolicy
+// with its rules' texts: a cached entry holds a fifth less memory
+// (BenchmarkAuthCacheMemory), and the pages that show the rules read them
+// afresh (PasswordPolicyFor).
 type authFacts struct {
-	policy *EffectivePolicy
-	reqs   []store.TwoFactorRequirement
-	privs  []*portal.Privilege
-	limits sessionLimits // of the user's sessions (session_lifetime.go)
-	google *GoogleLink
+	passwordExpiry int // days, EffectivePolicy.ExpiryInDays: 0 for none
+	reqs           []store.TwoFactorRequirement
+	privs          []*portal.Privilege
+	limits         sessionLimits // of the user's sessions (session_lifetime.go)
+	google         *GoogleLink
 }
 
 // Keys of the cache: a session token's hash and an API key's hash are
@@ -131,6 +135,14 @@ func (c *authCache) get(key string, epoch int64) *authEntry {
 		return nil // not caught up with (follow does before it returns epoch)
 	}
 	return c.entries[key]
+}
+
+// AuthCacheEntries is how many sessions and API tokens this instance holds
+// the authentication of (at most authCacheMax), for /metrics.
+func (s *Service) AuthCacheEntries() int {
+	s.auth.mu.Lock()
+	defer s.auth.mu.Unlock()
+	return len(s.auth.entries)
 }
 
 // put stores e under key if it was read under the cache's current epoch.
@@ -225,7 +237,7 @@ func (s *Service) loadFacts(ctx context.Context, u *portal.User, e store.Enrolme
 	if err != nil {
 		return nil, err
 	}
-	f := &authFacts{policy: combinePolicies(acc.Policies()), privs: acc.Privileges}
+	f := &authFacts{passwordExpiry: combinePolicies(acc.Policies()).ExpiryInDays, privs: acc.Privileges}
 	if !e.Verified {
 		f.reqs = acc.TwoFactorRequirements()
 	}
@@ -249,7 +261,7 @@ func (s *Service) actorFrom(e *authEntry, start authStart, ip string, now time.T
 		a.APITokenID, a.APITokenName = e.token.ID, e.token.Name
 	}
 	if e.sess == nil || !e.sess.PasswordOnly {
-		a.PasswordExpired = passwordExpiredAt(&u, e.facts.policy, now)
+		a.PasswordExpired = passwordExpiredAt(&u, e.facts.passwordExpiry, now)
 	}
 	a.TwoFactor = twoFactorStateAt(a, e.enrolment, e.facts.reqs, now)
 	return a

@@ -38,13 +38,14 @@ func (a *Actor) Restriction() error {
 	return nil
 }
 
-// passwordExpiredAt reports whether u's password is older at now than ep,
-// the shortest expiry of the policies that apply to u, allows.
-func passwordExpiredAt(u *portal.User, ep *EffectivePolicy, now time.Time) bool {
-	if ep.ExpiryInDays <= 0 || u.PasswordModifiedTime.IsZero() {
+// passwordExpiredAt reports whether u's password is older at now than
+// expiryDays, the shortest expiry of the policies that apply to u
+// (EffectivePolicy.ExpiryInDays; 0: none), allows.
+func passwordExpiredAt(u *portal.User, expiryDays int, now time.Time) bool {
+	if expiryDays <= 0 || u.PasswordModifiedTime.IsZero() {
 		return false
 	}
-	return !now.Before(u.PasswordModifiedTime.Add(time.Duration(ep.ExpiryInDays) * 24 * time.Hour))
+	return !now.Before(u.PasswordModifiedTime.Add(time.Duration(expiryDays) * 24 * time.Hour))
 }
 
 // PasswordExpiresAt returns when u's password expires under ep (zero: never).

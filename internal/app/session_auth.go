@@ -53,7 +53,7 @@ func (s *Service) Authenticate(ctx context.Context, token, ip string) (_ *Actor,
 	}
 	a := &Actor{User: u, Session: sess, IP: ip, facts: facts, factsAt: start.writes}
 	if !sess.PasswordOnly {
-		a.PasswordExpired = passwordExpiredAt(u, facts.policy, now)
+		a.PasswordExpired = passwordExpiredAt(u, facts.passwordExpiry, now)
 	}
 	// Two-factor authentication (twofactor.go): whether this session still
 	// owes its second factor, and whether an organization requires one.

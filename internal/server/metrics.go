@@ -67,6 +67,16 @@ func (m *Metrics) SetMailQueue(q MailQueue, now func() time.Time) {
 	m.reg.MustRegister(&mailQueueCollector{q: q, now: now})
 }
 
+// SetAuthCache makes /metrics report, at each scrape, how many sessions
+// and API tokens this instance holds the authentication of
+// (portal_auth_cache_entries; entries, app.Service.AuthCacheEntries): with
+// the Go heap's metrics beside it, what the cache costs in memory.
+func (m *Metrics) SetAuthCache(entries func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portal_auth_cache_entries",
+		Help: "Sessions and API tokens whose authentication this instance holds in memory (at most 50,000; about 1.5 KB each)."},
+		func() float64 { return float64(entries()) }))
+}
+
 var (
 	mailQueueDepth = prometheus.NewDesc("portal_mail_queue_depth", "Mails waiting in the outbox (not sent, not failed for good).", nil, nil)
 	mailOldestAge  = prometheus.NewDesc("portal_mail_oldest_unsent_age_seconds", "Age of the oldest mail waiting in the outbox (0 when none).", nil, nil)

@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -88,5 +90,44 @@ func TestMetricsPools(t *testing.T) {
 		if !strings.Contains(out, `go_sql_idle_connections{db_name="`+read+`"} 1`+"\n") {
 			t.Errorf("pool %s: want one idle connection in\n%s", read, out)
 		}
+	})
+}
+
+// TestMetricsAuthCache: /metrics reports how many sessions and API tokens
+// the instance holds the authentication of, at each scrape: none at
+// first, one per session that made a request, and one fewer once a
+// session ended and the next request caught the cache up.
+func TestMetricsAuthCache(t *testing.T) {
+	testenv.ForEachDialect(t, func(t *testing.T, d store.Dialect) {
+		st := testenv.NewStack(t, d)
+		m := server.NewMetrics(nil)
+		m.SetAuthCache(st.Service.AuthCacheEntries)
+		want := func(n int) {
+			t.Helper()
+			rec := httptest.NewRecorder()
+			m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+			b, _ := io.ReadAll(rec.Result().Body)
+			if line := fmt.Sprintf("portal_auth_cache_entries %d\n", n); !strings.Contains(string(b), line) {
+				t.Errorf("want %q in\n%s", line, b)
+			}
+		}
+		self := func(c *http.Client, status int) {
+			t.Helper()
+			if r := st.Do(t, c, "GET", "/api/v1/self", nil); r.Status != status {
+				t.Fatalf("GET /api/v1/self: %d %s, want %d", r.Status, r.Body, status)
+			}
+		}
+		want(0)
+		ann := st.SignUp(t, "ann@example.com", "correct horse battery", "Acme")
+		bob := st.SignUp(t, "bob@example.com", "correct horse battery", "Bolt")
+		self(ann, 200)
+		self(bob, 200)
+		self(ann, 200)
+		want(2)
+		if r := st.Do(t, ann, "POST", "/api/v1/logout", nil); r.Status != 200 {
+			t.Fatalf("logout: %d %s", r.Status, r.Body)
+		}
+		self(bob, 200)
+		want(1)
 	})
 }
