@@ -139,7 +139,7 @@ func auditRows() (names []string, rows map[string]auditRow) {
 		"OrgLogsEach": read, "PasswordPolicyFor": read, "PendingEmailChange": read, "Permissions": read,
 		"PreviewAccountDeletion": read, "RecoveryCodes": read, "RecoveryLink": read, "RecoveryLinkTwoFactor": read,
 		"SelfLoginFailures": read, "ExportPersonalData": read, "SelfLogs": read, "SessionPrivileged": read, "TwoFactorQRCode": read, "TwoFactorSecret": read,
-		"GoogleAuthOrigin": read, "GoogleEnabled": read, "GoogleFlow": read, "GoogleLinkOf": read,
+		"GoogleAuthOrigin": read, "GoogleEnabled": read, "GoogleFlow": read, "GoogleLinkOf": read, "AuthCacheEntries": read,
 		"Register":           {why: "a sign-up waiting for its link: no account yet (VerifyRegistration writes its first entry)"},
 		"ResendVerification": {why: "a sign-up waiting for its link: no account yet (VerifyRegistration writes its first entry)"},
 		"Authenticate":       {why: "authenticates a request (its session's sliding expiry is bookkeeping)"},
