@@ -27,7 +27,9 @@
 // the resident memory of this process after the row and the CPU used
 // during it, in cores: this process's, of which its garbage collector's,
 // and the whole machine's, of which the kernel's (cpu.go); with -url the
-// process is only the load client. On PostgreSQL it then lists the tables
+// process is only the load client, and the RSS of Portal's rows is the
+// server's, read from its /metrics when it shows them to the load client
+// (marked "(server)"). On PostgreSQL it then lists the tables
 // the scenarios read with sequential scans.
 //
 // With PostgreSQL, the run uses a new schema of the database given (or
@@ -278,6 +280,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// limit: the mean of that sample and one taken now.
 	compared := func(lim *limit, r row) {
 		r.rss = rssMiB()
+		if o.url != "" { // Portal is another process: its RSS, if its /metrics answer
+			if rss, ok := serverRSS(base); ok {
+				r.rss, r.serverRSS = rss, true
+			}
+		}
 		lim.compare(&r)
 		rows = append(rows, r)
 		fmt.Fprintf(stderr, "%-48s %9.1f req/s, %d errors\n", r.name, r.rate, r.errors)
@@ -361,7 +368,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		many[k] = sessionToken(k)
 	}
 	if err := touchSessions(ctx, base, many); err != nil {
-		return err
+		return fmt.Errorf("the seeded sessions (a database seeded more than a day before holds expired ones: seed it again): %w", err)
 	}
 	request(fmt.Sprintf("session GET /api/v1/self, c=64, %d sessions", len(many)), func(_ int, n int64) *http.Request {
 		req, _ := http.NewRequest("GET", base+"/api/v1/self", nil)
@@ -920,6 +927,7 @@ type row struct {
 	errors    int64
 	p50, p99  time.Duration
 	rss       float64 // MiB
+	serverRSS bool    // rss is the server's (-url), not this process's
 	cpu       cpuUse
 }
 
@@ -1030,6 +1038,9 @@ func printTable(w io.Writer, rows []row) {
 		rss := "—"
 		if r.rss > 0 {
 			rss = fmt.Sprintf("%.0f MiB", r.rss)
+			if r.serverRSS {
+				rss += " (server)"
+			}
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, rate(r.rate), limit, ratio, errs, p50, p99, rss, r.cpu)
 	}
@@ -1043,6 +1054,30 @@ func rate(v float64) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+// serverRSS is the resident memory of the Portal at base, in MiB, from
+// its /metrics (process_resident_memory_bytes), which it shows to the load
+// client when that is on its loopback or in PORTAL_METRICS_ALLOW; false
+// when it does not.
+func serverRSS(base string) (float64, bool) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return 0, false
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(line, "process_resident_memory_bytes "); ok {
+			b, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return b / (1 << 20), err == nil && b > 0
+		}
+	}
+	return 0, false
+}
 
 // rssMiB is this process's resident memory (Linux), or 0.
 func rssMiB() float64 {

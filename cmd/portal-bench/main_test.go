@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -425,4 +426,40 @@ func TestBenchReuse(t *testing.T) {
 			t.Error("seeding again without -reuse: no error")
 		}
 	})
+}
+
+// TestServerRSS: with -url, a row's RSS is the server's, read from its
+// /metrics, and the table says so; a server that does not show its metrics
+// to the load client leaves the row with the load client's own.
+func TestServerRSS(t *testing.T) {
+	metrics := func(status int, body string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/metrics" {
+				http.NotFound(w, r)
+				return
+			}
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	shown := metrics(200, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 8.75560960e+07\nprocess_virtual_memory_bytes 1.3e+09\n")
+	if rss, ok := serverRSS(shown); !ok || math.Abs(rss-83.5) > 0.01 {
+		t.Errorf("serverRSS of a /metrics with 87,556,096 bytes: %.2f MiB, %v; want 83.50, true", rss, ok)
+	}
+	for name, base := range map[string]string{
+		"404 (metrics not shown to this client)": metrics(404, "404 page not found\n"),
+		"no such metric":                         metrics(200, "go_goroutines 12\n"),
+		"nobody listening":                       "http://127.0.0.1:1",
+	} {
+		if rss, ok := serverRSS(base); ok {
+			t.Errorf("%s: serverRSS %.2f MiB, true; want false", name, rss)
+		}
+	}
+	var out bytes.Buffer
+	printTable(&out, []row{{name: "session GET /api/v1/self, c=64", rate: 1, requests: 1, rss: 83.5, serverRSS: true}, {name: "(b) bare", rate: 1, rss: 40}})
+	if !strings.Contains(out.String(), "| 84 MiB (server) |") || !strings.Contains(out.String(), "| 40 MiB |") {
+		t.Errorf("table does not mark the server's RSS, and only it:\n%s", out.String())
+	}
 }
