@@ -245,6 +245,9 @@ func TestBenchFlags(t *testing.T) {
 			t.Errorf("%q: no error", args)
 		}
 	}
+	if err := run(context.Background(), []string{"-sessions", "0"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "-sessions") {
+		t.Errorf("-sessions 0: %v, want an error naming -sessions", err)
+	}
 }
 
 // cheapHashes makes Portal and the seeded accounts hash with cheap
